@@ -1,0 +1,301 @@
+// Package gateway is edgegw's core: the inventory of devices, their twins, the poll scheduler and the
+// value types that drivers and the uplink exchange with it. It imports no driver, no uplink and no
+// protocol library; drivers implement the small interfaces declared here.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Identity is what a device says about itself. Empty fields are unknown. MAC is always in the canonical
+// lower-case colon form ("00:11:22:aa:bb:cc") or empty.
+type Identity struct {
+	MAC          string `json:"mac,omitempty"`
+	Serial       string `json:"serial,omitempty"`
+	Manufacturer string `json:"manufacturer,omitempty"`
+	Model        string `json:"model,omitempty"`
+	Firmware     string `json:"firmware,omitempty"`
+	Hardware     string `json:"hardware,omitempty"`
+	Hostname     string `json:"hostname,omitempty"`
+	IP           string `json:"ip,omitempty"`
+	// SysObjectID and SysDescr are SNMP's self-description, kept because profiles match on them.
+	SysObjectID string `json:"sysObjectId,omitempty"`
+	SysDescr    string `json:"sysDescr,omitempty"`
+}
+
+// Sighting is what one protocol saw at one address during a discovery pass.
+type Sighting struct {
+	Protocol string `json:"protocol"`
+	// Address is where the device answered, e.g. "127.0.0.1:11161".
+	Address string `json:"address"`
+	// Credential names the driver's credential set that worked ("discovery.snmp[0]"). It is a reference,
+	// never a secret, so it may be stored and shown.
+	Credential string    `json:"credential,omitempty"`
+	Identity   Identity  `json:"identity"`
+	Profile    string    `json:"profile,omitempty"`
+	Seen       time.Time `json:"seen"`
+}
+
+// Endpoint is how a driver reaches one device for polling.
+type Endpoint struct {
+	Protocol   string `json:"protocol"`
+	Address    string `json:"address"`
+	Credential string `json:"credential,omitempty"`
+}
+
+// Endpoint returns where the sighting can be polled again.
+func (s Sighting) Endpoint() Endpoint {
+	return Endpoint{Protocol: s.Protocol, Address: s.Address, Credential: s.Credential}
+}
+
+func (e Endpoint) String() string { return e.Protocol + "://" + e.Address }
+
+// Discoverer finds devices. Discover runs one pass over the driver's configured targets, calls found for
+// every device that answered and failed for every target that should have answered but did not (a wrong
+// community, a garbled reply). It returns when the pass is done or ctx is cancelled. found and failed may
+// be called from several goroutines at once.
+type Discoverer interface {
+	Discover(ctx context.Context, found func(Sighting), failed func(TargetError)) error
+}
+
+// Poller reads a device's points. It returns the readings it got; a reading whose value could not be read
+// carries Err. A non-nil error means the device did not answer at all (it counts as a missed poll).
+type Poller interface {
+	Poll(ctx context.Context, ep Endpoint, points []Point) ([]Reading, error)
+}
+
+// ProfileMatcher picks the profile for a device from what it said about itself. Drivers use it during
+// discovery: they read ProbeOIDs (one GET), then call Match with the device's identity and which of
+// those OIDs the device answered, then read the identity OIDs the chosen profile names. Match returns
+// nil when no profile fits.
+type ProfileMatcher interface {
+	ProbeOIDs() []string
+	Match(id Identity, present func(oid string) bool) *Profile
+}
+
+// TargetError is a discovery failure for one address. Err names the device and address already.
+type TargetError struct {
+	Protocol string
+	Address  string
+	Err      error
+}
+
+func (e TargetError) Error() string { return e.Err.Error() }
+func (e TargetError) Unwrap() error { return e.Err }
+
+// ValueType is the type of a profile point.
+type ValueType string
+
+// The point types a profile may name.
+const (
+	TypeInt       ValueType = "int"       // INTEGER, Integer32: a signed number
+	TypeUint      ValueType = "uint"      // Gauge32, Unsigned32
+	TypeCounter   ValueType = "counter"   // Counter32/Counter64
+	TypeFloat     ValueType = "float"     // a number, also parsed from a string ("23.5")
+	TypeString    ValueType = "string"    // OCTET STRING shown as text
+	TypeTimeticks ValueType = "timeticks" // hundredths of a second, reported in seconds
+	TypeBool      ValueType = "bool"      // TruthValue: 1 true, 2 false; or non-zero
+	TypeEnum      ValueType = "enum"      // integer mapped to a string through Enum
+	TypeMAC       ValueType = "mac"       // six octets, shown as aa:bb:cc:dd:ee:ff
+	TypeIP        ValueType = "ip"        // IpAddress or four octets, shown dotted
+	TypeOID       ValueType = "oid"       // OBJECT IDENTIFIER, shown dotted
+)
+
+// Valid reports whether t is one of the known types.
+func (t ValueType) Valid() bool {
+	switch t {
+	case TypeInt, TypeUint, TypeCounter, TypeFloat, TypeString, TypeTimeticks, TypeBool, TypeEnum, TypeMAC, TypeIP, TypeOID:
+		return true
+	}
+	return false
+}
+
+// Numeric reports whether values of t are numbers that scale and offset apply to.
+func (t ValueType) Numeric() bool {
+	switch t {
+	case TypeInt, TypeUint, TypeCounter, TypeFloat, TypeTimeticks:
+		return true
+	}
+	return false
+}
+
+// Point is one value a profile polls (and maybe writes).
+type Point struct {
+	// Name is the twin property, camelCase, unique within the profile ("temperatureCelsius").
+	Name string `json:"name"`
+	// OID is the SNMP object, numeric with a leading dot (".1.3.6.1.2.1.1.3.0"). Later protocols add
+	// their own address fields.
+	OID  string    `json:"oid,omitempty"`
+	Type ValueType `json:"type"`
+	// Scale multiplies the raw number (0 means 1); Offset is added after scaling.
+	Scale  float64 `json:"scale,omitempty"`
+	Offset float64 `json:"offset,omitempty"`
+	Unit   string  `json:"unit,omitempty"`
+	// Enum maps raw integers to names for TypeEnum.
+	Enum map[int64]string `json:"enum,omitempty"`
+	// Writable marks a setting the cloud may change, within Min/Max (numbers), MaxLen (strings) or Enum.
+	Writable bool     `json:"writable,omitempty"`
+	Min      *float64 `json:"min,omitempty"`
+	Max      *float64 `json:"max,omitempty"`
+	MaxLen   int      `json:"maxLen,omitempty"`
+}
+
+// Method is an action a profile declares (reboot, input select): a SET of Value on OID.
+type Method struct {
+	Name  string    `json:"name"`
+	OID   string    `json:"oid,omitempty"`
+	Type  ValueType `json:"type"`
+	Value string    `json:"value"`
+}
+
+// Match says which devices a profile is for. Every condition that is set must hold: the device's
+// sysObjectID starts with one of SysObjectIDs (compared on whole arcs), its sysDescr matches the regular
+// expression SysDescr, and it answers every OID in Present. A profile with no condition matches nothing
+// by itself (it is a base that others extend).
+type Match struct {
+	SysObjectIDs []string `json:"sysObjectIds,omitempty"`
+	SysDescr     string   `json:"sysDescr,omitempty"`
+	Present      []string `json:"present,omitempty"`
+}
+
+// IdentityOIDs names vendor OIDs that hold a device's identity, read at discovery. Each overrides what
+// the standard MIBs said, when the device answers it with a usable value.
+type IdentityOIDs struct {
+	Serial       string `json:"serial,omitempty"`
+	Model        string `json:"model,omitempty"`
+	Manufacturer string `json:"manufacturer,omitempty"`
+	Firmware     string `json:"firmware,omitempty"`
+	Hardware     string `json:"hardware,omitempty"`
+	MAC          string `json:"mac,omitempty"`
+}
+
+// Profile is a device model's description: how to recognise it and what to poll.
+type Profile struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Kind is the device family ("display", "ups", "pdu", "printer", "generic").
+	Kind string `json:"kind,omitempty"`
+	// Manufacturer is used when the device does not say its own.
+	Manufacturer string       `json:"manufacturer,omitempty"`
+	Match        Match        `json:"match"`
+	Identity     IdentityOIDs `json:"identity"`
+	Points       []Point      `json:"points"`
+	Methods      []Method     `json:"methods,omitempty"`
+	// Source is the file the profile came from ("embedded:generic.toml" or a path), for messages.
+	Source string `json:"source,omitempty"`
+}
+
+// Point returns the named point, or nil.
+func (p *Profile) Point(name string) *Point {
+	for i := range p.Points {
+		if p.Points[i].Name == name {
+			return &p.Points[i]
+		}
+	}
+	return nil
+}
+
+// Kind of a Value.
+type Kind uint8
+
+// Value kinds.
+const (
+	KindNone Kind = iota
+	KindNumber
+	KindString
+	KindBool
+)
+
+// Value is a typed reading: a number, a string or a boolean. The zero Value is "no value" and encodes
+// as JSON null.
+type Value struct {
+	Kind Kind
+	Num  float64
+	Str  string
+	Bool bool
+}
+
+// Number, String and Bool make Values.
+func Number(f float64) Value { return Value{Kind: KindNumber, Num: f} }
+func String(s string) Value  { return Value{Kind: KindString, Str: s} }
+func Bool(b bool) Value      { return Value{Kind: KindBool, Bool: b} }
+
+// Equal reports whether two values are the same.
+func (v Value) Equal(o Value) bool {
+	if v.Kind != o.Kind {
+		return false
+	}
+	switch v.Kind {
+	case KindNumber:
+		return v.Num == o.Num || (math.IsNaN(v.Num) && math.IsNaN(o.Num))
+	case KindString:
+		return v.Str == o.Str
+	case KindBool:
+		return v.Bool == o.Bool
+	}
+	return true
+}
+
+func (v Value) String() string {
+	switch v.Kind {
+	case KindNumber:
+		return strconv.FormatFloat(v.Num, 'f', -1, 64)
+	case KindString:
+		return v.Str
+	case KindBool:
+		return strconv.FormatBool(v.Bool)
+	}
+	return ""
+}
+
+// MarshalJSON encodes the value as a JSON number, string, boolean or null. NaN and infinities, which
+// JSON cannot hold, become null.
+func (v Value) MarshalJSON() ([]byte, error) {
+	switch v.Kind {
+	case KindNumber:
+		if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) {
+			return []byte("null"), nil
+		}
+		return strconv.AppendFloat(nil, v.Num, 'f', -1, 64), nil
+	case KindString:
+		return json.Marshal(v.Str)
+	case KindBool:
+		return strconv.AppendBool(nil, v.Bool), nil
+	}
+	return []byte("null"), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	var x any
+	if err := json.Unmarshal(b, &x); err != nil {
+		return err
+	}
+	switch t := x.(type) {
+	case nil:
+		*v = Value{}
+	case float64:
+		*v = Number(t)
+	case string:
+		*v = String(t)
+	case bool:
+		*v = Bool(t)
+	default:
+		return fmt.Errorf("value must be a number, string, boolean or null, not %s", b)
+	}
+	return nil
+}
+
+// Reading is one polled point.
+type Reading struct {
+	Name  string
+	Value Value
+	Unit  string
+	// Err is why this point has no value (noSuchObject, a type the profile did not expect).
+	Err error
+}
