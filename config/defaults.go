@@ -1,0 +1,68 @@
+package config
+
+import "time"
+
+// Every default lives in this file, so the documentation in
+// config.example.toml, Default and the loader cannot drift apart (a test
+// checks the example against these values).
+
+const (
+	defaultStateDir          = "/var/lib/edgegw"
+	defaultDiscoveryInterval = 15 * time.Minute
+	defaultMaxAddresses      = 4096
+	defaultDiscoveryConc     = 64
+	defaultSNMPPort          = 161
+	defaultSNMPVersion       = Version2c
+	defaultCommunity         = "public" // the v1/v2c factory default, not a secret
+	defaultSNMPTimeout       = 2 * time.Second
+	defaultSNMPRetries       = 1
+	defaultAuthProtocol      = "SHA256"
+	defaultPrivProtocol      = "AES"
+	defaultPollInterval      = 60 * time.Second
+	defaultOfflineAfter      = 3
+	defaultPollConc          = 64
+	defaultJitter            = 0.1
+	defaultLogLevel          = "info"
+	defaultLogFormat         = "auto"
+)
+
+// Default returns a Config with every default set. It is not valid by itself:
+// gateway.id has no sensible default. Each call returns a fresh copy.
+func Default() *Config {
+	return &Config{
+		Gateway: Gateway{StateDir: defaultStateDir},
+		Discovery: Discovery{
+			Interval:     defaultDiscoveryInterval,
+			MaxAddresses: defaultMaxAddresses,
+			Concurrency:  defaultDiscoveryConc,
+		},
+		Polling: Polling{
+			Interval:     defaultPollInterval,
+			OfflineAfter: defaultOfflineAfter,
+			Concurrency:  defaultPollConc,
+			Jitter:       defaultJitter,
+		},
+		Profiles: Profiles{Dirs: []string{}},
+		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
+	}
+}
+
+// setDefaults fills a [[discovery.snmp]] table before its keys are decoded
+// over it. The community default depends on the version and on whether a
+// community_file is given, so it is applied after decoding, in resolve.
+func (s *SNMP) setDefaults() {
+	*s = SNMP{
+		Port:    defaultSNMPPort,
+		Version: defaultSNMPVersion,
+		Timeout: defaultSNMPTimeout,
+		Retries: defaultSNMPRetries,
+	}
+}
+
+// setDefaults fills a discovery.snmp.v3 table before its keys are decoded.
+func (v *SNMPv3) setDefaults() {
+	*v = SNMPv3{
+		AuthProtocol: defaultAuthProtocol,
+		PrivProtocol: defaultPrivProtocol,
+	}
+}

@@ -1,0 +1,294 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/BurntSushi/toml"
+)
+
+// maxSecretFile bounds how much of a *_file is read: a secret is a line, and a
+// path pointing at a log or a device by mistake should fail, not load megabytes.
+const maxSecretFile = 64 << 10
+
+// Load reads the config file at path, applies defaults, reads the secrets
+// named by *_file keys (relative to the file's directory) and validates the
+// result. Every problem is returned at once as Errors, each placed at
+// file:line:col where the file allows. Warnings are available on the result.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: "cannot read config: " + reason(err), Err: err}}
+	}
+	c, inline, err := parse(path, data, filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	c.Path = path
+	if len(inline) > 0 {
+		if fi, err := os.Stat(path); err == nil && othersCanRead(fi.Mode()) {
+			c.warnings = append(c.warnings, fmt.Sprintf(
+				"%s: holds secrets inline (%s) and is readable by others (mode %04o); chmod 600 it, or move them to *_file keys",
+				path, strings.Join(inline, ", "), fi.Mode().Perm()))
+		}
+	}
+	return c, nil
+}
+
+// Parse is Load for a config already in memory (tests, `edgegw config check
+// -`). name is only used in messages; relative *_file paths are taken relative
+// to the current directory. The result's Path is empty.
+func Parse(name string, data []byte) (*Config, error) {
+	c, _, err := parse(name, data, "")
+	return c, err
+}
+
+// parse does the work of Load and Parse. It also returns the key paths of the
+// secrets written inline, for Load's file-permission warning.
+func parse(name string, data []byte, baseDir string) (*Config, []string, error) {
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return nil, nil, syntaxError(name, data, err)
+	}
+	ix := buildIndex(data)
+
+	c := Default()
+	d := decoder{}
+	d.table("", raw, reflect.ValueOf(c).Elem())
+	es := d.errs
+	inline := c.resolve(&es, baseDir)
+	if err := c.Validate(); err != nil {
+		es = append(es, err.(Errors)...)
+	}
+	if len(es) > 0 {
+		return nil, nil, place(name, ix, es)
+	}
+	return c, inline, nil
+}
+
+// syntaxError turns a TOML parse error into file:line:col form. BurntSushi's
+// Position has the line and the byte offset but leaves Col unset, so the
+// column is computed here.
+func syntaxError(name string, data []byte, err error) error {
+	e := &Error{File: name, Err: err, Msg: "syntax error: " + err.Error()}
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		e.Msg = "syntax error: " + tidy(pe.Message)
+		ix := &index{data: data}
+		if pe.Position.Start >= 0 && pe.Position.Start <= len(data) {
+			e.Line, e.Col = ix.pos(pe.Position.Start)
+		} else if pe.Position.Line > 0 {
+			e.Line, e.Col = pe.Position.Line, 1
+		}
+	}
+	return Errors{e}
+}
+
+// tidy makes the library's messages read like ours: lower case first letter,
+// no trailing period.
+func tidy(msg string) string {
+	msg = strings.TrimSuffix(strings.TrimSpace(msg), ".")
+	r, n := utf8.DecodeRuneInString(msg)
+	if n > 0 && unicode.IsUpper(r) {
+		if r2, _ := utf8.DecodeRuneInString(msg[n:]); unicode.IsLower(r2) {
+			msg = string(unicode.ToLower(r)) + msg[n:]
+		}
+	}
+	return msg
+}
+
+// place attaches file positions to errors, drops repeats of a key (a value
+// that failed to decode should not also be reported as missing), and sorts.
+func place(name string, ix *index, es errs) error {
+	seen := map[string]bool{}
+	out := make(Errors, 0, len(es))
+	for _, e := range es {
+		if e.Key != "" {
+			if seen[e.Key] {
+				continue
+			}
+			seen[e.Key] = true
+		}
+		e.File = name
+		if e.Line == 0 {
+			e.Line, e.Col = locate(ix, e.Key, e.atKey)
+		}
+		out = append(out, e)
+	}
+	sortErrors(out)
+	return out
+}
+
+// locate finds where to report a problem with key: at its value, or at its
+// key for an unknown key, or for a missing key at the header of the nearest
+// enclosing table that is in the file.
+func locate(ix *index, key string, atKey bool) (int, int) {
+	if atKey {
+		if l, c, ok := ix.keyPos(key); ok {
+			return l, c
+		}
+	}
+	if l, c, ok := ix.valuePos(key); ok {
+		return l, c
+	}
+	for p := parent(key); p != ""; p = parent(p) {
+		if l, c, ok := ix.keyPos(p); ok {
+			return l, c
+		}
+	}
+	return 0, 0
+}
+
+// parent strips the last segment (".key" or "[i]") of a formatted key path.
+// Quoted segments holding dots only make it climb too far, which costs
+// precision, never correctness.
+func parent(key string) string {
+	if i := strings.LastIndexAny(key, ".["); i > 0 {
+		return key[:i]
+	}
+	return ""
+}
+
+// resolve does what needs more than one key or the file system: canonical enum
+// spellings, dependent defaults, target parsing, reading *_file secrets,
+// relative paths. It returns the key paths of secrets written inline.
+func (c *Config) resolve(es *errs, baseDir string) (inline []string) {
+	c.Gateway.StateDir = relTo(baseDir, c.Gateway.StateDir)
+	for i, d := range c.Profiles.Dirs {
+		c.Profiles.Dirs[i] = relTo(baseDir, d)
+	}
+	c.Log.Level = canonical(c.Log.Level, logLevels)
+	c.Log.Format = canonical(c.Log.Format, logFormats)
+
+	for i := range c.Discovery.SNMP {
+		s := &c.Discovery.SNMP[i]
+		s.name = fmt.Sprintf("discovery.snmp[%d]", i)
+		s.Version = canonical(s.Version, versions)
+		for j := range s.Targets {
+			t, err := ParseTarget(s.Targets[j].Raw, s.Port)
+			if err != nil {
+				es.wrap(fmt.Sprintf("%s.targets[%d]", s.name, j), err, "%v", err)
+			}
+			s.Targets[j] = t
+		}
+		// "public" is every agent's factory default and no secret, so writing
+		// it inline is no reason to chmod the config.
+		if s.Community != "" && s.Community != defaultCommunity {
+			inline = append(inline, s.name+".community")
+		}
+		c.readSecret(es, s.name, "community", &s.Community, &s.CommunityFile, baseDir)
+		if s.Community == "" && s.CommunityFile == "" && (s.Version == Version1 || s.Version == Version2c) {
+			s.Community = defaultCommunity
+		}
+		if v := s.V3; v != nil {
+			p := s.name + ".v3"
+			v.AuthProtocol = canonical(v.AuthProtocol, authProtocols)
+			v.PrivProtocol = canonical(v.PrivProtocol, privProtocols)
+			if v.AuthPassword != "" {
+				inline = append(inline, p+".auth_password")
+			}
+			if v.PrivPassword != "" {
+				inline = append(inline, p+".priv_password")
+			}
+			c.readSecret(es, p, "auth_password", &v.AuthPassword, &v.AuthPasswordFile, baseDir)
+			c.readSecret(es, p, "priv_password", &v.PrivPassword, &v.PrivPasswordFile, baseDir)
+			if v.AuthProtocol == "MD5" {
+				c.warnings = append(c.warnings, p+".auth_protocol: MD5 is weak; use SHA256 or stronger if the device supports it")
+			}
+			if v.PrivProtocol == "DES" {
+				c.warnings = append(c.warnings, p+".priv_protocol: DES is broken; use AES if the device supports it")
+			}
+		}
+	}
+	return inline
+}
+
+// readSecret fills *secret from *file (made absolute against baseDir) when a
+// file is named, and warns when other users can read that file.
+func (c *Config) readSecret(es *errs, prefix, name string, secret *Secret, file *string, baseDir string) {
+	if *file == "" {
+		return
+	}
+	key := prefix + "." + name + "_file"
+	if *secret != "" {
+		es.add(prefix+"."+name, "set both %s and %s_file; keep only one", name, name)
+		return
+	}
+	*file = relTo(baseDir, *file)
+	val, mode, err := readSecretFile(*file)
+	if err != nil {
+		es.wrap(key, err, "cannot read %s: %s", *file, reason(err))
+		return
+	}
+	*secret = Secret(val)
+	if othersCanRead(mode) {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s %s is readable by others (mode %04o); chmod 600 it", key, *file, mode.Perm()))
+	}
+}
+
+// readSecretFile reads a one-line secret. Only regular files are read, so a
+// path to a FIFO or a device cannot block or flood the loader.
+func readSecretFile(path string) (string, fs.FileMode, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", 0, errors.New("not a regular file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return "", 0, err
+	}
+	if len(b) > maxSecretFile {
+		return "", 0, errors.New("larger than 64 KiB; is this the right file?")
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	switch {
+	case s == "":
+		return "", 0, errors.New("the file is empty")
+	case strings.ContainsAny(s, "\r\n"):
+		return "", 0, errors.New("the file has more than one line; it must hold only the secret")
+	}
+	return s, fi.Mode(), nil
+}
+
+// othersCanRead reports a world-readable file. Group-readable is left alone:
+// root:edgegw 0640 is the usual way to share a secret with the service user.
+// Windows has no such mode bits; its ACLs are not checked.
+func othersCanRead(m fs.FileMode) bool {
+	return runtime.GOOS != "windows" && m.Perm()&0o004 != 0
+}
+
+// relTo makes a relative path relative to the config file's directory, so a
+// config behaves the same whatever the daemon's working directory is.
+func relTo(baseDir, p string) string {
+	if p == "" || baseDir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(baseDir, p)
+}
+
+// reason is the part of an os error worth showing: *PathError repeats the path,
+// which the message already names.
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
