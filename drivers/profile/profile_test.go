@@ -1,0 +1,487 @@
+package profile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgegw/edgegw/gateway"
+)
+
+// messages splits a joined error into its lines, one *Error each.
+func messages(t *testing.T, err error) []string {
+	t.Helper()
+	require.Error(t, err)
+	joined, ok := err.(interface{ Unwrap() []error })
+	require.True(t, ok, "want a joined error, got %T", err)
+	var out []string
+	for _, e := range joined.Unwrap() {
+		var pe *Error
+		require.True(t, errors.As(e, &pe), "want *Error, got %T: %v", e, e)
+		out = append(out, pe.Error())
+	}
+	return out
+}
+
+func TestEmbeddedProfilesLoad(t *testing.T) {
+	entries, err := embedded.ReadDir("profiles")
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	for _, e := range entries {
+		t.Run(e.Name(), func(t *testing.T) {
+			data, err := embedded.ReadFile("profiles/" + e.Name())
+			require.NoError(t, err)
+			ps, err := Parse("embedded:"+e.Name(), data)
+			require.NoError(t, err)
+			require.NotEmpty(t, ps)
+		})
+	}
+
+	lib, err := Load(nil)
+	require.NoError(t, err)
+	require.Empty(t, lib.Overrides())
+	var names []string
+	for _, p := range lib.List() {
+		names = append(names, p.Name)
+		require.True(t, strings.HasPrefix(p.Source, "embedded:"), p.Source)
+		require.NotEmpty(t, p.Kind, p.Name)
+		for _, pt := range p.Points {
+			require.True(t, strings.HasPrefix(pt.OID, ".1.3.6.1."), "%s.%s: %s", p.Name, pt.Name, pt.OID)
+			require.True(t, pt.Type.Valid())
+		}
+	}
+	require.Equal(t, []string{"acme-display", "acme-projector", "acme-ups", "entity", "mib2", "printer-mib", "ups-mib"}, names)
+	require.Equal(t, "generic", lib.Get(Fallback).Kind)
+	require.Nil(t, lib.Get("nope"))
+}
+
+// TestEmbeddedPoints pins the OIDs other parts of the project rely on: edgegw-sim serves the acme ones,
+// and the standard ones are from RFC 1213, 1628, 2790, 3805 and 6933.
+func TestEmbeddedPoints(t *testing.T) {
+	lib, err := Load(nil)
+	require.NoError(t, err)
+	cases := []struct {
+		profile, point, oid string
+		typ                 gateway.ValueType
+		scale               float64
+		unit                string
+		writable            bool
+	}{
+		{"mib2", "uptimeSeconds", ".1.3.6.1.2.1.1.3.0", gateway.TypeTimeticks, 0, "s", false},
+		{"mib2", "hostname", ".1.3.6.1.2.1.1.5.0", gateway.TypeString, 0, "", true},
+		{"mib2", "location", ".1.3.6.1.2.1.1.6.0", gateway.TypeString, 0, "", true},
+		{"mib2", "contact", ".1.3.6.1.2.1.1.4.0", gateway.TypeString, 0, "", true},
+		{"ups-mib", "batteryStatus", ".1.3.6.1.2.1.33.1.2.1.0", gateway.TypeEnum, 0, "", false},
+		{"ups-mib", "batteryRuntimeSeconds", ".1.3.6.1.2.1.33.1.2.3.0", gateway.TypeInt, 60, "s", false},
+		{"ups-mib", "batteryChargePercent", ".1.3.6.1.2.1.33.1.2.4.0", gateway.TypeInt, 0, "%", false},
+		{"ups-mib", "batteryVoltageVolts", ".1.3.6.1.2.1.33.1.2.5.0", gateway.TypeInt, 0.1, "V", false},
+		{"ups-mib", "batteryTemperatureCelsius", ".1.3.6.1.2.1.33.1.2.7.0", gateway.TypeInt, 0, "Cel", false},
+		{"ups-mib", "inputVoltageVolts", ".1.3.6.1.2.1.33.1.3.3.1.3.1", gateway.TypeInt, 0, "V", false},
+		{"ups-mib", "outputSource", ".1.3.6.1.2.1.33.1.4.1.0", gateway.TypeEnum, 0, "", false},
+		{"ups-mib", "outputVoltageVolts", ".1.3.6.1.2.1.33.1.4.4.1.2.1", gateway.TypeInt, 0, "V", false},
+		{"ups-mib", "outputLoadPercent", ".1.3.6.1.2.1.33.1.4.4.1.5.1", gateway.TypeInt, 0, "%", false},
+		{"printer-mib", "printerStatus", ".1.3.6.1.2.1.25.3.5.1.1.1", gateway.TypeEnum, 0, "", false},
+		{"printer-mib", "tonerLevel", ".1.3.6.1.2.1.43.11.1.1.9.1.1", gateway.TypeInt, 0, "", false},
+		{"printer-mib", "tonerMaxCapacity", ".1.3.6.1.2.1.43.11.1.1.8.1.1", gateway.TypeInt, 0, "", false},
+		{"printer-mib", "pageCount", ".1.3.6.1.2.1.43.10.2.1.4.1.1", gateway.TypeCounter, 0, "", false},
+		{"acme-display", "temperatureCelsius", ".1.3.6.1.4.1.99999.1.1.1.0", gateway.TypeInt, 0.1, "Cel", false},
+		{"acme-display", "powerState", ".1.3.6.1.4.1.99999.1.1.2.0", gateway.TypeEnum, 0, "", true},
+		{"acme-display", "inputSource", ".1.3.6.1.4.1.99999.1.1.3.0", gateway.TypeEnum, 0, "", true},
+		{"acme-display", "uptimeSeconds", ".1.3.6.1.2.1.1.3.0", gateway.TypeTimeticks, 0, "s", false},
+		{"acme-projector", "lampHours", ".1.3.6.1.4.1.99999.1.1.4.0", gateway.TypeUint, 0, "h", false},
+		{"acme-projector", "temperatureCelsius", ".1.3.6.1.4.1.99999.1.1.1.0", gateway.TypeInt, 0.1, "Cel", false},
+		{"acme-ups", "batteryStatus", ".1.3.6.1.2.1.33.1.2.1.0", gateway.TypeEnum, 0, "", false},
+		{"acme-ups", "hostname", ".1.3.6.1.2.1.1.5.0", gateway.TypeString, 0, "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.profile+"/"+tc.point, func(t *testing.T) {
+			p := lib.Get(tc.profile)
+			require.NotNil(t, p)
+			pt := p.Point(tc.point)
+			require.NotNil(t, pt)
+			require.Equal(t, tc.oid, pt.OID)
+			require.Equal(t, tc.typ, pt.Type)
+			require.Equal(t, tc.scale, pt.Scale)
+			require.Equal(t, tc.unit, pt.Unit)
+			require.Equal(t, tc.writable, pt.Writable)
+		})
+	}
+
+	require.Equal(t, map[int64]string{1: "unknown", 2: "normal", 3: "low", 4: "depleted"}, lib.Get("ups-mib").Point("batteryStatus").Enum)
+	require.Equal(t, map[int64]string{1: "other", 2: "none", 3: "normal", 4: "bypass", 5: "battery", 6: "booster", 7: "reducer"},
+		lib.Get("ups-mib").Point("outputSource").Enum)
+	require.Equal(t, map[int64]string{1: "other", 2: "unknown", 3: "idle", 4: "printing", 5: "warmup"},
+		lib.Get("printer-mib").Point("printerStatus").Enum)
+	require.Equal(t, map[int64]string{1: "on", 2: "standby"}, lib.Get("acme-display").Point("powerState").Enum)
+	require.Equal(t, map[int64]string{1: "hdmi1", 2: "hdmi2", 3: "displayport"}, lib.Get("acme-display").Point("inputSource").Enum)
+	require.Equal(t, 255, lib.Get("mib2").Point("hostname").MaxLen)
+
+	require.Equal(t, gateway.IdentityOIDs{
+		Serial:       ".1.3.6.1.2.1.47.1.1.1.1.11.1",
+		Model:        ".1.3.6.1.2.1.47.1.1.1.1.13.1",
+		Manufacturer: ".1.3.6.1.2.1.47.1.1.1.1.12.1",
+		Firmware:     ".1.3.6.1.2.1.47.1.1.1.1.9.1",
+		Hardware:     ".1.3.6.1.2.1.47.1.1.1.1.8.1",
+	}, lib.Get("entity").Identity)
+	require.Equal(t, gateway.IdentityOIDs{
+		Manufacturer: ".1.3.6.1.2.1.33.1.1.1.0",
+		Model:        ".1.3.6.1.2.1.33.1.1.2.0",
+		Firmware:     ".1.3.6.1.2.1.33.1.1.3.0",
+	}, lib.Get("ups-mib").Identity)
+	require.Equal(t, gateway.IdentityOIDs{
+		Serial: ".1.3.6.1.2.1.43.5.1.1.17.1",
+		Model:  ".1.3.6.1.2.1.25.3.2.1.3.1",
+	}, lib.Get("printer-mib").Identity)
+	// acme-ups extends entity, then ups-mib: the later base wins where both name an OID.
+	require.Equal(t, gateway.IdentityOIDs{
+		Serial:       ".1.3.6.1.2.1.47.1.1.1.1.11.1",
+		Model:        ".1.3.6.1.2.1.33.1.1.2.0",
+		Manufacturer: ".1.3.6.1.2.1.33.1.1.1.0",
+		Firmware:     ".1.3.6.1.2.1.33.1.1.3.0",
+		Hardware:     ".1.3.6.1.2.1.47.1.1.1.1.8.1",
+	}, lib.Get("acme-ups").Identity)
+	require.Equal(t, "ACME", lib.Get("acme-ups").Manufacturer)
+	require.Equal(t, []string{".1.3.6.1.4.1.99999.1.55"}, lib.Get("acme-display").Match.SysObjectIDs)
+	require.Equal(t, []string{".1.3.6.1.4.1.99999.2.4"}, lib.Get("acme-projector").Match.SysObjectIDs)
+	require.Equal(t, []string{".1.3.6.1.4.1.99999.3.15"}, lib.Get("acme-ups").Match.SysObjectIDs)
+}
+
+func TestExtends(t *testing.T) {
+	src := `
+[[profile]]
+name = "base-a"
+kind = "pdu"
+manufacturer = "A Corp"
+[profile.identity]
+serial = ".1.3.6.1.4.1.1.1"
+model = ".1.3.6.1.4.1.1.2"
+[[profile.point]]
+name = "one"
+oid = ".1.3.6.1.4.1.1.10"
+type = "int"
+[[profile.point]]
+name = "two"
+oid = ".1.3.6.1.4.1.1.20"
+type = "int"
+[[profile.method]]
+name = "reboot"
+oid = ".1.3.6.1.4.1.1.99"
+type = "int"
+value = 1
+
+[[profile]]
+name = "base-b"
+extends = ["base-a"]
+[profile.identity]
+model = ".1.3.6.1.4.1.2.2"
+[[profile.point]]
+name = "three"
+oid = ".1.3.6.1.4.1.2.30"
+type = "string"
+
+[[profile]]
+name = "child"
+manufacturer = "Child Inc"
+extends = ["base-a", "base-b"]   # base-a twice (diamond): not a clash
+[profile.match]
+sys_object_ids = [".1.3.6.1.4.1.2"]
+[profile.identity]
+firmware = ".1.3.6.1.4.1.3.4"
+[[profile.point]]
+name = "two"
+oid = ".1.3.6.1.4.1.3.20"
+type = "float"
+[[profile.point]]
+name = "four"
+oid = ".1.3.6.1.4.1.3.40"
+type = "bool"
+`
+	ps, err := Parse("extends.toml", []byte(src))
+	require.NoError(t, err)
+	require.Len(t, ps, 3)
+	var child *gateway.Profile
+	for _, p := range ps {
+		if p.Name == "child" {
+			child = p
+		}
+	}
+	require.NotNil(t, child)
+	var names []string
+	for _, p := range child.Points {
+		names = append(names, p.Name)
+	}
+	// Bases' points in extends order, own points replacing in place, new own points last.
+	require.Equal(t, []string{"one", "two", "three", "four"}, names)
+	require.Equal(t, gateway.TypeFloat, child.Point("two").Type, "own point wins")
+	require.Equal(t, ".1.3.6.1.4.1.3.20", child.Point("two").OID)
+	require.Equal(t, "pdu", child.Kind, "kind inherited")
+	require.Equal(t, "Child Inc", child.Manufacturer, "own manufacturer wins")
+	require.Equal(t, gateway.IdentityOIDs{
+		Serial:   ".1.3.6.1.4.1.1.1",
+		Model:    ".1.3.6.1.4.1.2.2", // base-b, later in extends, wins
+		Firmware: ".1.3.6.1.4.1.3.4",
+	}, child.Identity)
+	require.Equal(t, []gateway.Method{{Name: "reboot", OID: ".1.3.6.1.4.1.1.99", Type: gateway.TypeInt, Value: "1"}}, child.Methods)
+	require.Equal(t, []string{".1.3.6.1.4.1.2"}, child.Match.SysObjectIDs, "match is not inherited")
+
+	// A site file extends embedded profiles.
+	ps, err = Parse("site.toml", []byte("[[profile]]\nname = \"my-ups\"\nextends = [\"ups-mib\"]\n[profile.match]\nsys_object_ids = [\"1.3.6.1.4.1.5\"]\n"))
+	require.NoError(t, err)
+	require.Len(t, ps, 1)
+	require.Equal(t, "ups", ps[0].Kind)
+	require.NotNil(t, ps[0].Point("batteryStatus"))
+	require.NotNil(t, ps[0].Point("uptimeSeconds"), "through ups-mib from mib2")
+	require.Empty(t, ps[0].Match.Present)
+}
+
+func TestExtendsErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{
+			"unknown base",
+			"[[profile]]\nname = \"a\"\nextends = [\"mib2\", \"nope\"]\n",
+			[]string{`x.toml:3:20: extends unknown profile "nope"`},
+		},
+		{
+			"self",
+			"[[profile]]\nname = \"a\"\nextends = [\"a\"]\n",
+			[]string{`x.toml:3:12: extends cycle: a -> a`},
+		},
+		{
+			"cycle",
+			"[[profile]]\nname = \"a\"\nextends = [\"b\"]\n\n[[profile]]\nname = \"b\"\nextends = [\"c\"]\n\n[[profile]]\nname = \"c\"\nextends = [\"mib2\", \"a\"]\n",
+			[]string{`x.toml:11:20: extends cycle: a -> b -> c -> a`},
+		},
+		{
+			"listed twice",
+			"[[profile]]\nname = \"a\"\nextends = [\"mib2\", \"mib2\"]\n",
+			[]string{`x.toml:3:20: "mib2" is listed twice in extends`},
+		},
+		{
+			"clash between bases",
+			`[[profile]]
+name = "a"
+[[profile.point]]
+name = "v"
+oid = "1.3.6.1.4.1.1"
+type = "int"
+[[profile]]
+name = "b"
+[[profile.point]]
+name = "v"
+oid = "1.3.6.1.4.1.2"
+type = "int"
+[[profile]]
+name = "c"
+extends = ["a", "b"]
+`,
+			[]string{`x.toml:15:17: point "v" comes from both "a" and "b": define it in "c" to choose`},
+		},
+		{
+			"method clash between bases",
+			`[[profile]]
+name = "a"
+method = [{ name = "reboot", oid = "1.3.6.1.4.1.1", type = "int", value = 1 }]
+[[profile]]
+name = "b"
+method = [{ name = "reboot", oid = "1.3.6.1.4.1.2", type = "int", value = 1 }]
+[[profile]]
+name = "c"
+extends = ["a", "b"]
+`,
+			[]string{`x.toml:9:17: method "reboot" comes from both "a" and "b": define it in "c" to choose`},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("x.toml", []byte(tc.src))
+			require.Equal(t, tc.want, messages(t, err))
+		})
+	}
+
+	// An own point settles a clash.
+	_, err := Parse("x.toml", []byte(`[[profile]]
+name = "a"
+point = [{ name = "v", oid = "1.3.6.1.4.1.1", type = "int" }]
+[[profile]]
+name = "b"
+point = [{ name = "v", oid = "1.3.6.1.4.1.2", type = "int" }]
+[[profile]]
+name = "c"
+extends = ["a", "b"]
+point = [{ name = "v", oid = "1.3.6.1.4.1.2", type = "uint" }]
+`))
+	require.NoError(t, err)
+}
+
+// TestValidation covers each check with the exact position it reports.
+func TestValidation(t *testing.T) {
+	const head = "[[profile]]\nname = \"p\"\n" // so a case's own lines start at line 3
+	point := func(lines string) string {
+		return head + "[[profile.point]]\nname = \"v\"\noid = \"1.3.6.1.4.1.1\"\n" + lines // own lines start at 6
+	}
+	cases := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"toml syntax", head + "kind = \"ups\n", []string{`x.toml:3:12: toml: strings cannot contain newlines`}},
+		// toml points at the blank before x; its own column would say 12, counting é's two bytes.
+		{"toml syntax col counts characters", "# ÄÖÜ\nname = \"é\" x\n", []string{`x.toml:2:11: toml: expected a top-level item to end with a newline, comment, or EOF, but got 'x' instead`}},
+		{"not utf-8", "name = \"\xff\"\n", []string{`x.toml:1:1: file is not UTF-8`}},
+		{"empty file", "# nothing\n", []string{`x.toml:1:1: no profiles: a file holds one or more [[profile]] tables`}},
+		{"profile not an array", "[profile]\nname = \"p\"\n", []string{`x.toml:1:1: profile must be an array of tables: write [[profile]]`}},
+		{"unknown top-level key", "version = 1\n" + head, []string{`x.toml:1:1: unknown key "version" in the top level (known: profile)`}},
+		{"unknown key", head + "descripton = \"x\"\n", []string{`x.toml:3:1: unknown key "descripton" in [[profile]] (known: name, description, kind, manufacturer, extends, match, identity, point, method)`}},
+		{"key in the wrong case", head + "Kind = \"ups\"\n", []string{`x.toml:3:1: unknown key "Kind" in [[profile]]: keys are case-sensitive, write "kind"`}},
+		{"unknown key in match", head + "[profile.match]\n  sysDescr = \"x\"\n", []string{`x.toml:4:3: unknown key "sysDescr" in [profile.match] (known: sys_object_ids, sys_descr, present)`}},
+		{"unknown key in point", point("type = \"int\"\nUnit = \"V\"\n"), []string{`x.toml:7:1: unknown key "Unit" in [[profile.point]]: keys are case-sensitive, write "unit"`}},
+		{"unknown key in inline table", head + "identity = { serial = \"1.3\", sreial = \"1.3\" }\n", []string{`x.toml:3:30: unknown key "sreial" in [profile.identity] (known: serial, model, manufacturer, firmware, hardware, mac)`}},
+		{"unknown dotted key", head + "match.sys_oid = [\"1.3\"]\n", []string{`x.toml:3:1: unknown key "sys_oid" in [profile.match] (known: sys_object_ids, sys_descr, present)`}},
+		{"wrong toml type", head + "kind = 5\n", []string{`x.toml:3:8: kind must be a string, not an integer`}},
+		{"no name", "[[profile]]\nkind = \"ups\"\n", []string{`x.toml:1:1: profile has no name`}},
+		{"bad profile name", "[[profile]]\nname = \"My_UPS\"\n", []string{`x.toml:2:8: profile name "My_UPS": use lower-case letters, digits and hyphens`}},
+		{"duplicate profile", head + "\n" + head, []string{`x.toml:5:8: profile "p" is already defined at x.toml:2:8`}},
+		{"unknown kind", head + "kind = \"toaster\"\n", []string{`x.toml:3:8: unknown kind "toaster" (known: display, projector, ups, pdu, printer, meter, switch, generic)`}},
+		{"bad oid: letters", head + "[profile.match]\nsys_object_ids = [\".1.3.6.1.4.1.9\", \"iso.3.6\"]\n", []string{`x.toml:4:37: sys_object_ids: oid "iso.3.6" arc 1 ("iso") is not a number: an OID is numeric, dotted`}},
+		{"bad oid: one arc", head + "[profile.match]\npresent = [\".1\"]\n", []string{`x.toml:4:12: present: oid ".1" needs at least two arcs`}},
+		{"bad oid: empty arc", head + "[profile.identity]\nserial = \"1.3..6\"\n", []string{`x.toml:4:10: serial: oid "1.3..6" arc 3 is empty`}},
+		{"bad oid: trailing dot", head + "[profile.identity]\nserial = \"1.3.6.\"\n", []string{`x.toml:4:10: serial: oid "1.3.6." arc 4 is empty`}},
+		{"bad oid: too big", head + "[[profile.point]]\nname = \"v\"\noid = \"1.3.4294967296\"\ntype = \"int\"\n", []string{`x.toml:5:7: oid: oid "1.3.4294967296" arc 3 (4294967296) does not fit in 32 bits`}},
+		{"bad oid: leading zero", head + "[profile.identity]\nmodel = \"1.3.06\"\n", []string{`x.toml:4:9: model: oid "1.3.06" arc 3 ("06") has a leading zero`}},
+		{"bad oid: empty", head + "[profile.identity]\nmodel = \"\"\n", []string{`x.toml:4:9: model: oid "" is empty`}},
+		{"bad regexp", head + "[profile.match]\nsys_descr = \"(?i)^ACME(\"\n", []string{"x.toml:4:13: sys_descr: error parsing regexp: missing closing ): `(?i)^ACME(`"}},
+		{"empty regexp", head + "[profile.match]\nsys_descr = \"\"\n", []string{`x.toml:4:13: sys_descr is empty: leave it out to match any description`}},
+		{"unknown type", point("type = \"integer\"\n"), []string{`x.toml:6:8: unknown type "integer" (known: int, uint, counter, float, string, timeticks, bool, enum, mac, ip, oid)`}},
+		{"no type", point(""), []string{`x.toml:3:1: point "v" has no type`}},
+		{"no oid", head + "[[profile.point]]\nname = \"v\"\ntype = \"int\"\n", []string{`x.toml:3:1: point "v" has no oid`}},
+		{"no point name", head + "point = [{ oid = \"1.3\", type = \"int\" }]\n", []string{`x.toml:3:10: point has no name`}},
+		{"point name not camelCase", head + "[[profile.point]]\nname = \"Temperature\"\noid = \"1.3\"\ntype = \"int\"\n", []string{`x.toml:4:8: point name "Temperature" is not camelCase (a lower-case letter, then letters and digits)`}},
+		{"point name with underscore", head + "[[profile.point]]\nname = \"lamp_hours\"\noid = \"1.3\"\ntype = \"int\"\n", []string{`x.toml:4:8: point name "lamp_hours" is not camelCase (a lower-case letter, then letters and digits)`}},
+		{"duplicate point", point("type = \"int\"\n") + "[[profile.point]]\nname = \"v\"\noid = \"1.3.6\"\ntype = \"int\"\n", []string{`x.toml:8:8: duplicate point "v" (first at line 4)`}},
+		{"enum key not an integer", point("type = \"enum\"\nenum = { 1 = \"on\", off = \"off\" }\n"), []string{`x.toml:7:20: enum key "off" is not an integer`}},
+		{"enum key repeats", point("type = \"enum\"\nenum = { 1 = \"on\", \"01\" = \"off\" }\n"), []string{`x.toml:7:20: enum key "01" repeats 1`}},
+		{"enum name repeats", point("type = \"enum\"\nenum = { 1 = \"on\", 2 = \"on\" }\n"), []string{`x.toml:7:24: enum name "on" is used for both 1 and 2`}},
+		{"enum value not a string", point("type = \"enum\"\nenum = { 1 = 1 }\n"), []string{`x.toml:7:14: enum value for 1 must be a string, not an integer`}},
+		{"enum empty", point("type = \"enum\"\nenum = {}\n"), []string{`x.toml:7:8: enum is empty`}},
+		{"enum on a non-enum type", point("type = \"int\"\nenum = { 1 = \"on\" }\n"), []string{`x.toml:7:1: enum is only for type "enum", not "int"`}},
+		{"enum as a table", point("type = \"int\"\n[profile.point.enum]\n1 = \"on\"\n"), []string{`x.toml:7:1: enum is only for type "enum", not "int"`}},
+		{"enum type without enum", point("type = \"enum\"\n"), []string{`x.toml:6:8: type "enum" needs an enum table: enum = { 1 = "on", 2 = "off" }`}},
+		{"min greater than max", point("type = \"int\"\nwritable = true\nmin = 10\nmax = 5.5\n"), []string{`x.toml:8:7: min 10 is greater than max 5.5`}},
+		{"min without writable", point("type = \"int\"\nmin = 0\n"), []string{`x.toml:7:1: min limits writes: it needs writable = true`}},
+		{"max on a string", point("type = \"string\"\nwritable = true\nmax = 5\n"), []string{`x.toml:8:1: max applies to numbers, not to type "string"`}},
+		{"max_len on a number", point("type = \"int\"\nwritable = true\nmax_len = 5\n"), []string{`x.toml:8:1: max_len applies to strings, not to type "int"`}},
+		{"max_len zero", point("type = \"string\"\nwritable = true\nmax_len = 0\n"), []string{`x.toml:8:11: max_len 0 is out of range 1..65535`}},
+		{"scale 0", point("type = \"int\"\nscale = 0\n"), []string{`x.toml:7:9: scale 0 is meaningless: leave scale out for 1`}},
+		{"scale 0.0", point("type = \"int\"\nscale = 0.0\n"), []string{`x.toml:7:9: scale 0 is meaningless: leave scale out for 1`}},
+		{"scale not finite", point("type = \"int\"\nscale = nan\n"), []string{`x.toml:7:9: scale must be a finite number`}},
+		{"scale on a string", point("type = \"string\"\nscale = 2\n"), []string{`x.toml:7:9: scale applies to numbers, not to type "string"`}},
+		{"offset on an enum", point("type = \"enum\"\nenum = { 1 = \"on\" }\noffset = 2\n"), []string{`x.toml:8:10: offset applies to numbers, not to type "enum"`}},
+		{"unit alias", point("type = \"int\"\nunit = \"°C\"\n"), []string{`x.toml:7:8: unit "°C": write "Cel" (units are UCUM codes)`}},
+		{"unknown unit", point("type = \"int\"\nunit = \"furlongs\"\n"), []string{`x.toml:7:8: unknown unit "furlongs" (known: % %RH Cel V A W kW VA kVA var Wh kWh Hz ms s min h d B bit/s Pa dB dBm lx cd/m2 1/min)`}},
+		{"writable counter", point("type = \"counter\"\nwritable = true\n"), []string{`x.toml:7:12: a counter point cannot be writable`}},
+		{"writable not a boolean", point("type = \"int\"\nwritable = \"yes\"\n"), []string{`x.toml:7:12: writable must be true or false, not a string`}},
+		{"point not a table", head + "point = [\"uptime\"]\n", []string{`x.toml:3:10: point must hold tables, not a string`}},
+		{"extends not strings", head + "extends = [\"mib2\", 3]\n", []string{`x.toml:3:20: extends must hold strings, not an integer`}},
+		{"method without value", head + "[[profile.method]]\nname = \"reboot\"\noid = \"1.3\"\ntype = \"int\"\n", []string{`x.toml:3:1: method "reboot" has no value`}},
+		{"method value of the wrong type", head + "[[profile.method]]\nname = \"reboot\"\noid = \"1.3\"\ntype = \"int\"\nvalue = \"now\"\n", []string{`x.toml:7:9: value "now": type "int" sets a 32-bit integer`}},
+		{"method value a float", head + "[[profile.method]]\nname = \"reboot\"\noid = \"1.3\"\ntype = \"int\"\nvalue = 1.5\n", []string{`x.toml:7:9: value must be a string or an integer, not a float`}},
+		{"method on a counter", head + "[[profile.method]]\nname = \"reset\"\noid = \"1.3\"\ntype = \"counter\"\nvalue = 0\n", []string{`x.toml:6:8: a method cannot set a counter`}},
+		{"duplicate method", head + "method = [\n  { name = \"reboot\", oid = \"1.3\", type = \"int\", value = 1 },\n  { name = \"reboot\", oid = \"1.3\", type = \"int\", value = 2 },\n]\n", []string{`x.toml:5:12: duplicate method "reboot" (first at line 4)`}},
+		{
+			"several errors at once, in file order",
+			head + "kind = \"toaster\"\n[[profile.point]]\nname = \"Bad\"\noid = \"x\"\ntype = \"int\"\n",
+			[]string{
+				`x.toml:3:8: unknown kind "toaster" (known: display, projector, ups, pdu, printer, meter, switch, generic)`,
+				`x.toml:5:8: point name "Bad" is not camelCase (a lower-case letter, then letters and digits)`,
+				`x.toml:6:7: oid: oid "x" needs at least two arcs`,
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("x.toml", []byte(tc.src))
+			require.Equal(t, tc.want, messages(t, err))
+		})
+	}
+}
+
+func TestSiteOverride(t *testing.T) {
+	lib, err := Load([]string{"testdata/site"})
+	require.NoError(t, err)
+	require.Equal(t, []Override{{Name: "mib2", Source: filepath.Join("testdata", "site", "mib2.toml"), Replaced: "embedded:mib2.toml"}}, lib.Overrides())
+
+	mib2 := lib.Get("mib2")
+	require.Equal(t, "Site generic: uptime only", mib2.Description)
+	require.Len(t, mib2.Points, 1)
+	// Every profile extending mib2 now gets the site's version, and the fallback is the site's.
+	require.Nil(t, lib.Get("acme-display").Point("hostname"))
+	require.NotNil(t, lib.Get("acme-display").Point("uptimeSeconds"))
+	require.Same(t, mib2, lib.Match(gateway.Identity{SysObjectID: ".1.3.6.1.4.1.311.1"}, nil))
+
+	eaton := lib.Get("eaton-ups")
+	require.NotNil(t, eaton)
+	require.Equal(t, "ups", eaton.Kind)
+	require.Equal(t, "Eaton", eaton.Manufacturer)
+	require.Equal(t, ".1.3.6.1.4.1.534.1.2.4.0", eaton.Point("batteryChargePercent").OID)
+	require.Equal(t, ".1.3.6.1.2.1.33.1.2.1.0", eaton.Point("batteryStatus").OID)
+	got := lib.Match(gateway.Identity{SysObjectID: ".1.3.6.1.4.1.534.1.2"}, answers(upsIdentMfr, ".1.3.6.1.4.1.534.1.1.2.0"))
+	require.Same(t, eaton, got)
+
+	// A later directory replaces a profile of an earlier one.
+	lib, err = Load([]string{"testdata/site", "testdata/site2"})
+	require.NoError(t, err)
+	require.Equal(t, []Override{
+		{Name: "eaton-ups", Source: filepath.Join("testdata", "site2", "eaton.toml"), Replaced: filepath.Join("testdata", "site", "eaton.toml")},
+		{Name: "mib2", Source: filepath.Join("testdata", "site", "mib2.toml"), Replaced: "embedded:mib2.toml"},
+	}, lib.Overrides())
+	require.Equal(t, []string{".1.3.6.1.4.1.534.1"}, lib.Get("eaton-ups").Match.SysObjectIDs)
+}
+
+func TestLoadErrors(t *testing.T) {
+	_, err := Load([]string{"testdata/dup"})
+	require.Equal(t, []string{`testdata/dup/b.toml:4:8: profile "twice" is already defined at testdata/dup/a.toml:2:8`}, messages(t, err))
+
+	_, err = Load([]string{"testdata/missing", "testdata/dup"})
+	require.Equal(t, []string{
+		`testdata/dup/b.toml:4:8: profile "twice" is already defined at testdata/dup/a.toml:2:8`,
+		`testdata/missing: read profile directory: no such file or directory`,
+	}, messages(t, err))
+
+	// Errors from several files come together; a broken file does not stop the others being checked.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.toml"), []byte("[[profile]]\nname = \"a\"\nkind = \"x\"\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.toml"), []byte("[[profile]\n"), 0o600))
+	_, err = Load([]string{dir})
+	msgs := messages(t, err)
+	require.Len(t, msgs, 2)
+	require.Equal(t, filepath.Join(dir, "a.toml")+`:3:8: unknown kind "x" (known: display, projector, ups, pdu, printer, meter, switch, generic)`, msgs[0])
+	require.True(t, strings.HasPrefix(msgs[1], filepath.Join(dir, "b.toml")+":1:"), msgs[1])
+}
+
+func TestProbeOIDs(t *testing.T) {
+	lib, err := Load(nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{upsIdentMfr, prtGeneralSer}, lib.ProbeOIDs())
+
+	lib, err = Load([]string{"testdata/match", "testdata/site"})
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		upsIdentMfr,
+		prtGeneralSer,
+		".1.3.6.1.4.1.5.1.0", // named by three profiles, listed once
+		".1.3.6.1.4.1.5.2.0",
+		".1.3.6.1.4.1.534.1.1.2.0",
+	}, lib.ProbeOIDs())
+
+	// Callers get a copy.
+	lib.ProbeOIDs()[0] = "changed"
+	require.Equal(t, upsIdentMfr, lib.ProbeOIDs()[0])
+}
