@@ -1,0 +1,162 @@
+package snmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+
+	"github.com/edgegw/edgegw/gateway"
+)
+
+// PollOptions are the timing used for polls of endpoints whose group is not configured any more.
+const defaultTimeout = 2 * time.Second
+
+// Poll reads every point of a device in as few GETs as possible (all scalars in one request, up to 60
+// per request), and converts each value to the point's type, scale and unit.
+func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway.Point) ([]gateway.Reading, error) {
+	c, err := d.credentials(ep.Credential)
+	if err != nil {
+		return nil, fmt.Errorf("snmp %s: %w", ep.Address, err)
+	}
+	timeout, retries := defaultTimeout, 1
+	if g := d.group(ep.Credential); g != nil {
+		timeout, retries = g.Timeout, g.Retries
+	}
+	cl, err := d.open(ctx, ep.Address, c, timeout, retries)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.done()
+	oids := make([]string, 0, len(points))
+	for _, p := range points {
+		if p.OID != "" {
+			oids = appendNew(oids, p.OID)
+		}
+	}
+	vals, err := cl.get(oids)
+	if err != nil {
+		return nil, describe(ep.Address, fmt.Sprintf("get %d oids", len(oids)), err)
+	}
+	out := make([]gateway.Reading, 0, len(points))
+	for _, p := range points {
+		if p.OID == "" {
+			continue
+		}
+		r := gateway.Reading{Name: p.Name, Unit: p.Unit}
+		pdu, ok := vals[normOID(p.OID)]
+		if !ok {
+			r.Err = fmt.Errorf("%s (%s): no such object", p.Name, p.OID)
+		} else if r.Value, err = Convert(pdu.Type, pdu.Value, &p); err != nil {
+			r.Err = fmt.Errorf("%s (%s): %w", p.Name, p.OID, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (d *Driver) group(name string) *Group {
+	for i := range d.opts.Groups {
+		if d.opts.Groups[i].Name == name {
+			return &d.opts.Groups[i]
+		}
+	}
+	return nil
+}
+
+// ErrType is a value whose SNMP type does not fit the point's type.
+var ErrType = errors.New("unexpected type")
+
+// Convert turns a raw SNMP value (as gosnmp decodes it) into a point's typed, scaled value.
+func Convert(typ gosnmp.Asn1BER, raw any, p *gateway.Point) (gateway.Value, error) {
+	switch p.Type {
+	case gateway.TypeString:
+		s, err := text(gosnmp.SnmpPDU{Type: typ, Value: raw})
+		return gateway.String(s), err
+	case gateway.TypeMAC:
+		m := macOf(gosnmp.SnmpPDU{Type: typ, Value: raw})
+		if m == "" {
+			return gateway.Value{}, fmt.Errorf("%w: not a MAC address", ErrType)
+		}
+		return gateway.String(m), nil
+	case gateway.TypeIP:
+		switch v := raw.(type) {
+		case string:
+			return gateway.String(v), nil
+		case []byte:
+			if len(v) == 4 || len(v) == 16 {
+				return gateway.String(net.IP(v).String()), nil
+			}
+		}
+		return gateway.Value{}, fmt.Errorf("%w: not an IP address", ErrType)
+	case gateway.TypeOID:
+		if s, ok := raw.(string); ok {
+			return gateway.String(normOID(s)), nil
+		}
+		return gateway.Value{}, fmt.Errorf("%w: not an OID", ErrType)
+	}
+	n, err := number(typ, raw)
+	if err != nil {
+		return gateway.Value{}, err
+	}
+	switch p.Type {
+	case gateway.TypeBool:
+		// TruthValue: 1 true, 2 false. Anything else non-zero is true.
+		return gateway.Bool(n == 1 || (n != 2 && n != 0)), nil
+	case gateway.TypeEnum:
+		if name, ok := p.Enum[int64(n)]; ok {
+			return gateway.String(name), nil
+		}
+		return gateway.String("unknown(" + strconv.FormatInt(int64(n), 10) + ")"), nil
+	case gateway.TypeTimeticks:
+		n /= 100
+	}
+	if p.Scale != 0 {
+		n *= p.Scale
+	}
+	n += p.Offset
+	return gateway.Number(round(n)), nil
+}
+
+// number reads any numeric SNMP value; strings that hold a number ("23.5") are accepted, as many agents
+// report measurements as DisplayString.
+func number(typ gosnmp.Asn1BER, raw any) (float64, error) {
+	switch v := raw.(type) {
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		f, _ := new(big.Float).SetInt(gosnmp.ToBigInt(v)).Float64()
+		return f, nil
+	case float32:
+		return float64(v), nil
+	case float64:
+		return v, nil
+	case []byte:
+		s := strings.TrimSpace(strings.TrimRight(string(v), "\x00"))
+		if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return f, nil
+		}
+		return 0, fmt.Errorf("%w: %q is not a number", ErrType, truncate(s, 40))
+	}
+	return 0, fmt.Errorf("%w: %v is not a number", ErrType, typ)
+}
+
+// round drops float noise from scaling (0.1*235 = 23.500000000000004).
+func round(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e15 {
+		return f
+	}
+	return math.Round(f*1e9) / 1e9
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
