@@ -1,0 +1,425 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/edgegw/edgegw/gateway/store"
+)
+
+// bucketTwins holds one JSON twin per device id.
+const bucketTwins = "twins"
+
+// Profiles finds a profile by name; drivers/profile's Library is one.
+type Profiles interface {
+	Get(name string) *Profile
+}
+
+// Options configure a Gateway. Zero values are documented per field.
+type Options struct {
+	Discoverers []Discoverer
+	// Pollers by protocol name ("snmp").
+	Pollers  map[string]Poller
+	Profiles Profiles
+	// Store keeps twins across restarts; nil keeps them in memory only (the discover command).
+	Store *store.DB
+	// DiscoveryInterval between passes; zero means 15 minutes.
+	DiscoveryInterval time.Duration
+	// PollInterval per device; zero means 60 s. PollJitter is the fraction of it each run moves at random.
+	PollInterval time.Duration
+	PollJitter   float64
+	// PollConcurrency bounds polls in flight; zero means 64.
+	PollConcurrency int
+	// OfflineAfter missed polls in a row mark a device offline; zero means 3.
+	OfflineAfter int
+	// FlushInterval is how often changed twins are written to the store in one transaction; zero means 1 s.
+	FlushInterval time.Duration
+	// OnPatch, if set, receives every reported change (the uplink will send these). It must not block.
+	OnPatch func(Patch)
+	Logger  *slog.Logger
+}
+
+// Gateway is the core: inventory, twins, discovery passes and the poll scheduler.
+type Gateway struct {
+	opts  Options
+	log   *slog.Logger
+	sched *Scheduler
+
+	mu    sync.Mutex
+	twins map[string]*Twin
+	dirty map[string]bool
+
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// Stats count the gateway's work since start.
+type Stats struct {
+	DiscoveryPasses int
+	Polls           int
+	PollErrors      int
+	LastDiscovery   time.Time
+}
+
+// New makes a gateway and restores every twin from the store.
+func New(opts Options) (*Gateway, error) {
+	if opts.DiscoveryInterval <= 0 {
+		opts.DiscoveryInterval = 15 * time.Minute
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Minute
+	}
+	if opts.PollConcurrency <= 0 {
+		opts.PollConcurrency = 64
+	}
+	if opts.OfflineAfter <= 0 {
+		opts.OfflineAfter = 3
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{opts: opts, log: opts.Logger, twins: map[string]*Twin{}, dirty: map[string]bool{}}
+	g.sched = NewScheduler(opts.PollInterval, opts.PollJitter, opts.PollConcurrency, g.poll)
+	if opts.Store != nil {
+		err := opts.Store.ForEach(bucketTwins, func(key string, value []byte) error {
+			var t Twin
+			if err := json.Unmarshal(value, &t); err != nil {
+				return fmt.Errorf("twin %s: %w", key, err)
+			}
+			g.twins[key] = &t
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("restore twins from %s: %w", opts.Store.Path(), err)
+		}
+		g.log.Info("twins restored", "count", len(g.twins))
+	}
+	for id := range g.twins {
+		g.sched.Add(id)
+	}
+	return g, nil
+}
+
+// DiscoveryResult is what one pass found.
+type DiscoveryResult struct {
+	Sightings []Sighting
+	Errors    []TargetError
+}
+
+// Discover runs one pass of every discoverer at once and merges what they saw into the inventory.
+func (g *Gateway) Discover(ctx context.Context) (DiscoveryResult, error) {
+	var (
+		mu  sync.Mutex
+		res DiscoveryResult
+		wg  sync.WaitGroup
+	)
+	errs := make([]error, len(g.opts.Discoverers))
+	for i, d := range g.opts.Discoverers {
+		wg.Go(func() {
+			errs[i] = d.Discover(ctx, func(s Sighting) {
+				g.Observe(s)
+				mu.Lock()
+				res.Sightings = append(res.Sightings, s)
+				mu.Unlock()
+			}, func(e TargetError) {
+				g.log.Warn("discovery failed", "protocol", e.Protocol, "target", e.Address, "err", e.Err)
+				mu.Lock()
+				res.Errors = append(res.Errors, e)
+				mu.Unlock()
+			})
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(res.Sightings, func(a, b Sighting) int { return cmpStr(a.Protocol+a.Address, b.Protocol+b.Address) })
+	slices.SortFunc(res.Errors, func(a, b TargetError) int { return cmpStr(a.Protocol+a.Address, b.Protocol+b.Address) })
+	g.statsMu.Lock()
+	g.stats.DiscoveryPasses++
+	g.stats.LastDiscovery = time.Now()
+	g.statsMu.Unlock()
+	return res, errors.Join(errs...)
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Observe merges one sighting into the inventory: a new device gets a twin and a place in the poll
+// schedule; a known one is updated. It returns the device id.
+func (g *Gateway) Observe(s Sighting) string {
+	id, src := DeviceID(s)
+	now := time.Now()
+	g.mu.Lock()
+	t, known := g.twins[id]
+	if !known {
+		t = &Twin{DeviceID: id,
+			Identity:     TwinIdentity{IDSource: src},
+			Reported:     Properties{Values: map[string]Value{}},
+			Desired:      Properties{Values: map[string]Value{}},
+			Connectivity: Connectivity{State: StateOnline, Since: now},
+			Claim:        ClaimStatus{State: "unclaimed"},
+		}
+		g.twins[id] = t
+	}
+	oldSerial := t.Identity.Serial
+	changed := merge(t, s, now)
+	g.dirty[id] = true
+	g.mu.Unlock()
+	switch {
+	case !known:
+		g.log.Info("device discovered", "device", id, "protocol", s.Protocol, "address", s.Address,
+			"manufacturer", s.Identity.Manufacturer, "model", s.Identity.Model, "serial", s.Identity.Serial, "profile", s.Profile)
+		g.sched.Add(id)
+	case oldSerial != "" && s.Identity.Serial != "" && oldSerial != s.Identity.Serial:
+		g.log.Warn("device answers with another serial", "device", id, "old_serial", oldSerial, "new_serial", s.Identity.Serial)
+	case changed:
+		g.log.Info("device identity changed", "device", id, "address", s.Address)
+	}
+	return id
+}
+
+// Twins returns a copy of every twin, sorted by device id.
+func (g *Gateway) Twins() []Twin {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]Twin, 0, len(g.twins))
+	for _, id := range slices.Sorted(maps.Keys(g.twins)) {
+		out = append(out, g.twins[id].clone())
+	}
+	return out
+}
+
+// Twin returns a copy of one twin.
+func (g *Gateway) Twin(id string) (Twin, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t, ok := g.twins[id]
+	if !ok {
+		return Twin{}, false
+	}
+	return t.clone(), true
+}
+
+// Stats returns the work counters.
+func (g *Gateway) Stats() Stats {
+	g.statsMu.Lock()
+	defer g.statsMu.Unlock()
+	return g.stats
+}
+
+// Run discovers at once and then every DiscoveryInterval, polls every device on its schedule, and writes
+// changed twins to the store. On cancel it stops discovery and polling, waits for polls in flight, and
+// writes what is left before returning.
+func (g *Gateway) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { g.sched.Run(ctx) })
+	wg.Go(func() {
+		t := time.NewTicker(g.opts.DiscoveryInterval)
+		defer t.Stop()
+		for {
+			res, err := g.Discover(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				g.log.Warn("discovery pass ended with an error", "err", err)
+			}
+			g.log.Info("discovery pass done", "found", len(res.Sightings), "failed", len(res.Errors), "devices", g.sched.Len())
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	var flushErr error
+	wg.Go(func() {
+		t := time.NewTicker(g.opts.FlushInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if err := g.Flush(); err != nil {
+					g.log.Error("writing twins to the state store failed", "err", err)
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	wg.Wait()
+	flushErr = g.Flush()
+	return flushErr
+}
+
+// Flush writes every changed twin to the store in one transaction.
+func (g *Gateway) Flush() error {
+	if g.opts.Store == nil {
+		return nil
+	}
+	g.mu.Lock()
+	if len(g.dirty) == 0 {
+		g.mu.Unlock()
+		return nil
+	}
+	batch := make(map[string][]byte, len(g.dirty))
+	for id := range g.dirty {
+		if t, ok := g.twins[id]; ok {
+			b, err := json.Marshal(t)
+			if err != nil {
+				g.mu.Unlock()
+				return fmt.Errorf("encode twin %s: %w", id, err)
+			}
+			batch[id] = b
+		}
+	}
+	g.dirty = map[string]bool{}
+	g.mu.Unlock()
+	err := g.opts.Store.Update(func(tx *store.Tx) error {
+		for id, b := range batch {
+			if err := tx.Put(bucketTwins, id, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Nothing is lost: mark them dirty again for the next flush.
+		g.mu.Lock()
+		for id := range batch {
+			g.dirty[id] = true
+		}
+		g.mu.Unlock()
+	}
+	return err
+}
+
+// PollNow polls one device at once, outside its schedule.
+func (g *Gateway) PollNow(ctx context.Context, id string) error {
+	if _, ok := g.Twin(id); !ok {
+		return fmt.Errorf("no device %s", id)
+	}
+	g.poll(ctx, id)
+	t, _ := g.Twin(id)
+	if t.Connectivity.LastError != "" && t.Connectivity.Missed > 0 {
+		return errors.New(t.Connectivity.LastError)
+	}
+	return nil
+}
+
+// poll reads one device's profile points over each of its protocols and records the outcome.
+func (g *Gateway) poll(ctx context.Context, id string) {
+	g.mu.Lock()
+	t, ok := g.twins[id]
+	if !ok {
+		g.mu.Unlock()
+		g.sched.Remove(id)
+		return
+	}
+	eps := slices.Clone(t.Endpoints)
+	profileName := t.Profile
+	g.mu.Unlock()
+
+	var points []Point
+	if g.opts.Profiles != nil {
+		if p := g.opts.Profiles.Get(profileName); p != nil {
+			points = p.Points
+		}
+	}
+	vals := map[string]Value{}
+	var pollErr error
+	polled := false
+	for _, ep := range eps {
+		poller, ok := g.opts.Pollers[ep.Protocol]
+		if !ok {
+			continue
+		}
+		polled = true
+		rs, err := poller.Poll(ctx, ep.Endpoint, points)
+		if ctx.Err() != nil {
+			return // shutting down: not the device's fault
+		}
+		if err != nil {
+			pollErr = err
+			continue
+		}
+		for _, r := range rs {
+			if r.Err != nil {
+				g.log.Debug("point not read", "device", id, "point", r.Name, "err", r.Err)
+				continue
+			}
+			vals[r.Name] = r.Value
+		}
+	}
+	if !polled {
+		return
+	}
+	g.statsMu.Lock()
+	g.stats.Polls++
+	if pollErr != nil && len(vals) == 0 {
+		g.stats.PollErrors++
+	}
+	g.statsMu.Unlock()
+	g.record(id, vals, pollErr)
+}
+
+// record applies a poll's outcome: values into reported, connectivity debounced.
+func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
+	now := time.Now()
+	g.mu.Lock()
+	t, ok := g.twins[id]
+	if !ok {
+		g.mu.Unlock()
+		return
+	}
+	c := &t.Connectivity
+	c.LastPoll = now
+	prevState := c.State
+	if pollErr != nil && len(vals) == 0 {
+		c.Missed++
+		c.LastError = pollErr.Error()
+		if c.Missed >= g.opts.OfflineAfter && c.State != StateOffline {
+			c.State, c.Since = StateOffline, now
+		}
+	} else {
+		c.Missed = 0
+		c.LastError = ""
+		if pollErr != nil {
+			c.LastError = pollErr.Error()
+		}
+		if c.State != StateOnline {
+			c.State, c.Since = StateOnline, now
+		}
+	}
+	patch := t.Reported.apply(id, vals)
+	g.dirty[id] = true
+	lastErr := c.LastError
+	state := c.State
+	g.mu.Unlock()
+
+	if state != prevState {
+		if state == StateOffline {
+			g.log.Warn("device offline", "device", id, "missed_polls", g.opts.OfflineAfter, "err", lastErr)
+		} else {
+			g.log.Info("device online", "device", id)
+		}
+	}
+	if patch != nil && g.opts.OnPatch != nil {
+		g.opts.OnPatch(*patch)
+	}
+}
