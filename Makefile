@@ -1,0 +1,35 @@
+# edgegw: the two commands a new user runs are `make demo` and `make test`.
+GO      ?= go
+BIN     := bin
+PEERS   ?= ../shared/peers
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build demo test unit bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+# A simulated site of 24 SNMP devices on loopback and the gateway on it, for 90 seconds (DEMO_SECONDS).
+demo: build
+	./scripts/demo.sh
+
+# Every test, with the real peers (net-snmp, snmpsim) started first and stopped after.
+test:
+	./scripts/test.sh
+
+# Unit tests only, no peers (real-peer tests skip outside CI).
+unit:
+	$(GO) test -short ./...
+
+bench: build
+	./scripts/bench.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./config
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./drivers/profile
+
+clean:
+	rm -rf $(BIN)

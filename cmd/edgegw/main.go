@@ -1,0 +1,163 @@
+// Command edgegw is the gateway daemon and its command line: run, discover, config check, version.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=1.2.3"; otherwise the module's build
+// information is used.
+var version = ""
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// usageError is a mistake in how the command was called: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+const topUsage = `edgegw: an edge gateway that discovers SNMP devices and keeps a twin of each.
+
+Usage:
+  edgegw run --config FILE                 run the daemon (discovery, polling, twins in the state store)
+  edgegw discover [--config FILE] [--json] [--target URL]...
+                                           one discovery pass, print what answered, exit
+  edgegw config check --config FILE        check a configuration file
+  edgegw version                           print the version
+
+Run "edgegw COMMAND --help" for a command's options.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without os.Exit, for tests.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(args[1:], stdout, stderr)
+	case "discover":
+		err = cmdDiscover(args[1:], stdout, stderr)
+	case "config":
+		if len(args) < 2 || args[1] != "check" {
+			if len(args) >= 2 && isHelp(args[1]) {
+				fmt.Fprint(stdout, "Usage: edgegw config check --config FILE\n")
+				return exitOK
+			}
+			err = usagef("usage: edgegw config check --config FILE")
+			break
+		}
+		err = cmdConfigCheck(args[2:], stdout, stderr)
+	case "version":
+		err = cmdVersion(args[1:], stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, topUsage)
+		return exitOK
+	default:
+		err = usagef("edgegw: unknown command %q\n\n%s", args[0], topUsage)
+	}
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, strings.TrimRight(ue.msg, "\n"))
+		return exitUsage
+	case errors.Is(err, errSilent):
+		return exitFailure
+	default:
+		fmt.Fprintln(stderr, "edgegw:", err)
+		return exitFailure
+	}
+}
+
+// errSilent is a failure whose explanation was already printed.
+var errSilent = errors.New("failed")
+
+func isHelp(s string) bool { return s == "-h" || s == "-help" || s == "--help" || s == "help" }
+
+// newFlags makes a subcommand's flag set that reports problems as usage errors instead of exiting.
+func newFlags(name, usage string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: %s\n\nOptions:\n", usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses flags; --help prints usage and yields flag.ErrHelp, anything wrong is a usage error.
+func parse(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return err
+	}
+	if err != nil {
+		return usagef("edgegw %s: %v (see --help)", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("edgegw %s: unexpected argument %q (see --help)", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+func cmdVersion(args []string, stdout io.Writer) error {
+	fs := newFlags("version", "edgegw version", stdout)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "edgegw", Version())
+	return nil
+}
+
+// Version is the build's version: the -ldflags value, else the module version and VCS revision.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "dev"
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			if len(s.Value) > 12 {
+				s.Value = s.Value[:12]
+			}
+			v += "+" + s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += "-dirty"
+			}
+		}
+	}
+	return v
+}

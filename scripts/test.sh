@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test. The real peers the integration tests talk to (net-snmp's snmpd, snmpsim) are
+# installed and started first when missing, and the ones this script started are stopped at the end.
+# Peers come from ../shared/peers (PEERS.md); without it, the real-peer tests skip (outside CI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PEERS=${PEERS:-../shared/peers}
+export PEERS_STATE=${PEERS_STATE:-/tmp/edgegw-peers}
+want=(snmpd snmpsim)
+started=()
+
+peer_running() { # a peer is up when its key is in peers.env and its pid is alive
+  local key=$1 pidfile=$2
+  grep -q "^$key=" "$PEERS_STATE/peers.env" 2>/dev/null && [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+cleanup() {
+  if [ ${#started[@]} -gt 0 ]; then
+    for p in "${started[@]}"; do "$PEERS/stop-$p.sh" >/dev/null 2>&1 || true; done
+  fi
+}
+
+if [ -d "$PEERS" ]; then
+  "$PEERS/install.sh"
+  trap cleanup EXIT
+  for p in "${want[@]}"; do
+    case $p in
+      snmpd) peer_running PEERS_SNMPD_ADDR "$PEERS_STATE/snmpd/snmpd.pid" && continue ;;
+      snmpsim) peer_running PEERS_SNMPSIM_ADDR "$PEERS_STATE/snmpsim/snmpsimd.pid" && continue ;;
+    esac
+    "$PEERS/start-$p.sh"
+    started+=("$p")
+  done
+else
+  echo "test: $PEERS is absent: real-peer tests will skip" >&2
+  [ "${CI:-}" = true ] && { echo "test: in CI the peers are required" >&2; exit 1; }
+fi
+
+go vet ./...
+# Unit and integration tests; the race detector on the packages with concurrency of their own.
+go test -count=1 -timeout 15m ./...
+go test -count=1 -short -race -timeout 10m ./gateway/... ./drivers/snmp/... ./sim/...
