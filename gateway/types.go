@@ -172,6 +172,9 @@ type IdentityOIDs struct {
 	Firmware     string `json:"firmware,omitempty"`
 	Hardware     string `json:"hardware,omitempty"`
 	MAC          string `json:"mac,omitempty"`
+	// FirmwareFromSysDescr is a regular expression with one group that picks the firmware version out of
+	// sysDescr ("Firmware (\\S+)"), for devices that say it nowhere else. A firmware OID wins over it.
+	FirmwareFromSysDescr string `json:"firmwareFromSysDescr,omitempty"`
 }
 
 // Profile is a device model's description: how to recognise it and what to poll.

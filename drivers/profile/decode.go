@@ -492,11 +492,21 @@ func (d *decoder) identity(t map[string]any, path []string, id *gateway.Identity
 		{"serial", &id.Serial}, {"model", &id.Model}, {"manufacturer", &id.Manufacturer},
 		{"firmware", &id.Firmware}, {"hardware", &id.Hardware}, {"mac", &id.MAC},
 	}
-	keys := make([]string, len(fields))
+	keys := make([]string, len(fields), len(fields)+1)
 	for i, f := range fields {
 		keys[i] = f.key
 	}
-	d.fields(t, path, keys...)
+	d.fields(t, path, append(keys, "firmware_from_sys_descr")...)
+	if s, ok := d.str(t, path, "firmware_from_sys_descr"); ok {
+		at := d.ix.val(sub(path, "firmware_from_sys_descr"))
+		if re, err := regexp.Compile(s); err != nil {
+			d.errorf(at, "%s: bad regular expression: %v", describe(sub(path, "firmware_from_sys_descr")), err)
+		} else if re.NumSubexp() != 1 {
+			d.errorf(at, "%s: the expression needs exactly one group (the version), it has %d", describe(sub(path, "firmware_from_sys_descr")), re.NumSubexp())
+		} else {
+			id.FirmwareFromSysDescr = s
+		}
+	}
 	for _, f := range fields {
 		if s, ok := d.str(t, path, f.key); ok {
 			if o, ok := d.oid(s, sub(path, f.key)); ok {

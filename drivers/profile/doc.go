@@ -4,7 +4,7 @@
 // every problem is reported at once as file:line:col, so a bad profile stops the gateway at start, not
 // at the first poll.
 //
-// The full reference, with examples, is FORMAT.md beside this file. In short:
+// The full reference, with examples, is docs/profiles.md at the top of the repository. In short:
 //
 //	[[profile]]                                 # one file may hold several profiles
 //	name = "acme-display"                       # required; [a-z0-9-]+, unique in its directory

@@ -92,8 +92,11 @@ func TestEmbeddedPoints(t *testing.T) {
 		{"acme-display", "powerState", ".1.3.6.1.4.1.99999.1.1.2.0", gateway.TypeEnum, 0, "", true},
 		{"acme-display", "inputSource", ".1.3.6.1.4.1.99999.1.1.3.0", gateway.TypeEnum, 0, "", true},
 		{"acme-display", "uptimeSeconds", ".1.3.6.1.2.1.1.3.0", gateway.TypeTimeticks, 0, "s", false},
-		{"acme-projector", "lampHours", ".1.3.6.1.4.1.99999.1.1.4.0", gateway.TypeUint, 0, "h", false},
-		{"acme-projector", "temperatureCelsius", ".1.3.6.1.4.1.99999.1.1.1.0", gateway.TypeInt, 0.1, "Cel", false},
+		{"acme-display", "backlightPercent", ".1.3.6.1.4.1.99999.1.1.4.0", gateway.TypeInt, 0, "%", true},
+		{"acme-projector", "lampHours", ".1.3.6.1.4.1.99999.2.1.5.0", gateway.TypeUint, 0, "h", false},
+		{"acme-projector", "temperatureCelsius", ".1.3.6.1.4.1.99999.2.1.1.0", gateway.TypeInt, 0.1, "Cel", false},
+		{"acme-projector", "powerState", ".1.3.6.1.4.1.99999.2.1.2.0", gateway.TypeEnum, 0, "", true},
+		{"acme-ups", "temperatureCelsius", ".1.3.6.1.4.1.99999.3.1.1.0", gateway.TypeInt, 0.1, "Cel", false},
 		{"acme-ups", "batteryStatus", ".1.3.6.1.2.1.33.1.2.1.0", gateway.TypeEnum, 0, "", false},
 		{"acme-ups", "hostname", ".1.3.6.1.2.1.1.5.0", gateway.TypeString, 0, "", true},
 	}
@@ -117,7 +120,7 @@ func TestEmbeddedPoints(t *testing.T) {
 	require.Equal(t, map[int64]string{1: "other", 2: "unknown", 3: "idle", 4: "printing", 5: "warmup"},
 		lib.Get("printer-mib").Point("printerStatus").Enum)
 	require.Equal(t, map[int64]string{1: "on", 2: "standby"}, lib.Get("acme-display").Point("powerState").Enum)
-	require.Equal(t, map[int64]string{1: "hdmi1", 2: "hdmi2", 3: "displayport"}, lib.Get("acme-display").Point("inputSource").Enum)
+	require.Equal(t, map[int64]string{1: "hdmi1", 2: "hdmi2", 3: "displayport", 4: "dvi"}, lib.Get("acme-display").Point("inputSource").Enum)
 	require.Equal(t, 255, lib.Get("mib2").Point("hostname").MaxLen)
 
 	require.Equal(t, gateway.IdentityOIDs{
@@ -343,7 +346,7 @@ func TestValidation(t *testing.T) {
 		{"key in the wrong case", head + "Kind = \"ups\"\n", []string{`x.toml:3:1: unknown key "Kind" in [[profile]]: keys are case-sensitive, write "kind"`}},
 		{"unknown key in match", head + "[profile.match]\n  sysDescr = \"x\"\n", []string{`x.toml:4:3: unknown key "sysDescr" in [profile.match] (known: sys_object_ids, sys_descr, present)`}},
 		{"unknown key in point", point("type = \"int\"\nUnit = \"V\"\n"), []string{`x.toml:7:1: unknown key "Unit" in [[profile.point]]: keys are case-sensitive, write "unit"`}},
-		{"unknown key in inline table", head + "identity = { serial = \"1.3\", sreial = \"1.3\" }\n", []string{`x.toml:3:30: unknown key "sreial" in [profile.identity] (known: serial, model, manufacturer, firmware, hardware, mac)`}},
+		{"unknown key in inline table", head + "identity = { serial = \"1.3\", sreial = \"1.3\" }\n", []string{`x.toml:3:30: unknown key "sreial" in [profile.identity] (known: serial, model, manufacturer, firmware, hardware, mac, firmware_from_sys_descr)`}},
 		{"unknown dotted key", head + "match.sys_oid = [\"1.3\"]\n", []string{`x.toml:3:1: unknown key "sys_oid" in [profile.match] (known: sys_object_ids, sys_descr, present)`}},
 		{"wrong toml type", head + "kind = 5\n", []string{`x.toml:3:8: kind must be a string, not an integer`}},
 		{"no name", "[[profile]]\nkind = \"ups\"\n", []string{`x.toml:1:1: profile has no name`}},
@@ -484,4 +487,20 @@ func TestProbeOIDs(t *testing.T) {
 	// Callers get a copy.
 	lib.ProbeOIDs()[0] = "changed"
 	require.Equal(t, upsIdentMfr, lib.ProbeOIDs()[0])
+}
+
+// TestLibrariesAreIndependent: the embedded profiles are parsed once per process, so a library must not
+// share mutable parts with that parse (or with another library).
+func TestLibrariesAreIndependent(t *testing.T) {
+	a, err := Load(nil)
+	require.NoError(t, err)
+	a.Get("ups-mib").Point("batteryStatus").Enum[1] = "changed"
+	a.Get("ups-mib").Match.Present[0] = "changed"
+	*a.Get("mib2").Point("hostname") = gateway.Point{}
+
+	b, err := Load(nil)
+	require.NoError(t, err)
+	require.Equal(t, "unknown", b.Get("ups-mib").Point("batteryStatus").Enum[1])
+	require.Equal(t, []string{upsIdentMfr}, b.Get("ups-mib").Match.Present)
+	require.Equal(t, ".1.3.6.1.2.1.1.5.0", b.Get("mib2").Point("hostname").OID)
 }

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -66,8 +67,12 @@ func (r *resolver) resolve(name string) *resolved {
 	p := &gateway.Profile{
 		Name:        own.Name,
 		Description: own.Description,
-		Match:       own.Match,
-		Source:      own.Source,
+		Match: gateway.Match{ // copied: raws of the embedded set are shared by every Load
+			SysObjectIDs: slices.Clone(own.Match.SysObjectIDs),
+			SysDescr:     own.Match.SysDescr,
+			Present:      slices.Clone(own.Match.Present),
+		},
+		Source: own.Source,
 	}
 	res := &resolved{p: p}
 	for _, b := range bases {
@@ -122,6 +127,7 @@ func (r *resolver) resolve(name string) *resolved {
 		}
 	}
 	for _, pt := range own.Points {
+		pt.Enum, pt.Min, pt.Max = maps.Clone(pt.Enum), clonePtr(pt.Min), clonePtr(pt.Max)
 		if j := slices.IndexFunc(p.Points, func(q gateway.Point) bool { return q.Name == pt.Name }); j >= 0 {
 			p.Points[j], res.pointFrom[j] = pt, own.Name
 			continue
@@ -157,9 +163,18 @@ func mergeIdentity(dst *gateway.IdentityOIDs, from gateway.IdentityOIDs) {
 	for _, f := range []struct{ d, s *string }{
 		{&dst.Serial, &from.Serial}, {&dst.Model, &from.Model}, {&dst.Manufacturer, &from.Manufacturer},
 		{&dst.Firmware, &from.Firmware}, {&dst.Hardware, &from.Hardware}, {&dst.MAC, &from.MAC},
+		{&dst.FirmwareFromSysDescr, &from.FirmwareFromSysDescr},
 	} {
 		if *f.s != "" {
 			*f.d = *f.s
 		}
 	}
+}
+
+func clonePtr(f *float64) *float64 {
+	if f == nil {
+		return nil
+	}
+	v := *f
+	return &v
 }

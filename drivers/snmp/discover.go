@@ -285,6 +285,12 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 				return s, describe(addr, "read identity OIDs of profile "+p.Name, err)
 			}
 			id.Manufacturer = first(id.Manufacturer, p.Manufacturer)
+			if id.Firmware == "" && p.Identity.FirmwareFromSysDescr != "" {
+				// The loader checked that it compiles with one group.
+				if m := regexp.MustCompile(p.Identity.FirmwareFromSysDescr).FindStringSubmatch(id.SysDescr); m != nil {
+					id.Firmware = usable(m[1])
+				}
+			}
 		}
 	}
 	if len(bad) > 0 {

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgegw/edgegw/config"
+	"github.com/edgegw/edgegw/drivers/profile"
+	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/peers"
+	"github.com/edgegw/edgegw/sim"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestExitCodesAndHelp(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{nil, exitUsage, ""},
+		{[]string{"--help"}, exitOK, "Usage"},
+		{[]string{"bogus"}, exitUsage, ""},
+		{[]string{"version"}, exitOK, "edgegw "},
+		{[]string{"run", "--help"}, exitOK, "--config"},
+		{[]string{"discover", "--help"}, exitOK, "--target"},
+		{[]string{"config", "check", "--help"}, exitOK, "--config"},
+		{[]string{"version", "--help"}, exitOK, "edgegw version"},
+		{[]string{"run"}, exitUsage, ""},
+		{[]string{"run", "--nope"}, exitUsage, ""},
+		{[]string{"discover"}, exitUsage, ""},
+		{[]string{"discover", "--target", "http://x"}, exitUsage, ""},
+		{[]string{"config"}, exitUsage, ""},
+		{[]string{"config", "check"}, exitUsage, ""},
+		{[]string{"config", "check", "--config", "/nonexistent/edgegw.toml"}, exitFailure, ""},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, "_"), func(t *testing.T) {
+			code, out, _ := runCLI(c.args...)
+			require.Equal(t, c.code, code)
+			require.Contains(t, out, c.out)
+		})
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	code, out, _ := runCLI("config", "check", "--config", "../../config.example.toml")
+	require.Equal(t, exitOK, code, out)
+	require.Equal(t, "ok\n", out)
+
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "edgegw.toml")
+	require.NoError(t, os.WriteFile(bad, []byte("[gateway]\nid = \"gw\"\n[discovery]\ninterval = \"15m\"\n[[discovery.snmp]]\ntargets = [\"127.0.0.1\"]\ntimeout = \"5x\"\n"), 0o600))
+	code, out, _ = runCLI("config", "check", "--config", bad)
+	require.Equal(t, exitFailure, code)
+	require.Contains(t, out, "edgegw.toml:7:11: discovery.snmp[0].timeout: \"5x\" is not a duration")
+
+	secret := filepath.Join(dir, "community")
+	require.NoError(t, os.WriteFile(secret, []byte("s3cret-community\n"), 0o644))
+	good := filepath.Join(dir, "ok.toml")
+	require.NoError(t, os.WriteFile(good, []byte("[gateway]\nid = \"gw\"\n[[discovery.snmp]]\ntargets = [\"127.0.0.1\"]\ncommunity_file = \"community\"\n"), 0o600))
+	code, out, _ = runCLI("config", "check", "--config", good)
+	require.Equal(t, exitOK, code, out)
+	require.Contains(t, out, "readable by others")
+	require.NotContains(t, out, "s3cret-community")
+}
+
+func TestParseTargetURL(t *testing.T) {
+	s, err := parseTargetURL("snmp://private@127.0.0.1:11161", nil)
+	require.NoError(t, err)
+	require.Equal(t, "private", s.Community.Reveal())
+	require.Equal(t, "127.0.0.1:11161", s.Targets[0].String())
+	s, err = parseTargetURL("snmp://[::1]", nil)
+	require.NoError(t, err)
+	require.Equal(t, "public", s.Community.Reveal())
+	require.Equal(t, "[::1]:161", s.Targets[0].String())
+	for _, bad := range []string{"127.0.0.1", "modbus://127.0.0.1", "snmp://", "snmp://127.0.0.1:0", "snmp://127.0.0.1:99999", "snmp://127.0.0.1/x"} {
+		_, err := parseTargetURL(bad, nil)
+		require.Error(t, err, bad)
+	}
+}
+
+// TestDiscoverSNMPD is the issue's acceptance check: discover against the real net-snmp agent prints
+// the serial and model it was configured with (../shared/peers/snmpd.conf.in).
+func TestDiscoverSNMPD(t *testing.T) {
+	v := peers.Need(t, "PEERS_SNMPD_ADDR", "PEERS_SNMPD_RO_COMMUNITY")
+	code, out, errOut := runCLI("discover", "--json", "--target", "snmp://"+v[1]+"@"+v[0])
+	require.Equal(t, exitOK, code, errOut)
+	var rows []map[string]string
+	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	require.Len(t, rows, 1)
+	keys := []string{}
+	for k := range rows[0] {
+		keys = append(keys, k)
+	}
+	require.ElementsMatch(t, []string{"id", "protocol", "address", "manufacturer", "model", "serial", "firmware", "mac", "hostname", "profile"}, keys)
+	require.Equal(t, "SN-DP55-000123", rows[0]["serial"])
+	require.Equal(t, "DP55", rows[0]["model"])
+	require.Equal(t, "ACME", rows[0]["manufacturer"])
+	require.Equal(t, "display-01", rows[0]["hostname"])
+	require.Equal(t, v[0], rows[0]["address"])
+
+	// A wrong community is an error for that target, exit 1, and the good one is still printed.
+	code, out, errOut = runCLI("discover", "--json", "--target", "snmp://"+v[1]+"@"+v[0], "--target", "snmp://wrong-community@"+v[0])
+	require.Equal(t, exitFailure, code)
+	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	require.Len(t, rows, 1)
+	require.Contains(t, errOut, v[0])
+	require.NotContains(t, errOut, "wrong-community", "the community is a secret")
+}
+
+// TestDaemonRestartRestoresTwins runs the daemon against a simulated site, stops it as SIGTERM would,
+// starts it again, and finds every twin restored before any new discovery.
+func TestDaemonRestartRestoresTwins(t *testing.T) {
+	ctx := t.Context()
+	site, err := sim.Start(ctx, sim.Options{N: 5, BasePort: 0})
+	require.NoError(t, err)
+	defer site.Close()
+	var targets []string
+	for _, d := range site.Devices() {
+		targets = append(targets, fmt.Sprintf("%q", d.Addr.String()))
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edgegw.toml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`[gateway]
+id = "test"
+state_dir = "state"
+[[discovery.snmp]]
+targets = [%s]
+timeout = "500ms"
+retries = 0
+[polling]
+interval = "1s"
+jitter = 0
+`, strings.Join(targets, ", "))), 0o600))
+	cfg, err := config.Load(cfgPath)
+	require.NoError(t, err)
+	log := slog.New(slog.DiscardHandler)
+
+	runFor := func(until func() bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- daemon(ctx, cfg, log) }()
+		deadline := time.Now().Add(30 * time.Second)
+		for !until() && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(shutdownGrace + time.Second):
+			t.Fatal("the daemon did not stop within 5 s")
+		}
+	}
+	// The daemon holds the state file; read it only while the daemon is stopped.
+	twins := func() []gateway.Twin {
+		db, err := store.Open(cfg.Gateway.StateDir, &store.Options{ReadOnly: true, Timeout: -1})
+		if err != nil {
+			return nil
+		}
+		defer db.Close()
+		g, err := gateway.New(gateway.Options{Store: db})
+		require.NoError(t, err)
+		return g.Twins()
+	}
+	polled := 0
+	runFor(func() bool { polled++; return polled > 40 }) // about 4 s: discovery and a few polls
+	first := twins()
+	require.Len(t, first, 5)
+	byID := map[string]gateway.Twin{}
+	for _, tw := range first {
+		byID[tw.DeviceID] = tw
+		require.Greater(t, tw.Reported.Version, int64(0), "polled at least once")
+		require.NotEmpty(t, tw.Identity.Serial)
+	}
+	for _, d := range site.Devices() {
+		id := "mac-" + strings.ReplaceAll(d.MAC, ":", "")
+		require.Contains(t, byID, id)
+		require.Equal(t, d.Serial, byID[id].Identity.Serial)
+	}
+	// Restart: twins are there at once and their versions only grow.
+	polled = 0
+	runFor(func() bool { polled++; return polled > 20 })
+	for _, tw := range twins() {
+		require.GreaterOrEqual(t, tw.Reported.Version, byID[tw.DeviceID].Reported.Version)
+	}
+}
+
+// TestSimulatorServesItsProfiles discovers a simulated site with the embedded profiles and polls every
+// point of the profile each device matched: the simulator and the acme profiles must agree, OID for OID.
+func TestSimulatorServesItsProfiles(t *testing.T) {
+	site, err := sim.Start(t.Context(), sim.Options{N: 3, BasePort: 0})
+	require.NoError(t, err)
+	defer site.Close()
+	cfg := config.Default()
+	for i, d := range site.Devices() {
+		s, err := parseTargetURL("snmp://"+d.Addr.String(), nil)
+		require.NoError(t, err)
+		s.SetName(fmt.Sprintf("t%d", i))
+		cfg.Discovery.SNMP = append(cfg.Discovery.SNMP, s)
+	}
+	lib, err := profile.Load(nil)
+	require.NoError(t, err)
+	drv, err := newSNMP(cfg, lib, slog.New(slog.DiscardHandler), nil)
+	require.NoError(t, err)
+	defer drv.Close()
+	g, err := gateway.New(gateway.Options{Discoverers: []gateway.Discoverer{drv}, Profiles: lib})
+	require.NoError(t, err)
+	res, err := g.Discover(t.Context())
+	require.NoError(t, err)
+	require.Empty(t, res.Errors)
+	require.Len(t, res.Sightings, 3)
+	for _, s := range res.Sightings {
+		require.True(t, strings.HasPrefix(s.Profile, "acme-"), s.Profile)
+		require.NotEmpty(t, s.Identity.Firmware, "firmware of %s", s.Address)
+		p := lib.Get(s.Profile)
+		rs, err := drv.Poll(t.Context(), s.Endpoint(), p.Points)
+		require.NoError(t, err)
+		require.Len(t, rs, len(p.Points))
+		for _, r := range rs {
+			require.NoError(t, r.Err, "%s %s", s.Profile, r.Name)
+		}
+	}
+}
