@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,7 +130,8 @@ func TestDiscoverSNMPD(t *testing.T) {
 // starts it again, and finds every twin restored before any new discovery.
 func TestDaemonRestartRestoresTwins(t *testing.T) {
 	ctx := t.Context()
-	site, err := sim.Start(ctx, sim.Options{N: 5, BasePort: 0})
+	const community = "s3cret-community"
+	site, err := sim.Start(ctx, sim.Options{N: 5, BasePort: 0, Community: community})
 	require.NoError(t, err)
 	defer site.Close()
 	var targets []string
@@ -143,15 +145,21 @@ id = "test"
 state_dir = "state"
 [[discovery.snmp]]
 targets = [%s]
+community = "%s"
 timeout = "500ms"
 retries = 0
 [polling]
 interval = "1s"
 jitter = 0
-`, strings.Join(targets, ", "))), 0o600))
+`, strings.Join(targets, ", "), community)), 0o600))
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
-	log := slog.New(slog.DiscardHandler)
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	defer func() {
+		require.NotContains(t, logs.String(), community, "a secret reached the log")
+		require.Contains(t, logs.String(), "device discovered")
+	}()
 
 	runFor := func(until func() bool) {
 		ctx, cancel := context.WithCancel(ctx)
@@ -238,4 +246,22 @@ func TestSimulatorServesItsProfiles(t *testing.T) {
 			require.NoError(t, r.Err, "%s %s", s.Profile, r.Name)
 		}
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

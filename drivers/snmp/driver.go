@@ -94,7 +94,7 @@ type Options struct {
 // Driver discovers and polls SNMP agents. It is safe for concurrent use.
 type Driver struct {
 	opts   Options
-	creds  map[string]*Credentials
+	groups map[string]*Group // by credential name
 	pool   *pool
 	log    *slog.Logger
 	usmMu  sync.Mutex
@@ -120,18 +120,18 @@ func New(opts Options) (*Driver, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Driver{
-		opts:  opts,
-		creds: map[string]*Credentials{},
-		pool:  newPool(opts.Concurrency),
-		log:   log.With("driver", Protocol),
-		usm:   map[string]*usmState{},
+		opts:   opts,
+		groups: map[string]*Group{},
+		pool:   newPool(opts.Concurrency),
+		log:    log.With("driver", Protocol),
+		usm:    map[string]*usmState{},
 	}
 	for i := range opts.Groups {
 		g := &d.opts.Groups[i]
 		if g.Name == "" {
 			g.Name = "snmp[" + strconv.Itoa(i) + "]"
 		}
-		if _, dup := d.creds[g.Name]; dup {
+		if _, dup := d.groups[g.Name]; dup {
 			return nil, fmt.Errorf("snmp: two target groups are named %q", g.Name)
 		}
 		if err := g.Credentials.check(); err != nil {
@@ -140,20 +140,9 @@ func New(opts Options) (*Driver, error) {
 		if g.Timeout <= 0 {
 			g.Timeout = 2 * time.Second
 		}
-		c := g.Credentials
-		d.creds[g.Name] = &c
+		d.groups[g.Name] = g
 	}
 	return d, nil
-}
-
-// AddCredentials registers credentials for polling endpoints that were not discovered by this driver's
-// groups (a device restored from the state store after the config changed keeps its reference).
-func (d *Driver) credentials(name string) (*Credentials, error) {
-	c, ok := d.creds[name]
-	if !ok {
-		return nil, fmt.Errorf("no credentials named %q in the configuration (was the target group removed?)", name)
-	}
-	return c, nil
 }
 
 // Close releases the driver's sockets. In-flight requests fail. It is idempotent.
@@ -181,44 +170,26 @@ func (c *Credentials) check() error {
 	return nil
 }
 
+// The protocol names the configuration accepts ("" is the default: SHA, no privacy). AES256 is
+// net-snmp's AES-256 (Blumenthal key extension); AES256C is Cisco's (Reeder).
+var (
+	authProtocols = map[string]gosnmp.SnmpV3AuthProtocol{"": gosnmp.SHA, "NONE": gosnmp.NoAuth, "MD5": gosnmp.MD5,
+		"SHA": gosnmp.SHA, "SHA1": gosnmp.SHA, "SHA224": gosnmp.SHA224, "SHA256": gosnmp.SHA256,
+		"SHA384": gosnmp.SHA384, "SHA512": gosnmp.SHA512}
+	privProtocols = map[string]gosnmp.SnmpV3PrivProtocol{"": gosnmp.NoPriv, "NONE": gosnmp.NoPriv, "DES": gosnmp.DES,
+		"AES": gosnmp.AES, "AES192": gosnmp.AES192, "AES256": gosnmp.AES256, "AES192C": gosnmp.AES192C,
+		"AES256C": gosnmp.AES256C}
+)
+
 func (v *V3Auth) check() error {
 	if v.User == "" {
 		return errors.New("v3 user is empty")
 	}
-	switch strings.ToUpper(v.AuthProtocol) {
-	case "MD5":
-		v.auth = gosnmp.MD5
-	case "SHA", "SHA1", "":
-		v.auth = gosnmp.SHA
-	case "SHA224":
-		v.auth = gosnmp.SHA224
-	case "SHA256":
-		v.auth = gosnmp.SHA256
-	case "SHA384":
-		v.auth = gosnmp.SHA384
-	case "SHA512":
-		v.auth = gosnmp.SHA512
-	case "NONE":
-		v.auth = gosnmp.NoAuth
-	default:
+	var ok bool
+	if v.auth, ok = authProtocols[strings.ToUpper(v.AuthProtocol)]; !ok {
 		return fmt.Errorf("unknown v3 auth protocol %q", v.AuthProtocol)
 	}
-	switch strings.ToUpper(v.PrivProtocol) {
-	case "NONE", "":
-		v.priv = gosnmp.NoPriv
-	case "DES":
-		v.priv = gosnmp.DES
-	case "AES":
-		v.priv = gosnmp.AES
-	case "AES192":
-		v.priv = gosnmp.AES192
-	case "AES256":
-		v.priv = gosnmp.AES256
-	case "AES192C":
-		v.priv = gosnmp.AES192C
-	case "AES256C":
-		v.priv = gosnmp.AES256C
-	default:
+	if v.priv, ok = privProtocols[strings.ToUpper(v.PrivProtocol)]; !ok {
 		return fmt.Errorf("unknown v3 privacy protocol %q", v.PrivProtocol)
 	}
 	switch {

@@ -9,28 +9,20 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/edgegw/edgegw/gateway"
 )
 
-// PollOptions are the timing used for polls of endpoints whose group is not configured any more.
-const defaultTimeout = 2 * time.Second
-
 // Poll reads every point of a device in as few GETs as possible (all scalars in one request, up to 60
 // per request), and converts each value to the point's type, scale and unit.
 func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway.Point) ([]gateway.Reading, error) {
-	c, err := d.credentials(ep.Credential)
+	g, err := d.group(ep.Credential)
 	if err != nil {
 		return nil, fmt.Errorf("snmp %s: %w", ep.Address, err)
 	}
-	timeout, retries := defaultTimeout, 1
-	if g := d.group(ep.Credential); g != nil {
-		timeout, retries = g.Timeout, g.Retries
-	}
-	cl, err := d.open(ctx, ep.Address, c, timeout, retries)
+	cl, err := d.open(ctx, ep.Address, &g.Credentials, g.Timeout, g.Retries)
 	if err != nil {
 		return nil, err
 	}
@@ -62,13 +54,13 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 	return out, nil
 }
 
-func (d *Driver) group(name string) *Group {
-	for i := range d.opts.Groups {
-		if d.opts.Groups[i].Name == name {
-			return &d.opts.Groups[i]
-		}
+// group finds a target group by the credential reference a sighting stored. A twin restored from the
+// state store after its group was removed from the configuration gets a clear error on every poll.
+func (d *Driver) group(name string) (*Group, error) {
+	if g, ok := d.groups[name]; ok {
+		return g, nil
 	}
-	return nil
+	return nil, fmt.Errorf("no SNMP target group %q in the configuration (was it removed?)", name)
 }
 
 // ErrType is a value whose SNMP type does not fit the point's type.

@@ -69,7 +69,9 @@ func (r *result) discover(t *testing.T, d *Driver) {
 
 func TestSNMPDDiscoverVersions(t *testing.T) {
 	v2c, v3, v3sha256 := snmpdGroups(t)
-	for _, g := range []Group{v2c, v3, v3sha256} {
+	v1 := v2c
+	v1.Name, v1.Version = "v1", V1
+	for _, g := range []Group{v1, v2c, v3, v3sha256} {
 		t.Run(g.Name, func(t *testing.T) {
 			d, err := New(Options{Groups: []Group{g}})
 			require.NoError(t, err)
