@@ -265,3 +265,64 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestDeadDevicesDoNotStallOthers runs the gateway on a simulated site where, after discovery, one
+// device stops answering and one answers too late: both go offline with an error naming their address,
+// and every other device keeps being polled on schedule even with only two poll workers.
+func TestDeadDevicesDoNotStallOthers(t *testing.T) {
+	site, err := sim.Start(t.Context(), sim.Options{N: 6, BasePort: 0})
+	require.NoError(t, err)
+	defer site.Close()
+	cfg := config.Default()
+	cfg.Polling.Concurrency, cfg.Discovery.Concurrency = 2, 2
+	for i, d := range site.Devices() {
+		s, err := parseTargetURL("snmp://"+d.Addr.String(), nil)
+		require.NoError(t, err)
+		s.SetName(fmt.Sprintf("t%d", i))
+		s.Timeout, s.Retries = 300*time.Millisecond, 0
+		cfg.Discovery.SNMP = append(cfg.Discovery.SNMP, s)
+	}
+	lib, err := profile.Load(nil)
+	require.NoError(t, err)
+	drv, err := newSNMP(cfg, lib, slog.New(slog.DiscardHandler), nil)
+	require.NoError(t, err)
+	defer drv.Close()
+	g, err := gateway.New(gateway.Options{Discoverers: []gateway.Discoverer{drv},
+		Pollers: map[string]gateway.Poller{"snmp": drv}, Profiles: lib, PollInterval: time.Second,
+		PollConcurrency: 2, OfflineAfter: 2, DiscoveryInterval: time.Hour})
+	require.NoError(t, err)
+	res, err := g.Discover(t.Context())
+	require.NoError(t, err)
+	require.Len(t, res.Sightings, 6)
+	devs := site.Devices()
+	site.SetFault(0, sim.Silent)
+	site.SetFault(1, sim.Slow(2*time.Second))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- g.Run(ctx) }()
+	idOf := func(d sim.Device) string { return "mac-" + strings.ReplaceAll(d.MAC, ":", "") }
+	healthy := func() bool {
+		for _, d := range devs[2:] {
+			if tw, _ := g.Twin(idOf(d)); tw.Reported.Version < 4 {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !healthy() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, d := range devs[:2] { // by now each has missed at least two polls
+		tw, _ := g.Twin(idOf(d))
+		require.Equal(t, gateway.StateOffline, tw.Connectivity.State, d.Addr.String())
+		require.Contains(t, tw.Connectivity.LastError, d.Addr.String())
+	}
+	cancel()
+	require.NoError(t, <-done)
+	for _, d := range devs[2:] {
+		tw, _ := g.Twin(idOf(d))
+		require.Equal(t, gateway.StateOnline, tw.Connectivity.State)
+		require.GreaterOrEqual(t, tw.Reported.Version, int64(4), "polled on schedule: %s", d.Addr)
+	}
+}
