@@ -130,8 +130,15 @@ type Point struct {
 	Name string `json:"name"`
 	// OID is the SNMP object, numeric with a leading dot (".1.3.6.1.2.1.1.3.0"). Later protocols add
 	// their own address fields.
-	OID  string    `json:"oid,omitempty"`
-	Type ValueType `json:"type"`
+	OID string `json:"oid,omitempty"`
+	// Table marks OID as a table column: every row found by walking it is reported as Name[INDEX], INDEX
+	// being the row's instance suffix ("3", "1.1.1").
+	Table bool `json:"table,omitempty"`
+	// RowSuffix keeps only the table rows whose index ends in these arcs ("1" keeps "3.1", "2.1"), and
+	// drops them from the property's index: for tables that key each row by the quantity it measures
+	// (Raritan's PDU2-MIB sensor type). Empty keeps every row.
+	RowSuffix string    `json:"rowSuffix,omitempty"`
+	Type      ValueType `json:"type"`
 	// Scale multiplies the raw number (0 means 1); Offset is added after scaling.
 	Scale  float64 `json:"scale,omitempty"`
 	Offset float64 `json:"offset,omitempty"`
@@ -172,9 +179,12 @@ type IdentityOIDs struct {
 	Firmware     string `json:"firmware,omitempty"`
 	Hardware     string `json:"hardware,omitempty"`
 	MAC          string `json:"mac,omitempty"`
-	// FirmwareFromSysDescr is a regular expression with one group that picks the firmware version out of
-	// sysDescr ("Firmware (\\S+)"), for devices that say it nowhere else. A firmware OID wins over it.
+	// The *FromSysDescr fields are regular expressions with one group that pick a value out of sysDescr
+	// ("Firmware (\\S+)"), for devices that say it nowhere else. An OID that answers wins over them.
+	SerialFromSysDescr   string `json:"serialFromSysDescr,omitempty"`
+	ModelFromSysDescr    string `json:"modelFromSysDescr,omitempty"`
 	FirmwareFromSysDescr string `json:"firmwareFromSysDescr,omitempty"`
+	HardwareFromSysDescr string `json:"hardwareFromSysDescr,omitempty"`
 }
 
 // Profile is a device model's description: how to recognise it and what to poll.
@@ -296,9 +306,14 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 
 // Reading is one polled point.
 type Reading struct {
-	Name  string
-	Value Value
-	Unit  string
+	// Name is the point's name, with "[INDEX]" for a table row.
+	Name string
+	// Source is where the value came from (the OID instance), and Raw the value as the device sent it,
+	// for `edgegw profile test` and diagnostics.
+	Source string
+	Raw    string
+	Value  Value
+	Unit   string
 	// Err is why this point has no value (noSuchObject, a type the profile did not expect).
 	Err error
 }

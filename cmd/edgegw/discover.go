@@ -125,12 +125,6 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 func printTable(w io.Writer, rows []discovered) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE ID\tPROTOCOL\tADDRESS\tMANUFACTURER\tMODEL\tSERIAL\tFIRMWARE\tMAC")
-	dash := func(s string) string {
-		if s == "" {
-			return "-"
-		}
-		return s
-	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Protocol, r.Address, dash(r.Manufacturer),
 			dash(r.Model), dash(r.Serial), dash(r.Firmware), dash(r.MAC))

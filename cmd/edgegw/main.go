@@ -36,6 +36,8 @@ Usage:
   edgegw discover [--config FILE] [--json] [--target URL]...
                                            one discovery pass, print what answered, exit
   edgegw config check --config FILE        check a configuration file
+  edgegw profile list|show NAME|test --target URL
+                                           device profiles: list, show one, test one against a device
   edgegw version                           print the version
 
 Run "edgegw COMMAND --help" for a command's options.
@@ -67,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 		err = cmdConfigCheck(args[2:], stdout, stderr)
+	case "profile":
+		err = cmdProfile(args[1:], stdout, stderr)
 	case "version":
 		err = cmdVersion(args[1:], stdout)
 	case "help", "-h", "-help", "--help":

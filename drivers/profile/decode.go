@@ -492,19 +492,33 @@ func (d *decoder) identity(t map[string]any, path []string, id *gateway.Identity
 		{"serial", &id.Serial}, {"model", &id.Model}, {"manufacturer", &id.Manufacturer},
 		{"firmware", &id.Firmware}, {"hardware", &id.Hardware}, {"mac", &id.MAC},
 	}
-	keys := make([]string, len(fields), len(fields)+1)
+	keys := make([]string, len(fields), len(fields)+4)
 	for i, f := range fields {
 		keys[i] = f.key
 	}
-	d.fields(t, path, append(keys, "firmware_from_sys_descr")...)
-	if s, ok := d.str(t, path, "firmware_from_sys_descr"); ok {
-		at := d.ix.val(sub(path, "firmware_from_sys_descr"))
+	regexps := []struct {
+		key string
+		dst *string
+	}{
+		{"serial_from_sys_descr", &id.SerialFromSysDescr}, {"model_from_sys_descr", &id.ModelFromSysDescr},
+		{"firmware_from_sys_descr", &id.FirmwareFromSysDescr}, {"hardware_from_sys_descr", &id.HardwareFromSysDescr},
+	}
+	for _, r := range regexps {
+		keys = append(keys, r.key)
+	}
+	d.fields(t, path, keys...)
+	for _, r := range regexps {
+		s, ok := d.str(t, path, r.key)
+		if !ok {
+			continue
+		}
+		at := d.ix.val(sub(path, r.key))
 		if re, err := regexp.Compile(s); err != nil {
-			d.errorf(at, "%s: bad regular expression: %v", describe(sub(path, "firmware_from_sys_descr")), err)
+			d.errorf(at, "%s: bad regular expression: %v", describe(sub(path, r.key)), err)
 		} else if re.NumSubexp() != 1 {
-			d.errorf(at, "%s: the expression needs exactly one group (the version), it has %d", describe(sub(path, "firmware_from_sys_descr")), re.NumSubexp())
+			d.errorf(at, "%s: the expression needs exactly one group (the value), it has %d", describe(sub(path, r.key)), re.NumSubexp())
 		} else {
-			id.FirmwareFromSysDescr = s
+			*r.dst = s
 		}
 	}
 	for _, f := range fields {
@@ -516,10 +530,13 @@ func (d *decoder) identity(t map[string]any, path []string, id *gateway.Identity
 	}
 }
 
+// rowSuffixRE is one or more decimal arcs.
+var rowSuffixRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
+
 // point decodes one [[profile.point]]. ok is false when the point is unusable (no valid name).
 func (d *decoder) point(t map[string]any, path []string) (gateway.Point, bool) {
 	var p gateway.Point
-	d.fields(t, path, "name", "oid", "type", "scale", "offset", "unit", "enum", "writable", "min", "max", "max_len")
+	d.fields(t, path, "name", "oid", "table", "row_suffix", "type", "scale", "offset", "unit", "enum", "writable", "min", "max", "max_len")
 	at := d.tableAt(path)
 	valAt := func(key string) position { return d.ix.val(sub(path, key)) }
 
@@ -584,8 +601,24 @@ func (d *decoder) point(t map[string]any, path []string) (gateway.Point, bool) {
 	} else if _, present := t["enum"]; !present && p.Type == gateway.TypeEnum {
 		d.errorf(valAt("type"), "type \"enum\" needs an enum table: enum = { 1 = \"on\", 2 = \"off\" }")
 	}
+	if tb, present := d.boolean(t, path, "table"); present {
+		p.Table = tb
+	}
+	if rs, present := d.str(t, path, "row_suffix"); present {
+		switch {
+		case !p.Table:
+			d.errorf(valAt("row_suffix"), "row_suffix selects table rows: it needs table = true")
+		case !rowSuffixRE.MatchString(rs):
+			d.errorf(valAt("row_suffix"), "row_suffix %q is not index arcs (\"1\" or \"2.1\")", rs)
+		default:
+			p.RowSuffix = rs
+		}
+	}
 	if w, present := d.boolean(t, path, "writable"); present {
 		p.Writable = w
+		if w && p.Table {
+			d.errorf(valAt("writable"), "a table point cannot be writable (name one row's OID in a point of its own)")
+		}
 		if w && (p.Type == gateway.TypeCounter || p.Type == gateway.TypeTimeticks) {
 			d.errorf(valAt("writable"), "a %s point cannot be writable", p.Type)
 		}

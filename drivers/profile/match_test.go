@@ -66,7 +66,8 @@ func TestMatch(t *testing.T) {
 		{"acme projector", ".1.3.6.1.4.1.99999.2.4", "", nil, "acme-projector"},
 		{"acme ups beats ups-mib", ".1.3.6.1.4.1.99999.3.15", "", answers(upsIdentMfr), "acme-ups"},
 		{"acme ups even without ups-mib", ".1.3.6.1.4.1.99999.3.15", "", nil, "acme-ups"},
-		{"rfc 1628 ups", ".1.3.6.1.4.1.318.1.3.27", "APC Web/SNMP Management Card", answers(upsIdentMfr), "ups-mib"},
+		{"rfc 1628 ups", ".1.3.6.1.4.1.50000.1", "Some UPS network card", answers(upsIdentMfr), "ups-mib"},
+		{"apc ups beats rfc 1628", ".1.3.6.1.4.1.318.1.3.27", "APC Web/SNMP Management Card", answers(upsIdentMfr), "apc-ups"},
 		{"printer", ".1.3.6.1.4.1.11.2.3.9.1", "HP ETHERNET MULTI-ENVIRONMENT", answers(prtGeneralSer), "printer-mib"},
 		{"acme arc boundary", ".1.3.6.1.4.1.99999.1.550", "", nil, Fallback},
 	}

@@ -2,8 +2,12 @@ package profile
 
 import (
 	"errors"
+	"flag"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,7 +58,11 @@ func TestEmbeddedProfilesLoad(t *testing.T) {
 			require.True(t, pt.Type.Valid())
 		}
 	}
-	require.Equal(t, []string{"acme-display", "acme-projector", "acme-ups", "entity", "mib2", "printer-mib", "ups-mib"}, names)
+	require.Subset(t, names, []string{"acme-display", "acme-projector", "acme-ups", "entity", "mib2", "printer-mib", "ups-mib",
+		"apc-ups", "apc-pdu", "raritan-pdu", "servertech-pdu", "vertiv-pdu", "janitza-meter", "eaton-mge-ups",
+		"cyberpower-ups", "generex-ups", "epson-projector", "barco-clickshare", "zenitel-vsdevice", "cisco-sb",
+		"ubiquiti-edgeswitch", "moxa-eds", "brother-printer", "ricoh-printer", "konica-minolta-printer", "zebra-printer"})
+	require.True(t, slices.IsSorted(names))
 	require.Equal(t, "generic", lib.Get(Fallback).Kind)
 	require.Nil(t, lib.Get("nope"))
 }
@@ -346,7 +354,7 @@ func TestValidation(t *testing.T) {
 		{"key in the wrong case", head + "Kind = \"ups\"\n", []string{`x.toml:3:1: unknown key "Kind" in [[profile]]: keys are case-sensitive, write "kind"`}},
 		{"unknown key in match", head + "[profile.match]\n  sysDescr = \"x\"\n", []string{`x.toml:4:3: unknown key "sysDescr" in [profile.match] (known: sys_object_ids, sys_descr, present)`}},
 		{"unknown key in point", point("type = \"int\"\nUnit = \"V\"\n"), []string{`x.toml:7:1: unknown key "Unit" in [[profile.point]]: keys are case-sensitive, write "unit"`}},
-		{"unknown key in inline table", head + "identity = { serial = \"1.3\", sreial = \"1.3\" }\n", []string{`x.toml:3:30: unknown key "sreial" in [profile.identity] (known: serial, model, manufacturer, firmware, hardware, mac, firmware_from_sys_descr)`}},
+		{"unknown key in inline table", head + "identity = { serial = \"1.3\", sreial = \"1.3\" }\n", []string{`x.toml:3:30: unknown key "sreial" in [profile.identity] (known: serial, model, manufacturer, firmware, hardware, mac, serial_from_sys_descr, model_from_sys_descr, firmware_from_sys_descr, hardware_from_sys_descr)`}},
 		{"unknown dotted key", head + "match.sys_oid = [\"1.3\"]\n", []string{`x.toml:3:1: unknown key "sys_oid" in [profile.match] (known: sys_object_ids, sys_descr, present)`}},
 		{"wrong toml type", head + "kind = 5\n", []string{`x.toml:3:8: kind must be a string, not an integer`}},
 		{"no name", "[[profile]]\nkind = \"ups\"\n", []string{`x.toml:1:1: profile has no name`}},
@@ -472,17 +480,17 @@ func TestLoadErrors(t *testing.T) {
 func TestProbeOIDs(t *testing.T) {
 	lib, err := Load(nil)
 	require.NoError(t, err)
-	require.Equal(t, []string{upsIdentMfr, prtGeneralSer}, lib.ProbeOIDs())
+	embeddedProbes := lib.ProbeOIDs()
+	require.Subset(t, embeddedProbes, []string{upsIdentMfr, prtGeneralSer})
+	require.True(t, slices.IsSorted(embeddedProbes))
+	require.Len(t, slices.Compact(slices.Clone(embeddedProbes)), len(embeddedProbes), "no duplicates")
 
 	lib, err = Load([]string{"testdata/match", "testdata/site"})
 	require.NoError(t, err)
-	require.Equal(t, []string{
-		upsIdentMfr,
-		prtGeneralSer,
-		".1.3.6.1.4.1.5.1.0", // named by three profiles, listed once
-		".1.3.6.1.4.1.5.2.0",
-		".1.3.6.1.4.1.534.1.1.2.0",
-	}, lib.ProbeOIDs())
+	got := lib.ProbeOIDs()
+	require.Subset(t, got, []string{".1.3.6.1.4.1.5.1.0", ".1.3.6.1.4.1.5.2.0", ".1.3.6.1.4.1.534.1.1.2.0"})
+	require.Equal(t, 1, countOf(got, ".1.3.6.1.4.1.5.1.0"), "named by three profiles, listed once")
+	require.Len(t, got, len(embeddedProbes)+3)
 
 	// Callers get a copy.
 	lib.ProbeOIDs()[0] = "changed"
@@ -503,4 +511,82 @@ func TestLibrariesAreIndependent(t *testing.T) {
 	require.Equal(t, "unknown", b.Get("ups-mib").Point("batteryStatus").Enum[1])
 	require.Equal(t, []string{upsIdentMfr}, b.Get("ups-mib").Match.Present)
 	require.Equal(t, ".1.3.6.1.2.1.1.5.0", b.Get("mib2").Point("hostname").OID)
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, l := range list {
+		if l == s {
+			n++
+		}
+	}
+	return n
+}
+
+var update = flag.Bool("update", false, "rewrite the generated table of docs/twin-properties.md")
+
+// TestTwinPropertiesDocumented: the table of every property in docs/twin-properties.md is generated
+// from the embedded profiles, so the document the cloud side reads cannot fall behind. After changing
+// profiles: go test ./drivers/profile -run TwinProperties -update
+func TestTwinPropertiesDocumented(t *testing.T) {
+	const path = "../../docs/twin-properties.md"
+	const marker = "|---|---|---|---|---|\n"
+	doc, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lib, err := Load(nil)
+	require.NoError(t, err)
+	head, _, ok := strings.Cut(string(doc), marker)
+	require.True(t, ok, "the generated table's header is gone from %s", path)
+	want := head + marker + propertyTable(lib)
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(want), 0o644))
+	}
+	require.Equal(t, want, string(doc), "docs/twin-properties.md is stale: go test ./drivers/profile -run TwinProperties -update")
+}
+
+// propertyTable lists every point name of the library with its units, types, enum values and profiles.
+func propertyTable(lib *Library) string {
+	type info struct {
+		units, types, enums map[string]bool
+		profiles            []string
+	}
+	props := map[string]*info{}
+	for _, p := range lib.List() {
+		for _, pt := range p.Points {
+			key := pt.Name
+			if pt.Table {
+				key += "[i]"
+			}
+			in := props[key]
+			if in == nil {
+				in = &info{units: map[string]bool{}, types: map[string]bool{}, enums: map[string]bool{}}
+				props[key] = in
+			}
+			if pt.Unit != "" {
+				in.units[pt.Unit] = true
+			}
+			in.types[string(pt.Type)] = true
+			in.profiles = append(in.profiles, p.Name)
+			for _, e := range pt.Enum {
+				in.enums[e] = true
+			}
+		}
+	}
+	keys := func(m map[string]bool) string {
+		return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
+	}
+	var b strings.Builder
+	for _, n := range slices.Sorted(maps.Keys(props)) {
+		in := props[n]
+		ps := in.profiles
+		if len(ps) > 4 {
+			ps = append(ps[:4:4], fmt.Sprintf("and %d more", len(in.profiles)-4))
+		}
+		vals := keys(in.enums)
+		if len(vals) > 80 {
+			vals = vals[:77] + "..."
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", n, keys(in.units), keys(in.types), vals, strings.Join(ps, ", "))
+	}
+	return b.String()
 }

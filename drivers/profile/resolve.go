@@ -163,7 +163,8 @@ func mergeIdentity(dst *gateway.IdentityOIDs, from gateway.IdentityOIDs) {
 	for _, f := range []struct{ d, s *string }{
 		{&dst.Serial, &from.Serial}, {&dst.Model, &from.Model}, {&dst.Manufacturer, &from.Manufacturer},
 		{&dst.Firmware, &from.Firmware}, {&dst.Hardware, &from.Hardware}, {&dst.MAC, &from.MAC},
-		{&dst.FirmwareFromSysDescr, &from.FirmwareFromSysDescr},
+		{&dst.SerialFromSysDescr, &from.SerialFromSysDescr}, {&dst.ModelFromSysDescr, &from.ModelFromSysDescr},
+		{&dst.FirmwareFromSysDescr, &from.FirmwareFromSysDescr}, {&dst.HardwareFromSysDescr, &from.HardwareFromSysDescr},
 	} {
 		if *f.s != "" {
 			*f.d = *f.s

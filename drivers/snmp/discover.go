@@ -281,16 +281,17 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 		present := func(oid string) bool { _, ok := vals[normOID(oid)]; return ok }
 		if p := d.opts.Profiles.Match(*id, present); p != nil {
 			s.Profile = p.Name
-			if err := cl.profileIdentity(p, id, vals); err != nil {
+			byOID, err := cl.profileIdentity(p, id, vals)
+			if err != nil {
 				return s, describe(addr, "read identity OIDs of profile "+p.Name, err)
 			}
 			id.Manufacturer = first(id.Manufacturer, p.Manufacturer)
-			if id.Firmware == "" && p.Identity.FirmwareFromSysDescr != "" {
-				// The loader checked that it compiles with one group.
-				if m := regexp.MustCompile(p.Identity.FirmwareFromSysDescr).FindStringSubmatch(id.SysDescr); m != nil {
-					id.Firmware = usable(m[1])
-				}
-			}
+			// A profile's sysDescr rule is vendor knowledge: it beats the standard MIBs, not the profile's
+			// own identity OIDs.
+			fromDescr(&id.Serial, byOID.Serial, p.Identity.SerialFromSysDescr, id.SysDescr)
+			fromDescr(&id.Model, byOID.Model, p.Identity.ModelFromSysDescr, id.SysDescr)
+			fromDescr(&id.Firmware, byOID.Firmware, p.Identity.FirmwareFromSysDescr, id.SysDescr)
+			fromDescr(&id.Hardware, byOID.Hardware, p.Identity.HardwareFromSysDescr, id.SysDescr)
 		}
 	}
 	if len(bad) > 0 {
@@ -300,19 +301,22 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 	return s, nil
 }
 
-// profileIdentity reads the vendor identity OIDs a profile names; usable values override.
-func (cl *client) profileIdentity(p *gateway.Profile, id *gateway.Identity, have map[string]gosnmp.SnmpPDU) error {
+// profileIdentity reads the vendor identity OIDs a profile names; usable values override. It returns the
+// fields those OIDs set.
+func (cl *client) profileIdentity(p *gateway.Profile, id *gateway.Identity, have map[string]gosnmp.SnmpPDU) (gateway.IdentityOIDs, error) {
+	var set gateway.IdentityOIDs
 	fields := []struct {
-		oid string
-		dst *string
-		mac bool
+		oid  string
+		dst  *string
+		mac  bool
+		mark *string
 	}{
-		{p.Identity.Serial, &id.Serial, false},
-		{p.Identity.Model, &id.Model, false},
-		{p.Identity.Manufacturer, &id.Manufacturer, false},
-		{p.Identity.Firmware, &id.Firmware, false},
-		{p.Identity.Hardware, &id.Hardware, false},
-		{p.Identity.MAC, &id.MAC, true},
+		{p.Identity.Serial, &id.Serial, false, &set.Serial},
+		{p.Identity.Model, &id.Model, false, &set.Model},
+		{p.Identity.Manufacturer, &id.Manufacturer, false, &set.Manufacturer},
+		{p.Identity.Firmware, &id.Firmware, false, &set.Firmware},
+		{p.Identity.Hardware, &id.Hardware, false, &set.Hardware},
+		{p.Identity.MAC, &id.MAC, true, &set.MAC},
 	}
 	var want []string
 	for _, f := range fields {
@@ -325,7 +329,7 @@ func (cl *client) profileIdentity(p *gateway.Profile, id *gateway.Identity, have
 	if len(want) > 0 {
 		got, err := cl.get(want)
 		if err != nil {
-			return err
+			return set, err
 		}
 		for k, v := range got {
 			have[k] = v
@@ -341,15 +345,26 @@ func (cl *client) profileIdentity(p *gateway.Profile, id *gateway.Identity, have
 		}
 		if f.mac {
 			if m := macOf(pdu); m != "" {
-				*f.dst = m
+				*f.dst, *f.mark = m, f.oid
 			}
 			continue
 		}
 		if v, err := text(pdu); err == nil && usable(v) != "" {
-			*f.dst = usable(v)
+			*f.dst, *f.mark = usable(v), f.oid
 		}
 	}
-	return nil
+	return set, nil
+}
+
+// fromDescr sets an identity field from sysDescr with a profile's expression (the loader checked that it
+// compiles with one group), unless one of the profile's identity OIDs already set it (setByOID).
+func fromDescr(dst *string, setByOID, expr, sysDescr string) {
+	if setByOID != "" || expr == "" {
+		return
+	}
+	if m := regexp.MustCompile(expr).FindStringSubmatch(sysDescr); m != nil && usable(m[1]) != "" {
+		*dst = usable(m[1])
+	}
 }
 
 // entity finds the ENTITY-MIB chassis row: the first entry of class chassis(3); failing that, the first

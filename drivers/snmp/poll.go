@@ -9,6 +9,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gosnmp/gosnmp"
 
@@ -29,7 +31,7 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 	defer cl.done()
 	oids := make([]string, 0, len(points))
 	for _, p := range points {
-		if p.OID != "" {
+		if p.OID != "" && !p.Table {
 			oids = appendNew(oids, p.OID)
 		}
 	}
@@ -39,28 +41,56 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 	}
 	out := make([]gateway.Reading, 0, len(points))
 	for _, p := range points {
-		if p.OID == "" {
-			continue
+		switch {
+		case p.OID == "":
+		case p.Table:
+			rows, err := cl.column(p)
+			if err != nil {
+				return out, describe(ep.Address, "walk "+p.Name+" ("+p.OID+")", err)
+			}
+			out = append(out, rows...)
+		default:
+			oid := normOID(p.OID)
+			r := gateway.Reading{Name: p.Name, Unit: p.Unit, Source: oid}
+			pdu, ok := vals[oid]
+			switch {
+			case !ok:
+				r.Err = fmt.Errorf("%s (%s): no such object", p.Name, p.OID)
+			default:
+				r.Raw = rawText(pdu.Value)
+				if r.Value, err = Convert(pdu.Type, pdu.Value, &p); err != nil {
+					r.Err = fmt.Errorf("%s (%s): %w", p.Name, p.OID, err)
+				}
+			}
+			out = append(out, r)
 		}
-		r := gateway.Reading{Name: p.Name, Unit: p.Unit}
-		pdu, ok := vals[normOID(p.OID)]
-		if !ok {
-			r.Err = fmt.Errorf("%s (%s): no such object", p.Name, p.OID)
-		} else if r.Value, err = Convert(pdu.Type, pdu.Value, &p); err != nil {
-			r.Err = fmt.Errorf("%s (%s): %w", p.Name, p.OID, err)
-		}
-		out = append(out, r)
 	}
 	return out, nil
 }
 
-// group finds a target group by the credential reference a sighting stored. A twin restored from the
-// state store after its group was removed from the configuration gets a clear error on every poll.
-func (d *Driver) group(name string) (*Group, error) {
-	if g, ok := d.groups[name]; ok {
-		return g, nil
-	}
-	return nil, fmt.Errorf("no SNMP target group %q in the configuration (was it removed?)", name)
+// column walks a table point's column: one reading per row, named Name[INDEX].
+func (cl *client) column(p gateway.Point) ([]gateway.Reading, error) {
+	col := normOID(p.OID)
+	var out []gateway.Reading
+	err := cl.walk(col, maxTableRows, func(pdu gosnmp.SnmpPDU) {
+		oid := normOID(pdu.Name)
+		idx, ok := strings.CutPrefix(oid, col+".")
+		if !ok {
+			return
+		}
+		if p.RowSuffix != "" {
+			if idx, ok = strings.CutSuffix(idx, "."+p.RowSuffix); !ok {
+				return
+			}
+		}
+		r := gateway.Reading{Name: p.Name + "[" + idx + "]", Unit: p.Unit, Source: oid, Raw: rawText(pdu.Value)}
+		var err error
+		if r.Value, err = Convert(pdu.Type, pdu.Value, &p); err != nil {
+			r.Err = fmt.Errorf("%s (%s): %w", r.Name, oid, err)
+		}
+		out = append(out, r)
+	})
+	return out, err
 }
 
 // ErrType is a value whose SNMP type does not fit the point's type.
@@ -151,4 +181,24 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// group finds a target group by the credential reference a sighting stored. A twin restored from the
+// state store after its group was removed from the configuration gets a clear error on every poll.
+func (d *Driver) group(name string) (*Group, error) {
+	if g, ok := d.groups[name]; ok {
+		return g, nil
+	}
+	return nil, fmt.Errorf("no SNMP target group %q in the configuration (was it removed?)", name)
+}
+
+// rawText shows a value as the agent sent it: text when it is printable, else hex; capped.
+func rawText(v any) string {
+	if b, ok := v.([]byte); ok {
+		if s, err := text(gosnmp.SnmpPDU{Value: b}); err == nil && utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl) {
+			return truncate(s, 200)
+		}
+		return truncate(fmt.Sprintf("0x%x", b), 200)
+	}
+	return truncate(fmt.Sprint(v), 200)
 }

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/edgegw/edgegw/config"
+	"github.com/edgegw/edgegw/drivers/profile"
+	"github.com/edgegw/edgegw/gateway"
+)
+
+const profileUsage = `Usage:
+  edgegw profile list [--config FILE] [--dir DIR]...             the profiles edgegw knows
+  edgegw profile show NAME [--config FILE] [--dir DIR]... [--json] one profile: match rules, identity, points
+  edgegw profile test --target URL [--profile NAME] [--config FILE] [--dir DIR]... [--json]
+                                         which profile matches the device, and every point's raw and
+                                         normalized value
+
+Profiles come from the binary, then from profiles.dirs of --config, then from each --dir (later wins).
+`
+
+// dirList collects repeated --dir flags.
+type dirList []string
+
+func (d *dirList) String() string     { return strings.Join(*d, ",") }
+func (d *dirList) Set(v string) error { *d = append(*d, v); return nil }
+
+func cmdProfile(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("%s", strings.TrimRight(profileUsage, "\n"))
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, profileUsage)
+		return nil
+	}
+	verb, args := args[0], args[1:]
+	fs := newFlags("profile "+verb, "edgegw profile "+verb+" [options] (see edgegw profile --help)", stdout)
+	cfgPath := fs.String("config", "", "configuration file whose profiles.dirs to load")
+	var dirs dirList
+	fs.Var(&dirs, "dir", "a directory of profile files to load; may be repeated")
+	asJSON := fs.Bool("json", false, "print JSON")
+	var target *string
+	var force *string
+	if verb == "test" {
+		target = fs.String("target", "", "the device, snmp://[community@]host[:port] (required)")
+		force = fs.String("profile", "", "test this profile instead of the one that matches")
+	}
+	var name string
+	if verb == "show" {
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			if len(args) > 0 && isHelp(args[0]) {
+				fs.Usage()
+				return nil
+			}
+			return usagef("edgegw profile show: which profile? (edgegw profile show NAME)")
+		}
+		name, args = args[0], args[1:]
+	}
+	switch verb {
+	case "list", "show", "test":
+	default:
+		return usagef("edgegw profile: unknown command %q\n\n%s", verb, profileUsage)
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = loadConfig(*cfgPath, stderr); err != nil {
+			return err
+		}
+	}
+	lib, err := profile.Load(append(append([]string(nil), cfg.Profiles.Dirs...), dirs...))
+	if err != nil {
+		return err
+	}
+	for _, o := range lib.Overrides() {
+		fmt.Fprintf(stderr, "note: profile %s from %s replaces the one from %s\n", o.Name, o.Source, o.Replaced)
+	}
+	switch verb {
+	case "list":
+		return profileList(stdout, lib, *asJSON)
+	case "show":
+		p := lib.Get(name)
+		if p == nil {
+			return fmt.Errorf("no profile named %q (edgegw profile list shows them)", name)
+		}
+		return profileShow(stdout, p, *asJSON)
+	}
+	if *target == "" {
+		return usagef("edgegw profile test: --target URL is required")
+	}
+	return profileTest(stdout, cfg, lib, *target, *force, *asJSON)
+}
+
+func profileList(w io.Writer, lib *profile.Library, asJSON bool) error {
+	if asJSON {
+		type row struct {
+			Name, Kind, Manufacturer, Description, Source string
+			Match                                         gateway.Match
+			Points                                        int
+		}
+		var rows []row
+		for _, p := range lib.List() {
+			rows = append(rows, row{p.Name, p.Kind, p.Manufacturer, p.Description, p.Source, p.Match, len(p.Points)})
+		}
+		return writeJSON(w, rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tMANUFACTURER\tPOINTS\tMATCHES\tSOURCE")
+	for _, p := range lib.List() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", p.Name, p.Kind, dash(p.Manufacturer), len(p.Points), matchText(p.Match), p.Source)
+	}
+	return tw.Flush()
+}
+
+func matchText(m gateway.Match) string {
+	var parts []string
+	if len(m.SysObjectIDs) > 0 {
+		parts = append(parts, "sysObjectID "+strings.Join(m.SysObjectIDs, ","))
+	}
+	if m.SysDescr != "" {
+		parts = append(parts, "sysDescr ~ "+m.SysDescr)
+	}
+	if len(m.Present) > 0 {
+		parts = append(parts, "has "+strings.Join(m.Present, ","))
+	}
+	if len(parts) == 0 {
+		return "(base only)"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func profileShow(w io.Writer, p *gateway.Profile, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, p)
+	}
+	fmt.Fprintf(w, "%s: %s\n  kind %s, manufacturer %s, from %s\n  matches: %s\n", p.Name, p.Description, p.Kind,
+		dash(p.Manufacturer), p.Source, matchText(p.Match))
+	id := p.Identity
+	for _, f := range [][2]string{{"serial", id.Serial}, {"model", id.Model}, {"manufacturer", id.Manufacturer},
+		{"firmware", id.Firmware}, {"hardware", id.Hardware}, {"mac", id.MAC},
+		{"serial from sysDescr", id.SerialFromSysDescr}, {"model from sysDescr", id.ModelFromSysDescr},
+		{"firmware from sysDescr", id.FirmwareFromSysDescr}, {"hardware from sysDescr", id.HardwareFromSysDescr}} {
+		if f[1] != "" {
+			fmt.Fprintf(w, "  identity %s: %s\n", f[0], f[1])
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  POINT\tOID\tTYPE\tUNIT\tSCALE\tWRITABLE")
+	for _, pt := range p.Points {
+		oid := pt.OID
+		if pt.Table {
+			oid += " (table)"
+		}
+		scale := "-"
+		if pt.Scale != 0 {
+			scale = fmt.Sprint(pt.Scale)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%v\n", pt.Name, oid, pt.Type, dash(pt.Unit), scale, pt.Writable)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, m := range p.Methods {
+		fmt.Fprintf(w, "  method %s: set %s (%s) = %s\n", m.Name, m.OID, m.Type, m.Value)
+	}
+	return nil
+}
+
+// profileTest identifies one device, as discovery would, and polls every point of the profile that
+// matched (or of --profile), printing raw and normalized values.
+func profileTest(w io.Writer, cfg *config.Config, lib *profile.Library, target, force string, asJSON bool) error {
+	s, err := parseTargetURL(target, cfg.Discovery.SNMP)
+	if err != nil {
+		return usagef("edgegw profile test: --target %q: %v", target, err)
+	}
+	s.SetName("target")
+	one := config.Default()
+	one.Discovery.SNMP = []config.SNMP{s}
+	drv, err := newSNMP(one, lib, newLogger(io.Discard, config.Log{}), nil)
+	if err != nil {
+		return err
+	}
+	defer drv.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := snmpGroups(one)[0]
+	sight, err := drv.Identify(ctx, s.Targets[0].String(), &g.Credentials, g.Timeout, g.Retries)
+	if err != nil {
+		return err
+	}
+	name := sight.Profile
+	if force != "" {
+		name = force
+	}
+	p := lib.Get(name)
+	if p == nil {
+		return fmt.Errorf("no profile named %q", name)
+	}
+	readings, err := drv.Poll(ctx, sight.Endpoint(), p.Points)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		type point struct {
+			Name  string         `json:"name"`
+			OID   string         `json:"oid"`
+			Raw   string         `json:"raw"`
+			Value *gateway.Value `json:"value"`
+			Unit  string         `json:"unit,omitempty"`
+			Error string         `json:"error,omitempty"`
+		}
+		out := struct {
+			Matched  string           `json:"matched"`
+			Tested   string           `json:"tested"`
+			Identity gateway.Identity `json:"identity"`
+			Points   []point          `json:"points"`
+		}{Matched: sight.Profile, Tested: name, Identity: sight.Identity}
+		failed := false
+		for _, r := range readings {
+			pt := point{Name: r.Name, OID: r.Source, Raw: r.Raw, Unit: r.Unit}
+			if r.Err != nil {
+				pt.Error, failed = r.Err.Error(), true
+			} else {
+				v := r.Value
+				pt.Value = &v
+			}
+			out.Points = append(out.Points, pt)
+		}
+		if err := writeJSON(w, out); err != nil || !failed {
+			return err
+		}
+		return errSilent
+	}
+	id := sight.Identity
+	fmt.Fprintf(w, "device %s\n  matched profile: %s\n", target, dash(sight.Profile))
+	if force != "" {
+		fmt.Fprintf(w, "  testing profile: %s\n", name)
+	}
+	fmt.Fprintf(w, "  manufacturer %s, model %s, serial %s, firmware %s, hardware %s, mac %s\n  sysObjectID %s\n  sysDescr %q\n",
+		dash(id.Manufacturer), dash(id.Model), dash(id.Serial), dash(id.Firmware), dash(id.Hardware), dash(id.MAC),
+		dash(id.SysObjectID), id.SysDescr)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  POINT\tOID\tRAW\tVALUE")
+	bad := 0
+	for _, r := range readings {
+		val := r.Value.String() + " " + r.Unit
+		if r.Err != nil {
+			val, bad = "ERROR "+r.Err.Error(), bad+1
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Name, dash(r.Source), dash(r.Raw), strings.TrimSpace(val))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d points read, %d failed\n", len(readings)-bad, bad)
+	if bad > 0 {
+		return errSilent
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
