@@ -143,6 +143,9 @@ type Point struct {
 	Scale  float64 `json:"scale,omitempty"`
 	Offset float64 `json:"offset,omitempty"`
 	Unit   string  `json:"unit,omitempty"`
+	// Absent lists raw numbers that mean "no value" (many MIBs use -1 for "not supported"): such a
+	// reading is left out of the twin instead of being reported as a number.
+	Absent []float64 `json:"absent,omitempty"`
 	// Enum maps raw integers to names for TypeEnum.
 	Enum map[int64]string `json:"enum,omitempty"`
 	// Writable marks a setting the cloud may change, within Min/Max (numbers), MaxLen (strings) or Enum.

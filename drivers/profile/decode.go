@@ -536,7 +536,7 @@ var rowSuffixRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
 // point decodes one [[profile.point]]. ok is false when the point is unusable (no valid name).
 func (d *decoder) point(t map[string]any, path []string) (gateway.Point, bool) {
 	var p gateway.Point
-	d.fields(t, path, "name", "oid", "table", "row_suffix", "type", "scale", "offset", "unit", "enum", "writable", "min", "max", "max_len")
+	d.fields(t, path, "name", "oid", "table", "row_suffix", "type", "scale", "offset", "unit", "absent", "enum", "writable", "min", "max", "max_len")
 	at := d.tableAt(path)
 	valAt := func(key string) position { return d.ix.val(sub(path, key)) }
 
@@ -600,6 +600,25 @@ func (d *decoder) point(t map[string]any, path []string) (gateway.Point, bool) {
 		}
 	} else if _, present := t["enum"]; !present && p.Type == gateway.TypeEnum {
 		d.errorf(valAt("type"), "type \"enum\" needs an enum table: enum = { 1 = \"on\", 2 = \"off\" }")
+	}
+	if v, present := t["absent"]; present {
+		list, ok := v.([]any)
+		if !ok {
+			d.wrongType(sub(path, "absent"), "an array of numbers", v)
+		}
+		for _, e := range list {
+			switch n := e.(type) {
+			case int64:
+				p.Absent = append(p.Absent, float64(n))
+			case float64:
+				p.Absent = append(p.Absent, n)
+			default:
+				d.wrongType(sub(path, "absent"), "an array of numbers", v)
+			}
+		}
+		if typeOK && !numeric && p.Type != gateway.TypeEnum && p.Type != gateway.TypeBool {
+			d.errorf(valAt("absent"), "absent lists raw numbers: not for type %q", p.Type)
+		}
 	}
 	if tb, present := d.boolean(t, path, "table"); present {
 		p.Table = tb

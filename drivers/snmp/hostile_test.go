@@ -334,3 +334,12 @@ func noLeaks(t *testing.T) {
 	opt := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
+
+func TestConvertAbsent(t *testing.T) {
+	p := &gateway.Point{Name: "p", Type: gateway.TypeInt, Scale: 0.01, Absent: []float64{-1}}
+	_, err := Convert(gosnmp.Integer, -1, p)
+	require.ErrorIs(t, err, ErrAbsent)
+	v, err := Convert(gosnmp.Integer, 150, p)
+	require.NoError(t, err)
+	require.Equal(t, 1.5, v.Num)
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -96,6 +97,9 @@ func (cl *client) column(p gateway.Point) ([]gateway.Reading, error) {
 // ErrType is a value whose SNMP type does not fit the point's type.
 var ErrType = errors.New("unexpected type")
 
+// ErrAbsent is a raw value the profile says means "no value" (often -1, "not supported").
+var ErrAbsent = errors.New("the device reports no value")
+
 // Convert turns a raw SNMP value (as gosnmp decodes it) into a point's typed, scaled value.
 func Convert(typ gosnmp.Asn1BER, raw any, p *gateway.Point) (gateway.Value, error) {
 	switch p.Type {
@@ -127,6 +131,9 @@ func Convert(typ gosnmp.Asn1BER, raw any, p *gateway.Point) (gateway.Value, erro
 	n, err := number(typ, raw)
 	if err != nil {
 		return gateway.Value{}, err
+	}
+	if slices.Contains(p.Absent, n) {
+		return gateway.Value{}, fmt.Errorf("%w (raw %v)", ErrAbsent, n)
 	}
 	switch p.Type {
 	case gateway.TypeBool:
