@@ -3,7 +3,9 @@ module github.com/edgegw/edgegw
 go 1.26.0
 
 require (
+	github.com/Azure/go-amqp v1.7.0
 	github.com/BurntSushi/toml v1.6.0
+	github.com/coder/websocket v1.8.15
 	github.com/gosnmp/gosnmp v1.47.0
 	github.com/stretchr/testify v1.12.1
 	go.etcd.io/bbolt v1.5.0

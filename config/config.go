@@ -22,6 +22,7 @@ type Config struct {
 	Polling   Polling   `toml:"polling"`
 	Profiles  Profiles  `toml:"profiles"`
 	Log       Log       `toml:"log"`
+	Cloud     Cloud     `toml:"cloud"`
 
 	// Path is the file the config came from, as given to Load; empty for Parse
 	// and Default. Shown by `edgegw config check` and in reload messages.

@@ -44,6 +44,7 @@ func Default() *Config {
 		},
 		Profiles: Profiles{Dirs: []string{}},
 		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
+		Cloud:    defaultCloud(),
 	}
 }
 

@@ -166,6 +166,7 @@ func (c *Config) resolve(es *errs, baseDir string) (inline []string) {
 	for i, d := range c.Profiles.Dirs {
 		c.Profiles.Dirs[i] = relTo(baseDir, d)
 	}
+	c.Cloud.resolve(c, es, baseDir)
 	c.Log.Level = canonical(c.Log.Level, logLevels)
 	c.Log.Format = canonical(c.Log.Format, logFormats)
 

@@ -41,8 +41,14 @@ type Options struct {
 	OfflineAfter int
 	// FlushInterval is how often changed twins are written to the store in one transaction; zero means 1 s.
 	FlushInterval time.Duration
-	// OnPatch, if set, receives every reported change (the uplink will send these). It must not block.
+	// OnPatch, if set, receives every reported change (the uplink sends these as twin-reported). It must
+	// not block for long.
 	OnPatch func(Patch)
+	// OnTwin, if set, receives a device's whole twin when it is first discovered and when its identity
+	// changes (the uplink sends it as twin-full).
+	OnTwin func(Twin)
+	// OnReadings, if set, receives every successful poll's values (the uplink sends them as telemetry).
+	OnReadings func(deviceID string, at time.Time, values map[string]Value)
 	Logger  *slog.Logger
 }
 
@@ -179,7 +185,14 @@ func (g *Gateway) Observe(s Sighting) string {
 	oldSerial := t.Identity.Serial
 	changed := merge(t, s, now)
 	g.dirty[id] = true
+	var full Twin
+	if (!known || changed) && g.opts.OnTwin != nil {
+		full = t.clone()
+	}
 	g.mu.Unlock()
+	if full.DeviceID != "" {
+		g.opts.OnTwin(full)
+	}
 	switch {
 	case !known:
 		g.log.Info("device discovered", "device", id, "protocol", s.Protocol, "address", s.Address,
@@ -422,4 +435,23 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 	if patch != nil && g.opts.OnPatch != nil {
 		g.opts.OnPatch(*patch)
 	}
+	if len(vals) > 0 && g.opts.OnReadings != nil {
+		g.opts.OnReadings(id, now, vals)
+	}
+}
+
+// Counts returns how many devices the inventory holds, how many are online and how many are claimed.
+func (g *Gateway) Counts() (discovered, online, claimed int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, t := range g.twins {
+		discovered++
+		if t.Connectivity.State == StateOnline {
+			online++
+		}
+		if t.Claim.State == "claimed" {
+			claimed++
+		}
+	}
+	return
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test. The real peers the integration tests talk to (net-snmp's snmpd, snmpsim) are
+# Runs every test. The real peers the integration tests talk to (net-snmp's snmpd, snmpsim, RabbitMQ,
+# the rhea AMQP-over-WebSocket broker) are
 # installed and started first when missing, and the ones this script started are stopped at the end.
 # Peers come from ../shared/peers (PEERS.md); without it, the real-peer tests skip (outside CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PEERS=${PEERS:-../shared/peers}
 export PEERS_STATE=${PEERS_STATE:-/tmp/edgegw-peers}
-want=(snmpd snmpsim)
+want=(snmpd snmpsim rabbitmq rhea)
 started=()
 
 peer_running() { # a peer is up when its key is in peers.env and its pid is alive
@@ -27,10 +28,13 @@ if [ -d "$PEERS" ]; then
     case $p in
       snmpd) peer_running PEERS_SNMPD_ADDR "$PEERS_STATE/snmpd/snmpd.pid" && continue ;;
       snmpsim) peer_running PEERS_SNMPSIM_ADDR "$PEERS_STATE/snmpsim/snmpsimd.pid" && continue ;;
+      rabbitmq) peer_running PEERS_AMQPS_URL "$PEERS_STATE/rabbitmq/rabbitmq.pid" && continue ;;
+      rhea) peer_running PEERS_RHEA_AMQPS_URL "$PEERS_STATE/rhea/rhea.pid" && continue ;;
     esac
-    "$PEERS/start-$p.sh"
     started+=("$p")
   done
+  # start-all.sh makes the test PKI first and boots RabbitMQ while the others start.
+  [ ${#started[@]} -eq 0 ] || "$PEERS/start-all.sh" "${started[@]}"
 else
   echo "test: $PEERS is absent: real-peer tests will skip" >&2
   [ "${CI:-}" = true ] && { echo "test: in CI the peers are required" >&2; exit 1; }
@@ -39,4 +43,4 @@ fi
 go vet ./...
 # Unit and integration tests; the race detector on the packages with concurrency of their own.
 go test -count=1 -timeout 15m ./...
-go test -count=1 -short -race -timeout 10m ./gateway/... ./drivers/snmp/... ./sim/... ./cmd/edgegw/
+go test -count=1 -short -race -timeout 10m ./gateway/... ./drivers/snmp/... ./sim/... ./cmd/edgegw/ ./uplink/...

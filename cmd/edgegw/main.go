@@ -36,6 +36,8 @@ Usage:
   edgegw discover [--config FILE] [--json] [--target URL]...
                                            one discovery pass, print what answered, exit
   edgegw config check --config FILE        check a configuration file
+  edgegw cloud enable|disable|status --config FILE
+                                           switch the cloud uplink of the running daemon, or show its health
   edgegw profile list|show NAME|test --target URL
                                            device profiles: list, show one, test one against a device
   edgegw version                           print the version
@@ -69,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 		err = cmdConfigCheck(args[2:], stdout, stderr)
+	case "cloud":
+		err = cmdCloud(args[1:], stdout, stderr)
 	case "profile":
 		err = cmdProfile(args[1:], stdout, stderr)
 	case "version":

@@ -19,6 +19,9 @@ import (
 	"github.com/edgegw/edgegw/drivers/snmp"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/uplink"
+	"github.com/edgegw/edgegw/uplink/outbox"
+	"github.com/edgegw/edgegw/uplink/protocol"
 )
 
 // shutdownGrace bounds a clean shutdown: polls in flight are cancelled, twins flushed.
@@ -40,8 +43,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	return daemon(ctx, cfg, log)
 }
 
-// daemon runs the gateway until ctx is cancelled.
+// daemon runs the gateway until ctx is cancelled: discovery, polling, the state store, the admin
+// socket and, when [cloud] is enabled, the uplink.
 func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	started := time.Now()
 	db, err := store.Open(cfg.Gateway.StateDir, nil)
 	if err != nil {
 		return err
@@ -59,7 +64,25 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer drv.Close()
-	gw, err := gateway.New(gateway.Options{
+
+	var up *uplink.Uplink
+	var ob *outbox.Outbox
+	if cfg.Cloud.Enabled {
+		if ob, err = outbox.Open(db, outbox.Options{MaxBytes: int64(cfg.Cloud.OutboxMaxBytes), Merge: uplink.MergeState}); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		defer ob.Close()
+	}
+	var gw *gateway.Gateway
+	publish := func(class outbox.Class, kind, device, coalesce string, body any) {
+		if up == nil {
+			return
+		}
+		if err := up.Publish(class, kind, device, coalesce, body); err != nil {
+			log.Warn("could not queue a message for the cloud", "kind", kind, "device", device, "err", err)
+		}
+	}
+	gw, err = gateway.New(gateway.Options{
 		Discoverers:       []gateway.Discoverer{drv},
 		Pollers:           map[string]gateway.Poller{snmp.Protocol: drv},
 		Profiles:          lib,
@@ -71,33 +94,159 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		OfflineAfter:      cfg.Polling.OfflineAfter,
 		OnPatch: func(p gateway.Patch) {
 			log.Debug("reported", "device", p.DeviceID, "version", p.Version, "changed", formatValues(p.Values))
+			publish(outbox.State, protocol.KindTwinReported, p.DeviceID, protocol.KindTwinReported,
+				protocol.TwinReported{SchemaVersion: protocol.SchemaVersion, DeviceID: p.DeviceID, Version: p.Version, Reported: p.Values})
+		},
+		OnTwin: func(t gateway.Twin) {
+			publish(outbox.State, protocol.KindTwinFull, t.DeviceID, protocol.KindTwinFull,
+				protocol.TwinFull{SchemaVersion: protocol.SchemaVersion, Twin: t})
+		},
+		OnReadings: func(id string, at time.Time, vals map[string]gateway.Value) {
+			publish(outbox.Telemetry, protocol.KindTelemetry, id, "",
+				protocol.Telemetry{SchemaVersion: protocol.SchemaVersion, DeviceID: id, Time: at.UTC(), Values: vals})
 		},
 		Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	log.Info("edgegw started", "version", Version(), "gateway_id", cfg.Gateway.ID, "state", db.Path(),
-		"snmp_groups", len(cfg.Discovery.SNMP), "profiles", len(lib.List()))
-	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
+	health := func() protocol.Health {
+		st := gw.Stats()
+		discovered, online, claimed := gw.Counts()
+		return protocol.Health{SchemaVersion: protocol.SchemaVersion, GatewayID: cfg.Gateway.ID, Version: Version(),
+			UptimeSeconds: time.Since(started).Round(time.Second).Seconds(),
+			Devices:       protocol.Devices{Discovered: discovered, Online: online, Claimed: claimed},
+			Polls:         st.Polls, PollErrors: st.PollErrors, LastDiscovery: st.LastDiscovery, DiscoveryPass: st.DiscoveryPasses}
 	}
-	log.Info("shutting down")
-	select {
-	case err := <-done:
+	sw := &cloudSwitch{db: db}
+	if cfg.Cloud.Enabled {
+		dial, err := dialConfig(cfg)
 		if err != nil {
-			return fmt.Errorf("final write of twins: %w", err)
+			return err
 		}
-		log.Info("stopped cleanly")
-		return nil
-	case <-time.After(shutdownGrace):
-		return errors.New("shutdown took longer than 5 s; some polls did not stop")
+		if cfg.Cloud.InsecurePlaintext {
+			log.Warn("cloud.insecure_plaintext is set: the uplink may carry everything in clear text", "url", cfg.Cloud.URL)
+		}
+		up, err = uplink.New(uplink.Config{
+			Dial:           dial,
+			GatewayID:      cfg.Gateway.ID,
+			UpAddress:      cfg.Cloud.Address(cfg.Cloud.UpAddress, cfg.Gateway.ID),
+			DownAddress:    cfg.Cloud.Address(cfg.Cloud.DownAddress, cfg.Gateway.ID),
+			Window:         cfg.Cloud.Window,
+			ReconnectMax:   cfg.Cloud.ReconnectMax,
+			HealthInterval: cfg.Cloud.HealthInterval,
+			Enabled:        !sw.disabled(),
+		}, uplink.Options{Outbox: ob, Handler: gw, Health: health, Logger: log})
+		if err != nil {
+			return err
+		}
+		sw.up = up
 	}
+	stopAdmin, err := serveAdmin(ctx, cfg.Gateway.StateDir, &adminState{health: health, up: up, sw: sw, ob: ob}, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+
+	log.Info("edgegw started", "version", Version(), "gateway_id", cfg.Gateway.ID, "state", db.Path(),
+		"snmp_groups", len(cfg.Discovery.SNMP), "profiles", len(lib.List()), "cloud", cfg.Cloud.Enabled)
+	done := make(chan error, 2)
+	go func() { done <- gw.Run(ctx) }()
+	if up != nil {
+		go func() { done <- up.Run(ctx) }()
+	} else {
+		done <- nil
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	deadline := time.After(shutdownGrace)
+	var errs []error
+	for range 2 {
+		select {
+		case err := <-done:
+			errs = append(errs, err)
+		case <-deadline:
+			return errors.New("shutdown took longer than 5 s; some polls did not stop")
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("final write of twins: %w", err)
+	}
+	log.Info("stopped cleanly")
+	return nil
 }
+
+// dialConfig turns the [cloud] table into the dialer's settings.
+func dialConfig(cfg *config.Config) (uplink.DialConfig, error) {
+	c := cfg.Cloud
+	d := uplink.DialConfig{URL: c.URL, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile, SASL: c.Mechanism(),
+		Username: c.Username, Password: c.Password.Reveal(), InsecurePlaintext: c.InsecurePlaintext, Proxy: c.Proxy,
+		WebSocketSubprotocol: c.WebSocketSubprotocol, ContainerID: "edgegw-" + cfg.Gateway.ID}
+	if auth := c.ProxyAuth.Reveal(); auth != "" {
+		d.ProxyUser, d.ProxyPassword, _ = strings.Cut(auth, ":")
+	}
+	return d, nil
+}
+
+// cloudSwitch keeps `edgegw cloud disable` across restarts: a flag in the state store.
+type cloudSwitch struct {
+	db *store.DB
+	up *uplink.Uplink
+}
+
+const (
+	bucketSettings = "settings"
+	keyCloudOff    = "cloud.disabled"
+)
+
+func (s *cloudSwitch) disabled() bool {
+	_, err := s.db.Get(bucketSettings, keyCloudOff)
+	return err == nil
+}
+
+func (s *cloudSwitch) set(on bool) error {
+	if s.up == nil {
+		return errors.New("the uplink is off in the configuration (cloud.enabled = false); set it there")
+	}
+	var err error
+	if on {
+		err = s.db.Delete(bucketSettings, keyCloudOff)
+	} else {
+		err = s.db.Put(bucketSettings, keyCloudOff, []byte("1"))
+	}
+	if err != nil {
+		return fmt.Errorf("remember the cloud switch: %w", err)
+	}
+	s.up.SetEnabled(on)
+	return nil
+}
+
+// adminState is what the admin socket shows and changes.
+type adminState struct {
+	health func() protocol.Health
+	up     *uplink.Uplink
+	sw     *cloudSwitch
+	ob     *outbox.Outbox
+}
+
+func (a *adminState) Status() any {
+	h := a.health()
+	if a.up != nil {
+		h.Uplink = a.up.Status()
+		h.CloudEnabled = a.up.Enabled()
+	} else {
+		h.Uplink.State = uplink.StateDisabled
+	}
+	if a.ob != nil {
+		st := a.ob.Stats()
+		h.Outbox = protocol.Outbox{Pending: st.Pending, InFlight: st.InFlight, Bytes: st.Bytes,
+			Dropped: int64(st.Dropped), DeadLettered: int64(st.DeadLettered)}
+	}
+	h.GeneratedAtUTC = time.Now().UTC()
+	return h
+}
+
+func (a *adminState) SetCloud(on bool) error { return a.sw.set(on) }
 
 // formatValues renders changed values as "a=1 b=on", sorted, for the log.
 func formatValues(vals map[string]gateway.Value) string {

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// The daemon's local admin API: HTTP on a unix socket in state_dir, 0600, so only the gateway's own
+// user (and root) can use it. The CLI verbs that change a running daemon (cloud enable/disable, later
+// claims) talk to it; they never open the state file, which the daemon holds locked.
+
+const adminSocket = "admin.sock"
+
+// adminAPI is what the socket exposes.
+type adminAPI interface {
+	Status() any
+	SetCloud(on bool) error
+}
+
+// serveAdmin listens on state_dir/admin.sock until ctx ends.
+func serveAdmin(ctx context.Context, stateDir string, api adminAPI, log *slog.Logger) (func(), error) {
+	path := filepath.Join(stateDir, adminSocket)
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("admin socket %s answers: is another edgegw running on this state_dir?", path)
+	}
+	os.Remove(path) // a stale socket from a killed daemon
+	old := umask(0o177)
+	ln, err := net.Listen("unix", path)
+	umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { writeJSONResponse(w, api.Status()) })
+	cloud := func(on bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if err := api.SetCloud(on); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			writeJSONResponse(w, api.Status())
+		}
+	}
+	mux.HandleFunc("POST /cloud/enable", cloud(true))
+	mux.HandleFunc("POST /cloud/disable", cloud(false))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin socket stopped", "err", err)
+		}
+	}()
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		<-done
+		os.Remove(path)
+	}
+	return stop, nil
+}
+
+func writeJSONResponse(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// adminCall sends one request to the daemon's admin socket.
+func adminCall(stateDir, method, path string) ([]byte, error) {
+	sock := filepath.Join(stateDir, adminSocket)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+	req, err := http.NewRequest(method, "http://edgegw"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the daemon at %s (is edgegw run going with this state_dir?): %w", sock, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("daemon: %s", string(body))
+	}
+	return body, nil
+}
+
+// cmdCloud: edgegw cloud enable|disable|status --config FILE.
+func cmdCloud(args []string, stdout, stderr io.Writer) error {
+	const usage = "edgegw cloud enable|disable|status --config FILE"
+	if len(args) == 0 {
+		return usagef("usage: %s", usage)
+	}
+	if isHelp(args[0]) {
+		fmt.Fprintf(stdout, "Usage: %s\n\n  enable   connect to the cloud (and stay connected across restarts)\n  disable  close the cloud connection within a second and keep it closed across restarts;\n           discovery and polling go on, messages wait in the outbox\n  status   the daemon's health, uplink state included\n", usage)
+		return nil
+	}
+	verb := args[0]
+	fs := newFlags("cloud "+verb, usage, stdout)
+	cfgPath := fs.String("config", "", "configuration file of the running daemon (required)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, stderr)
+	if err != nil {
+		return err
+	}
+	var body []byte
+	switch verb {
+	case "enable":
+		body, err = adminCall(cfg.Gateway.StateDir, http.MethodPost, "/cloud/enable")
+	case "disable":
+		body, err = adminCall(cfg.Gateway.StateDir, http.MethodPost, "/cloud/disable")
+	case "status":
+		body, err = adminCall(cfg.Gateway.StateDir, http.MethodGet, "/status")
+	default:
+		return usagef("edgegw cloud: unknown command %q (%s)", verb, usage)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(body)
+	return err
+}

@@ -1,0 +1,84 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Command is a request from the cloud, decoded and validated by the uplink. One of the *Command types.
+type Command interface {
+	// Kind is the wire name of the command ("claim", "twin-desired", ...).
+	Kind() string
+}
+
+// ClaimCommand asks to claim the device with MAC whose serial is Serial (checked live with the device).
+type ClaimCommand struct {
+	MAC, Serial, Group string
+}
+
+// UnclaimCommand releases a claimed device, named by MAC or device id.
+type UnclaimCommand struct {
+	MAC, DeviceID string
+}
+
+// DesiredCommand is a twin-desired patch: settings the cloud wants, at desired version Version.
+type DesiredCommand struct {
+	DeviceID string
+	Version  int64
+	Desired  map[string]Value
+}
+
+// MethodCommand invokes a profile method on a device.
+type MethodCommand struct {
+	DeviceID, Name string
+	Args           map[string]Value
+}
+
+// TwinGetCommand asks for a device's whole twin.
+type TwinGetCommand struct {
+	DeviceID string
+}
+
+// LogsUploadCommand asks for recent logs.
+type LogsUploadCommand struct {
+	Since    time.Time
+	MaxLines int
+}
+
+func (ClaimCommand) Kind() string      { return "claim" }
+func (UnclaimCommand) Kind() string    { return "unclaim" }
+func (DesiredCommand) Kind() string    { return "twin-desired" }
+func (MethodCommand) Kind() string     { return "method" }
+func (TwinGetCommand) Kind() string    { return "twin-get" }
+func (LogsUploadCommand) Kind() string { return "logs-upload" }
+
+// CommandHandler carries out cloud commands. The result is any JSON-encodable value (a twin, a claim
+// state); an error becomes the reply's error text, so it must read well to an operator and hold no
+// secret.
+type CommandHandler interface {
+	HandleCommand(ctx context.Context, cmd Command) (any, error)
+}
+
+// ErrNotSupported is a command this gateway version cannot carry out yet.
+var ErrNotSupported = errors.New("not supported by this gateway version")
+
+// ErrNoDevice is a command for a device the gateway does not know.
+var ErrNoDevice = errors.New("no such device")
+
+var _ CommandHandler = (*Gateway)(nil)
+
+// HandleCommand carries out what the core can do today: twin-get. Claims, desired settings, methods and
+// log uploads come with the claiming issue; until then they are answered with ErrNotSupported.
+func (g *Gateway) HandleCommand(ctx context.Context, cmd Command) (any, error) {
+	switch c := cmd.(type) {
+	case TwinGetCommand:
+		t, ok := g.Twin(c.DeviceID)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s", ErrNoDevice, c.DeviceID)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("%s: %w", cmd.Kind(), ErrNotSupported)
+}

@@ -1,0 +1,453 @@
+// Package uplink carries every device's messages to the cloud over one outbound AMQP 1.0 connection
+// (DESIGN.md, docs/uplink-protocol.md): dialing (dial.go), the durable outbox (uplink/outbox), the
+// supervisor that keeps the connection up (this file), and the down-link that turns cloud commands into
+// calls on the gateway core. It is the only package tree that imports go-amqp.
+package uplink
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/go-amqp"
+
+	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/uplink/outbox"
+	"github.com/edgegw/edgegw/uplink/protocol"
+)
+
+// Config is what the supervisor needs beyond dialing.
+type Config struct {
+	Dial      DialConfig
+	GatewayID string
+	// UpAddress and DownAddress are resolved addresses (no templates left).
+	UpAddress, DownAddress string
+	// Window bounds messages awaiting the broker's disposition; zero means 64.
+	Window int
+	// ReconnectMax caps the backoff between connection attempts; zero means 1 minute.
+	ReconnectMax time.Duration
+	// HealthInterval between health messages; zero means 1 minute.
+	HealthInterval time.Duration
+	// Enabled is the initial state of the cloud switch.
+	Enabled bool
+}
+
+// Options are the supervisor's collaborators.
+type Options struct {
+	Outbox *outbox.Outbox
+	// Handler carries out cloud commands; nil answers every command "not supported".
+	Handler gateway.CommandHandler
+	// Health returns the gateway's health (the uplink fills in its own and the outbox's parts).
+	Health func() protocol.Health
+	Logger *slog.Logger
+}
+
+// Connection states reported in health.
+const (
+	StateDisabled   = "disabled"
+	StateConnecting = "connecting"
+	StateConnected  = "connected"
+)
+
+// Uplink is the supervisor: it dials, keeps one session with one sender and one receiver, sends the
+// outbox in order with a window of unsettled deliveries, answers commands, and reconnects with
+// exponential backoff and jitter when anything fails.
+type Uplink struct {
+	cfg  Config
+	opts Options
+	log  *slog.Logger
+
+	enabled atomic.Bool
+	toggle  chan struct{} // pokes Run when the switch changes
+
+	mu         sync.Mutex
+	state      string
+	reconnects int
+	lastErr    string
+}
+
+// New makes an uplink; Run starts it.
+func New(cfg Config, opts Options) (*Uplink, error) {
+	if opts.Outbox == nil {
+		return nil, errors.New("uplink: no outbox")
+	}
+	if cfg.GatewayID == "" || cfg.UpAddress == "" || cfg.DownAddress == "" {
+		return nil, errors.New("uplink: gateway id, up and down addresses are required")
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 64
+	}
+	if cfg.ReconnectMax <= 0 {
+		cfg.ReconnectMax = time.Minute
+	}
+	if cfg.HealthInterval <= 0 {
+		cfg.HealthInterval = time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	u := &Uplink{cfg: cfg, opts: opts, log: opts.Logger.With("component", "uplink"), toggle: make(chan struct{}, 1),
+		state: StateDisabled}
+	u.enabled.Store(cfg.Enabled)
+	return u, nil
+}
+
+// SetEnabled flips the cloud switch: off closes the connection within a second; on connects again.
+// Messages keep going into the outbox either way.
+func (u *Uplink) SetEnabled(on bool) {
+	if u.enabled.Swap(on) != on {
+		select {
+		case u.toggle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Enabled reports the cloud switch.
+func (u *Uplink) Enabled() bool { return u.enabled.Load() }
+
+// Status is the uplink's part of the health message.
+func (u *Uplink) Status() protocol.Uplink {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return protocol.Uplink{State: u.state, Reconnects: u.reconnects, LastError: u.lastErr}
+}
+
+func (u *Uplink) setState(state string, err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if state != u.state {
+		switch {
+		case state == StateConnected:
+			u.log.Info("uplink connected", "url", u.cfg.Dial.URL, "up", u.cfg.UpAddress, "down", u.cfg.DownAddress)
+		case u.state == StateConnected && err != nil:
+			u.log.Warn("uplink lost", "err", err)
+		case state == StateDisabled:
+			u.log.Info("uplink disabled")
+		}
+	}
+	u.state = state
+	if err != nil {
+		u.lastErr = err.Error()
+	}
+}
+
+// NewMessageID makes a unique message id (128 random bits, hex).
+func NewMessageID() string {
+	var b [16]byte
+	if _, err := cryptoRead(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
+
+var cryptoRead = crand.Read
+
+// Publish stores a message in the outbox; it goes up when the connection allows. State messages with
+// the same coalesce key are merged while they wait.
+func (u *Uplink) Publish(class outbox.Class, kind, deviceID, coalesce string, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("uplink: encode %s: %w", kind, err)
+	}
+	return u.opts.Outbox.Put(outbox.Message{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID,
+		Coalesce: coalesce, Created: time.Now(), Body: b})
+}
+
+// Run keeps the uplink going until ctx is cancelled. It returns nil on cancel.
+func (u *Uplink) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { u.healthLoop(ctx) })
+	backoff := time.Second
+	for ctx.Err() == nil {
+		if !u.enabled.Load() {
+			u.setState(StateDisabled, nil)
+			select {
+			case <-u.toggle:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		u.setState(StateConnecting, nil)
+		connected, err := u.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		u.opts.Outbox.Requeue()
+		if !u.enabled.Load() {
+			continue
+		}
+		u.mu.Lock()
+		u.reconnects++
+		u.mu.Unlock()
+		u.setState(StateConnecting, err)
+		if connected {
+			backoff = time.Second // it worked for a while: start over
+		}
+		wait := time.Duration(float64(backoff) * (0.5 + rand.Float64())) // ±50 % jitter
+		u.log.Debug("uplink reconnecting", "in", wait.Round(time.Millisecond), "err", err)
+		select {
+		case <-time.After(wait):
+		case <-u.toggle:
+		case <-ctx.Done():
+		}
+		backoff = min(backoff*2, u.cfg.ReconnectMax)
+	}
+	u.setState(StateDisabled, nil)
+	return nil
+}
+
+// session runs one connection until it fails, the switch goes off, or ctx ends. connected says whether
+// the links were up at all.
+func (u *Uplink) session(ctx context.Context) (connected bool, err error) {
+	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	conn, err := Dial(dialCtx, u.cfg.Dial)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	// Closing the connection, not the links: RabbitMQ 3.x hangs on link detach (PEERS.md).
+	defer conn.Close()
+	sess, err := conn.NewSession(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("uplink: begin session: %w", err)
+	}
+	sender, err := sess.NewSender(ctx, u.cfg.UpAddress, &amqp.SenderOptions{
+		SettlementMode:              amqp.SenderSettleModeUnsettled.Ptr(),
+		RequestedReceiverSettleMode: amqp.ReceiverSettleModeFirst.Ptr(),
+	})
+	if err != nil {
+		return false, fmt.Errorf("uplink: attach sender to %s: %w", u.cfg.UpAddress, err)
+	}
+	receiver, err := sess.NewReceiver(ctx, u.cfg.DownAddress, &amqp.ReceiverOptions{Credit: -1})
+	if err != nil {
+		return false, fmt.Errorf("uplink: attach receiver to %s: %w", u.cfg.DownAddress, err)
+	}
+	// Manual credit: automatic credit stalled against RabbitMQ with a backlog (PEERS.md).
+	const credit = 32
+	if err := receiver.IssueCredit(credit); err != nil {
+		return false, fmt.Errorf("uplink: issue credit: %w", err)
+	}
+	u.setState(StateConnected, nil)
+
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var wg sync.WaitGroup
+	wg.Go(func() { stop(u.send(runCtx, sender)) })
+	wg.Go(func() { stop(u.receive(runCtx, receiver)) })
+	wg.Go(func() {
+		select {
+		case <-conn.Done():
+			stop(fmt.Errorf("uplink: connection closed: %w", conn.Err()))
+		case <-u.toggle:
+			stop(errDisabled)
+		case <-runCtx.Done():
+		}
+	})
+	<-runCtx.Done()
+	conn.Close() // unblocks sends and receives in flight
+	wg.Wait()
+	err = context.Cause(runCtx)
+	if errors.Is(err, errDisabled) && !u.enabled.Load() {
+		err = nil
+	} else if errors.Is(err, errDisabled) {
+		err = nil // switched off and on again quickly: just reconnect
+	}
+	return true, err
+}
+
+var errDisabled = errors.New("uplink disabled")
+
+type inFlight struct {
+	id      string
+	receipt amqp.SendReceipt
+}
+
+// send takes messages from the outbox in order and sends them unsettled, keeping up to Window awaiting
+// their disposition; a second goroutine waits for dispositions in order and acks (accepted), retries
+// (released, modified) or dead-letters (rejected) them. It returns on the first link or connection error;
+// whatever is in flight then is requeued by Run (its fate is unknown: at least once).
+func (u *Uplink) send(ctx context.Context, sender *amqp.Sender) error {
+	ob := u.opts.Outbox
+	window := make(chan inFlight, u.cfg.Window)
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- u.settle(ctx, window) }()
+	defer func() { close(window) }()
+	for {
+		m, err := ob.Next(ctx)
+		if err != nil {
+			return err
+		}
+		env := protocol.Envelope{Kind: m.Kind, GatewayID: u.cfg.GatewayID, DeviceID: m.DeviceID, MessageID: m.ID,
+			CorrelationID: m.CorrelationID, Created: m.Created, Body: m.Body}
+		r, err := sender.SendWithReceipt(ctx, env.AMQP(), nil)
+		if err != nil {
+			return fmt.Errorf("uplink: send %s: %w", m.Kind, err)
+		}
+		select {
+		case window <- inFlight{id: m.ID, receipt: r}:
+		case err := <-waitErr:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// settle waits for each delivery's outcome in order and records it in the outbox, acking in batches.
+func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
+	ob := u.opts.Outbox
+	var accepted []string
+	flush := func() error {
+		if len(accepted) == 0 {
+			return nil
+		}
+		err := ob.AckBatch(accepted)
+		accepted = accepted[:0]
+		return err
+	}
+	defer flush()
+	for {
+		var p inFlight
+		var ok bool
+		select {
+		case p, ok = <-window:
+		default:
+			// Nothing more ready: write the acks we have before blocking.
+			if err := flush(); err != nil {
+				return err
+			}
+			p, ok = <-window
+		}
+		if !ok {
+			return nil
+		}
+		state, err := p.receipt.Wait(ctx)
+		if err != nil {
+			return fmt.Errorf("uplink: waiting for the broker's disposition: %w", err)
+		}
+		switch s := state.(type) {
+		case *amqp.StateAccepted:
+			accepted = append(accepted, p.id)
+			if len(accepted) >= 256 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case *amqp.StateRejected:
+			u.log.Warn("broker rejected a message; dead-lettered", "message_id", p.id, "err", s.Error)
+			if err := ob.Nack(p.id, false); err != nil {
+				return err
+			}
+		default: // released, modified: try again later
+			if err := ob.Nack(p.id, true); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// receive answers commands one at a time: decode, hand to the gateway, queue the reply in the outbox,
+// then accept the command (so a crash in between redelivers it rather than losing it).
+func (u *Uplink) receive(ctx context.Context, r *amqp.Receiver) error {
+	for {
+		msg, err := r.Receive(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("uplink: receive on %s: %w", u.cfg.DownAddress, err)
+		}
+		u.command(ctx, msg)
+		if err := r.AcceptMessage(ctx, msg); err != nil {
+			return fmt.Errorf("uplink: accept command: %w", err)
+		}
+		if err := r.IssueCredit(1); err != nil {
+			return fmt.Errorf("uplink: issue credit: %w", err)
+		}
+	}
+}
+
+// command decodes and carries out one command and queues exactly one reply.
+func (u *Uplink) command(ctx context.Context, msg *amqp.Message) {
+	env, err := protocol.FromAMQP(msg)
+	var result any
+	if err == nil && env.GatewayID != "" && env.GatewayID != u.cfg.GatewayID {
+		err = fmt.Errorf("command for gateway %q reached gateway %q", env.GatewayID, u.cfg.GatewayID)
+	}
+	if err == nil {
+		var cmd gateway.Command
+		if cmd, err = protocol.DecodeCommand(env); err == nil {
+			if u.opts.Handler == nil {
+				err = fmt.Errorf("%s: %w", cmd.Kind(), gateway.ErrNotSupported)
+			} else {
+				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				result, err = u.opts.Handler.HandleCommand(cctx, cmd)
+				cancel()
+			}
+		}
+	}
+	if err != nil {
+		u.log.Info("command refused", "kind", env.Kind, "message_id", env.MessageID, "err", err)
+	}
+	reply := protocol.Reply(env, u.cfg.GatewayID, NewMessageID(), time.Now(), result, err)
+	if perr := u.opts.Outbox.Put(outbox.Message{ID: reply.MessageID, Class: outbox.Control, Kind: reply.Kind,
+		DeviceID: reply.DeviceID, Created: reply.Created, Body: reply.Body, CorrelationID: reply.CorrelationID}); perr != nil {
+		u.log.Error("could not queue a command reply", "kind", reply.Kind, "err", perr)
+	}
+}
+
+// healthLoop publishes a health message every HealthInterval (coalesced: only the newest waits).
+func (u *Uplink) healthLoop(ctx context.Context) {
+	t := time.NewTicker(u.cfg.HealthInterval)
+	defer t.Stop()
+	for {
+		u.PublishHealth()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// PublishHealth queues a health message now.
+func (u *Uplink) PublishHealth() {
+	var h protocol.Health
+	if u.opts.Health != nil {
+		h = u.opts.Health()
+	}
+	h.SchemaVersion = protocol.SchemaVersion
+	h.GatewayID = u.cfg.GatewayID
+	h.Uplink = u.Status()
+	h.CloudEnabled = u.enabled.Load()
+	st := u.opts.Outbox.Stats()
+	h.Outbox = protocol.Outbox{Pending: st.Pending, InFlight: st.InFlight, Bytes: st.Bytes, Dropped: int64(st.Dropped),
+		DeadLettered: int64(st.DeadLettered)}
+	h.GeneratedAtUTC = time.Now().UTC()
+	if err := u.Publish(outbox.State, protocol.KindHealth, "", "health", h); err != nil {
+		u.log.Warn("could not queue health", "err", err)
+	}
+}
+
+// MergeState is the outbox's merge for State messages waiting to go up: two twin-reported patches of one
+// device become one patch with the newer version and every changed value; anything else (a full twin,
+// health) is replaced by the newer one.
+func MergeState(older, newer []byte) ([]byte, error) {
+	var a, b protocol.TwinReported
+	if json.Unmarshal(older, &a) != nil || json.Unmarshal(newer, &b) != nil || a.Reported == nil || b.Reported == nil ||
+		a.DeviceID != b.DeviceID {
+		return newer, nil
+	}
+	for k, v := range b.Reported {
+		a.Reported[k] = v
+	}
+	a.Version = max(a.Version, b.Version)
+	return json.Marshal(a)
+}

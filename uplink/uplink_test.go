@@ -1,0 +1,373 @@
+package uplink
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/go-amqp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/peers"
+	"github.com/edgegw/edgegw/uplink/outbox"
+	"github.com/edgegw/edgegw/uplink/protocol"
+)
+
+// relay is a TCP pass-through between the uplink and the broker that a test can cut, as a broker
+// restart or a network failure would (TLS runs end to end through it).
+type relay struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	total  int
+}
+
+func startRelay(t *testing.T, target string) *relay {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	r := &relay{ln: ln, target: target}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.conns = append(r.conns, c, b)
+			r.total++
+			r.mu.Unlock()
+			var wg sync.WaitGroup
+			wg.Go(func() { io.Copy(b, c); b.Close() })
+			wg.Go(func() { io.Copy(c, b); c.Close() })
+			go func() {
+				wg.Wait()
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				for i := 0; i < len(r.conns); i += 2 {
+					if r.conns[i] == c {
+						r.conns = append(r.conns[:i], r.conns[i+2:]...)
+						break
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); r.cut() })
+	return r
+}
+
+// cut closes every connection through the relay.
+func (r *relay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.conns = nil
+}
+
+func (r *relay) open() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.conns) / 2
+}
+
+func (r *relay) url() string { return "amqps://" + r.ln.Addr().String() }
+
+// broker is the test's view of RabbitMQ: the gateway's queues and a connection to read and write them.
+type broker struct {
+	dial     DialConfig
+	up, down string
+	conn     *amqp.Conn
+	sess     *amqp.Session
+}
+
+func rabbit(t *testing.T) *broker {
+	v := peers.Need(t, "PEERS_AMQPS_URL", "PEERS_CA", "PEERS_CLIENT_CERT", "PEERS_CLIENT_KEY")
+	b := &broker{
+		dial: DialConfig{URL: v[0], CAFile: v[1], CertFile: v[2], KeyFile: v[3], SASL: SASLExternal},
+		up:   fmt.Sprintf("/queue/test-up-%s", NewMessageID()[:12]),
+		down: fmt.Sprintf("/queue/test-down-%s", NewMessageID()[:12]),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var err error
+	b.conn, err = Dial(ctx, b.dial)
+	require.NoError(t, err)
+	t.Cleanup(func() { b.conn.Close() })
+	b.sess, err = b.conn.NewSession(ctx, nil)
+	require.NoError(t, err)
+	return b
+}
+
+// collect reads the up queue in the background: every envelope, by message id.
+type collector struct {
+	mu   sync.Mutex
+	seen map[string]int
+	all  []protocol.Envelope
+}
+
+func (b *broker) collect(t *testing.T) *collector {
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := b.sess.NewReceiver(ctx, b.up, &amqp.ReceiverOptions{Credit: -1})
+	require.NoError(t, err)
+	require.NoError(t, r.IssueCredit(500))
+	c := &collector{seen: map[string]int{}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := r.Receive(ctx, nil)
+			if err != nil {
+				return
+			}
+			r.AcceptMessage(ctx, m)
+			r.IssueCredit(1)
+			e, err := protocol.FromAMQP(m)
+			if err != nil {
+				continue
+			}
+			c.mu.Lock()
+			c.seen[e.MessageID]++
+			c.all = append(c.all, e)
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return c
+}
+
+func (c *collector) wait(t *testing.T, cond func(all []protocol.Envelope) bool, within time.Duration) []protocol.Envelope {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		c.mu.Lock()
+		all := append([]protocol.Envelope(nil), c.all...)
+		c.mu.Unlock()
+		if cond(all) {
+			return all
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s (%d messages seen)", within, len(all))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (c *collector) unique() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
+}
+
+// send puts a command on the gateway's down queue.
+func (b *broker) send(t *testing.T, e protocol.Envelope) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := b.sess.NewSender(ctx, b.down, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Send(ctx, e.AMQP(), nil))
+}
+
+type fakeHandler struct{}
+
+func (fakeHandler) HandleCommand(ctx context.Context, c gateway.Command) (any, error) {
+	if g, ok := c.(gateway.TwinGetCommand); ok {
+		if g.DeviceID == "mac-aabbcc001122" {
+			return map[string]string{"deviceId": g.DeviceID}, nil
+		}
+		return nil, fmt.Errorf("%w: %s", gateway.ErrNoDevice, g.DeviceID)
+	}
+	return nil, fmt.Errorf("%s: %w", c.Kind(), gateway.ErrNotSupported)
+}
+
+func newUplink(t *testing.T, b *broker, url string) (*Uplink, *outbox.Outbox) {
+	db, err := store.Open(t.TempDir(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	ob, err := outbox.Open(db, outbox.Options{Merge: MergeState})
+	require.NoError(t, err)
+	t.Cleanup(func() { ob.Close() })
+	d := b.dial
+	d.URL = url
+	u, err := New(Config{Dial: d, GatewayID: "gw-test", UpAddress: b.up, DownAddress: b.down, Window: 32,
+		ReconnectMax: 2 * time.Second, HealthInterval: time.Hour, Enabled: true},
+		Options{Outbox: ob, Handler: fakeHandler{}})
+	require.NoError(t, err)
+	return u, ob
+}
+
+func run(t *testing.T, u *Uplink) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- u.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("uplink did not stop")
+		}
+	})
+}
+
+// TestUplinkRabbitMQ: twin patches and telemetry of 100 devices arrive with their properties; commands
+// get exactly one reply each, bad ones an error reply, and the receiver keeps going.
+func TestUplinkRabbitMQ(t *testing.T) {
+	b := rabbit(t)
+	got := b.collect(t)
+	u, _ := newUplink(t, b, b.dial.URL)
+	run(t, u)
+	for i := range 100 {
+		dev := fmt.Sprintf("mac-02ed67%06x", i)
+		require.NoError(t, u.Publish(outbox.State, protocol.KindTwinReported, dev, protocol.KindTwinReported,
+			protocol.TwinReported{SchemaVersion: 1, DeviceID: dev, Version: 1, Reported: map[string]gateway.Value{"uptimeSeconds": gateway.Number(float64(i))}}))
+		require.NoError(t, u.Publish(outbox.Telemetry, protocol.KindTelemetry, dev, "",
+			protocol.Telemetry{SchemaVersion: 1, DeviceID: dev, Time: time.Now().UTC(), Values: map[string]gateway.Value{"temperatureCelsius": gateway.Number(21.5)}}))
+	}
+	all := got.wait(t, func(all []protocol.Envelope) bool { return len(all) >= 201 }, 30*time.Second)
+	devices := map[string]bool{}
+	for _, e := range all {
+		require.Equal(t, "gw-test", e.GatewayID)
+		require.NotEmpty(t, e.MessageID)
+		require.False(t, e.Created.IsZero())
+		if e.Kind == protocol.KindHealth { // one at start
+			continue
+		}
+		require.Contains(t, []string{protocol.KindTwinReported, protocol.KindTelemetry}, e.Kind)
+		devices[e.DeviceID] = true
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(e.Body, &body))
+		require.EqualValues(t, 1, body["schemaVersion"])
+	}
+	require.Len(t, devices, 100)
+	require.Equal(t, 201, got.unique(), "200 and the health message, each once")
+
+	// Commands: good, unknown device, unknown kind, malformed; each answered once, in order.
+	cmds := []protocol.Envelope{
+		{Kind: protocol.KindTwinGet, GatewayID: "gw-test", MessageID: "c1", Body: []byte(`{"schemaVersion":1,"deviceId":"mac-aabbcc001122"}`)},
+		{Kind: protocol.KindTwinGet, GatewayID: "gw-test", MessageID: "c2", Body: []byte(`{"schemaVersion":1,"deviceId":"mac-000000000009"}`)},
+		{Kind: "format-disk", GatewayID: "gw-test", MessageID: "c3", Body: []byte(`{"schemaVersion":1}`)},
+		{Kind: protocol.KindClaim, GatewayID: "gw-test", MessageID: "c4", Body: []byte(`{{{`)},
+		{Kind: protocol.KindTwinGet, GatewayID: "another-gw", MessageID: "c5", Body: []byte(`{"schemaVersion":1,"deviceId":"mac-aabbcc001122"}`)},
+	}
+	for _, c := range cmds {
+		c.Created = time.Now()
+		b.send(t, c)
+	}
+	all = got.wait(t, func(all []protocol.Envelope) bool {
+		n := 0
+		for _, e := range all {
+			if e.CorrelationID != "" {
+				n++
+			}
+		}
+		return n >= len(cmds)
+	}, 30*time.Second)
+	replies := map[string]protocol.Result{}
+	kinds := map[string]string{}
+	for _, e := range all {
+		if e.CorrelationID == "" {
+			continue
+		}
+		var r protocol.Result
+		require.NoError(t, json.Unmarshal(e.Body, &r))
+		_, dup := replies[e.CorrelationID]
+		require.False(t, dup, "one reply per command")
+		replies[e.CorrelationID] = r
+		kinds[e.CorrelationID] = e.Kind
+	}
+	require.True(t, replies["c1"].OK)
+	require.Equal(t, "twin-get-result", kinds["c1"])
+	require.JSONEq(t, `{"deviceId":"mac-aabbcc001122"}`, string(replies["c1"].Result))
+	require.Contains(t, replies["c2"].Error, "no such device")
+	require.Contains(t, replies["c3"].Error, `unknown command kind "format-disk"`)
+	require.Contains(t, replies["c4"].Error, "claim: body is not a JSON object")
+	require.Contains(t, replies["c5"].Error, `for gateway "another-gw"`)
+	require.Equal(t, StateConnected, u.Status().State)
+}
+
+// TestUplinkSurvivesCuts streams messages while the connection is cut three times: every message
+// arrives at least once, the receiver is attached again and commands flow after each cut.
+func TestUplinkSurvivesCuts(t *testing.T) {
+	b := rabbit(t)
+	got := b.collect(t)
+	target := strings.TrimPrefix(b.dial.URL, "amqps://")
+	rl := startRelay(t, target)
+	u, ob := newUplink(t, b, rl.url())
+	run(t, u)
+	const n = 3000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			if err := u.Publish(outbox.Telemetry, protocol.KindTelemetry, "mac-02ed67000001", "",
+				map[string]int{"schemaVersion": 1, "i": i}); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%100 == 0 {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	for cut := range 3 {
+		got.wait(t, func(all []protocol.Envelope) bool { return len(all) > (cut+1)*n/5 }, 60*time.Second)
+		rl.cut()
+		// Commands flow again once the link is back.
+		id := fmt.Sprintf("after-cut-%d", cut)
+		b.send(t, protocol.Envelope{Kind: protocol.KindTwinGet, GatewayID: "gw-test", MessageID: id, Created: time.Now(),
+			Body: []byte(`{"schemaVersion":1,"deviceId":"mac-aabbcc001122"}`)})
+		got.wait(t, func(all []protocol.Envelope) bool {
+			for _, e := range all {
+				if e.CorrelationID == id {
+					return true
+				}
+			}
+			return false
+		}, 60*time.Second)
+	}
+	<-done
+	got.wait(t, func([]protocol.Envelope) bool { return got.unique() >= n+3+1 }, 60*time.Second) // + replies + health
+	require.GreaterOrEqual(t, u.Status().Reconnects, 3)
+	st := ob.Stats()
+	require.Zero(t, st.Dropped)
+	require.Eventually(t, func() bool { return ob.Stats().Pending == 0 && ob.Stats().InFlight == 0 }, 30*time.Second, 50*time.Millisecond)
+	t.Logf("%d messages, %d unique, reconnects %d, outbox %+v", len(got.all), got.unique(), u.Status().Reconnects, ob.Stats())
+}
+
+// TestUplinkSwitch: disabling closes the connection within a second and keeps it closed while
+// messages wait; enabling drains them.
+func TestUplinkSwitch(t *testing.T) {
+	b := rabbit(t)
+	got := b.collect(t)
+	rl := startRelay(t, strings.TrimPrefix(b.dial.URL, "amqps://"))
+	u, ob := newUplink(t, b, rl.url())
+	run(t, u)
+	require.Eventually(t, func() bool { return u.Status().State == StateConnected }, 20*time.Second, 20*time.Millisecond)
+	u.SetEnabled(false)
+	require.Eventually(t, func() bool { return rl.open() == 0 }, time.Second, 10*time.Millisecond, "closed within a second")
+	for i := range 50 {
+		require.NoError(t, u.Publish(outbox.Control, protocol.KindEvent, "", "", map[string]int{"schemaVersion": 1, "i": i}))
+	}
+	time.Sleep(500 * time.Millisecond)
+	require.Equal(t, 0, rl.open(), "stays closed")
+	require.GreaterOrEqual(t, ob.Stats().Pending, 50)
+	u.SetEnabled(true)
+	got.wait(t, func([]protocol.Envelope) bool { return got.unique() >= 51 }, 30*time.Second) // + health
+}
