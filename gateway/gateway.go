@@ -49,7 +49,7 @@ type Options struct {
 	OnTwin func(Twin)
 	// OnReadings, if set, receives every successful poll's values (the uplink sends them as telemetry).
 	OnReadings func(deviceID string, at time.Time, values map[string]Value)
-	Logger  *slog.Logger
+	Logger     *slog.Logger
 }
 
 // Gateway is the core: inventory, twins, discovery passes and the poll scheduler.
