@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/go-amqp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgegw/edgegw/config"
+	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/internal/peers"
+	"github.com/edgegw/edgegw/sim"
+	"github.com/edgegw/edgegw/uplink"
+	"github.com/edgegw/edgegw/uplink/protocol"
+)
+
+// TestDaemonToRabbitMQ runs the daemon on a simulated site with the uplink to the real RabbitMQ (mTLS,
+// SASL EXTERNAL): every device's full twin and reported changes arrive; a twin-get command is answered;
+// `edgegw cloud disable` closes the uplink and the switch survives a restart.
+func TestDaemonToRabbitMQ(t *testing.T) {
+	v := peers.Need(t, "PEERS_AMQPS_URL", "PEERS_CA", "PEERS_CLIENT_CERT", "PEERS_CLIENT_KEY")
+	site, err := sim.Start(t.Context(), sim.Options{N: 4, BasePort: 0})
+	require.NoError(t, err)
+	defer site.Close()
+	var targets []string
+	for _, d := range site.Devices() {
+		targets = append(targets, fmt.Sprintf("%q", d.Addr.String()))
+	}
+	q := uplink.NewMessageID()[:10]
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edgegw.toml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`[gateway]
+id = "gw-e2e"
+state_dir = "state"
+[[discovery.snmp]]
+targets = [%s]
+timeout = "500ms"
+retries = 0
+[polling]
+interval = "1s"
+[cloud]
+enabled = true
+url = %q
+ca_file = %q
+cert_file = %q
+key_file = %q
+up_address = "/queue/e2e-up-%s"
+down_address = "/queue/e2e-down-%s-{gateway_id}"
+health_interval = "1s"
+`, strings.Join(targets, ", "), v[0], v[1], v[2], v[3], q, q)), 0o600))
+	cfg, err := config.Load(cfgPath)
+	require.NoError(t, err)
+
+	// The cloud side: read the up queue, write the down queue.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	conn, err := uplink.Dial(ctx, uplink.DialConfig{URL: v[0], CAFile: v[1], CertFile: v[2], KeyFile: v[3]})
+	require.NoError(t, err)
+	defer conn.Close()
+	sess, err := conn.NewSession(ctx, nil)
+	require.NoError(t, err)
+	recv, err := sess.NewReceiver(ctx, "/queue/e2e-up-"+q, &amqp.ReceiverOptions{Credit: -1})
+	require.NoError(t, err)
+	require.NoError(t, recv.IssueCredit(200))
+	next := func() protocol.Envelope {
+		m, err := recv.Receive(ctx, nil)
+		require.NoError(t, err)
+		require.NoError(t, recv.AcceptMessage(ctx, m))
+		require.NoError(t, recv.IssueCredit(1))
+		e, err := protocol.FromAMQP(m)
+		require.NoError(t, err)
+		return e
+	}
+
+	dctx, stopDaemon := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- daemon(dctx, cfg, slog.New(slog.DiscardHandler)) }()
+
+	full := map[string]bool{}
+	reported := map[string]bool{}
+	var health protocol.Health
+	for len(full) < 4 || len(reported) < 4 || health.Devices.Discovered < 4 {
+		e := next()
+		require.Equal(t, "gw-e2e", e.GatewayID)
+		switch e.Kind {
+		case protocol.KindTwinFull:
+			var b protocol.TwinFull
+			require.NoError(t, json.Unmarshal(e.Body, &b))
+			require.Equal(t, e.DeviceID, b.Twin.DeviceID)
+			require.NotEmpty(t, b.Twin.Identity.Serial)
+			require.NotContains(t, string(e.Body), "public", "no community in a twin")
+			full[e.DeviceID] = true
+		case protocol.KindTwinReported:
+			reported[e.DeviceID] = true
+		case protocol.KindHealth:
+			require.NoError(t, json.Unmarshal(e.Body, &health))
+		}
+	}
+	require.Equal(t, "connected", health.Uplink.State)
+
+	// A command from the cloud.
+	var dev string
+	for d := range full {
+		dev = d
+	}
+	send, err := sess.NewSender(ctx, "/queue/e2e-down-"+q+"-gw-e2e", nil)
+	require.NoError(t, err)
+	body, _ := protocol.EncodeCommand(twinGet(dev))
+	cmd := protocol.Envelope{Kind: protocol.KindTwinGet, GatewayID: "gw-e2e", MessageID: "cmd-1", Created: time.Now(), Body: body}
+	require.NoError(t, send.Send(ctx, cmd.AMQP(), nil))
+	for {
+		e := next()
+		if e.CorrelationID != "cmd-1" {
+			continue
+		}
+		var r protocol.Result
+		require.NoError(t, json.Unmarshal(e.Body, &r))
+		require.True(t, r.OK, r.Error)
+		require.Contains(t, string(r.Result), dev)
+		break
+	}
+
+	// The switch, through the admin socket like the CLI.
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"cloud", "disable", "--config", cfgPath}, &out, &errOut), errOut.String())
+	require.Contains(t, out.String(), `"cloudEnabled": false`)
+	require.Eventually(t, func() bool {
+		out.Reset()
+		run([]string{"cloud", "status", "--config", cfgPath}, &out, &errOut)
+		return strings.Contains(out.String(), `"state": "disabled"`)
+	}, 5*time.Second, 50*time.Millisecond)
+	stopDaemon()
+	require.NoError(t, <-done)
+
+	// Restart: still disabled; enable again.
+	dctx, stopDaemon = context.WithCancel(ctx)
+	go func() { done <- daemon(dctx, cfg, slog.New(slog.DiscardHandler)) }()
+	require.Eventually(t, func() bool {
+		out.Reset()
+		return run([]string{"cloud", "status", "--config", cfgPath}, &out, &errOut) == exitOK
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Contains(t, out.String(), `"cloudEnabled": false`, "the switch survives a restart")
+	out.Reset()
+	require.Equal(t, exitOK, run([]string{"cloud", "enable", "--config", cfgPath}, &out, &errOut))
+	require.Eventually(t, func() bool {
+		out.Reset()
+		run([]string{"cloud", "status", "--config", cfgPath}, &out, &errOut)
+		return strings.Contains(out.String(), `"state": "connected"`)
+	}, 20*time.Second, 100*time.Millisecond)
+	stopDaemon()
+	require.NoError(t, <-done)
+}
+
+func twinGet(dev string) gateway.TwinGetCommand { return gateway.TwinGetCommand{DeviceID: dev} }
