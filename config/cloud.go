@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -97,7 +98,7 @@ func (c *Cloud) Validate() error {
 		es.add("cloud.outbox_max_bytes", "must be at least 1048576 (1 MiB), got %d", c.OutboxMaxBytes)
 	}
 	checkRange(&es, "cloud.window", c.Window, 1, 4096)
-	if c.SASL != "" && canonical(c.SASL, saslMechs) == "" {
+	if c.SASL != "" && !slices.Contains(saslMechs, canonical(c.SASL, saslMechs)) {
 		es.add("cloud.sasl", "%q is not one of %s", c.SASL, quoteList(saslMechs))
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {

@@ -96,7 +96,7 @@ type broker struct {
 	sess     *amqp.Session
 }
 
-func rabbit(t *testing.T) *broker {
+func rabbit(t testing.TB) *broker {
 	v := peers.Need(t, "PEERS_AMQPS_URL", "PEERS_CA", "PEERS_CLIENT_CERT", "PEERS_CLIENT_KEY")
 	b := &broker{
 		dial: DialConfig{URL: v[0], CAFile: v[1], CertFile: v[2], KeyFile: v[3], SASL: SASLExternal},
