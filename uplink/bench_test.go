@@ -30,7 +30,7 @@ func patch1K(i int) protocol.TwinReported {
 // drain consumes a queue so the broker is not slowed by a growing backlog.
 func drain(b *testing.B, br *broker, addr string) func() {
 	ctx, cancel := context.WithCancel(context.Background())
-	r, err := br.sess.NewReceiver(ctx, addr, &amqp.ReceiverOptions{Credit: -1})
+	r, err := br.sess.NewReceiver(ctx, addr, &amqp.ReceiverOptions{Credit: -1, SourceDurability: amqp.DurabilityUnsettledState})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func BenchmarkUplinkRabbitMQ(b *testing.B) {
 		q := "/queue/bench-bare-" + NewMessageID()[:8]
 		defer drain(b, br, q)()
 		ctx := context.Background()
-		s, err := br.sess.NewSender(ctx, q, &amqp.SenderOptions{SettlementMode: amqp.SenderSettleModeUnsettled.Ptr()})
+		s, err := br.sess.NewSender(ctx, q, &amqp.SenderOptions{SettlementMode: amqp.SenderSettleModeUnsettled.Ptr(), TargetDurability: amqp.DurabilityUnsettledState})
 		if err != nil {
 			b.Fatal(err)
 		}

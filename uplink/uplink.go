@@ -260,21 +260,19 @@ func (u *Uplink) session(ctx context.Context) (connected bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("uplink: begin session: %w", err)
 	}
+	// Durable termini: RabbitMQ declares /queue/X durable only when the link asks for it, and a
+	// non-durable queue loses what it holds when the broker restarts.
 	sender, err := sess.NewSender(ctx, u.cfg.UpAddress, &amqp.SenderOptions{
+		TargetDurability:            amqp.DurabilityUnsettledState,
 		SettlementMode:              amqp.SenderSettleModeUnsettled.Ptr(),
 		RequestedReceiverSettleMode: amqp.ReceiverSettleModeFirst.Ptr(),
 	})
 	if err != nil {
 		return false, fmt.Errorf("uplink: attach sender to %s: %w", u.cfg.UpAddress, err)
 	}
-	receiver, err := sess.NewReceiver(ctx, u.cfg.DownAddress, &amqp.ReceiverOptions{Credit: -1})
+	inbox, err := OpenInbox(ctx, sess, u.cfg.DownAddress, 32)
 	if err != nil {
-		return false, fmt.Errorf("uplink: attach receiver to %s: %w", u.cfg.DownAddress, err)
-	}
-	// Manual credit: automatic credit stalled against RabbitMQ with a backlog (PEERS.md).
-	const credit = 32
-	if err := receiver.IssueCredit(credit); err != nil {
-		return false, fmt.Errorf("uplink: issue credit: %w", err)
+		return false, fmt.Errorf("uplink: %w", err)
 	}
 	u.setState(StateConnected, nil)
 
@@ -282,7 +280,7 @@ func (u *Uplink) session(ctx context.Context) (connected bool, err error) {
 	defer stop(nil)
 	var wg sync.WaitGroup
 	wg.Go(func() { stop(u.send(runCtx, sender)) })
-	wg.Go(func() { stop(u.receive(runCtx, receiver)) })
+	wg.Go(func() { stop(u.receive(runCtx, inbox)) })
 	wg.Go(func() {
 		select {
 		case <-conn.Done():
@@ -404,38 +402,15 @@ func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
 
 // receive answers commands one at a time: decode, hand to the gateway, queue the reply in the outbox,
 // then accept the command (so a crash in between redelivers it rather than losing it).
-func (u *Uplink) receive(ctx context.Context, r *amqp.Receiver) error {
-	// RabbitMQ 3.10 sometimes stops delivering a backlog right after a credit top-up (seen by
-	// edgegw-console's tests); one more credit after a quiet spell makes it send again. Bounded: at
-	// most 8 extra per spell.
-	const quiet = time.Second
-	extra := 0
+func (u *Uplink) receive(ctx context.Context, in *Inbox) error {
 	for {
-		rctx, cancel := context.WithTimeout(ctx, quiet)
-		msg, err := r.Receive(rctx, nil)
-		cancel()
+		msg, err := in.Receive(ctx)
 		if err != nil {
-			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-				if extra < 8 {
-					extra++
-					if err := r.IssueCredit(1); err != nil {
-						return fmt.Errorf("uplink: issue credit: %w", err)
-					}
-				}
-				continue
-			}
-			return fmt.Errorf("uplink: receive on %s: %w", u.cfg.DownAddress, err)
+			return fmt.Errorf("uplink: %w", err)
 		}
 		u.command(ctx, msg)
-		if err := r.AcceptMessage(ctx, msg); err != nil {
-			return fmt.Errorf("uplink: accept command: %w", err)
-		}
-		if extra > 0 {
-			extra-- // the extra credit was used: no top-up for this one
-			continue
-		}
-		if err := r.IssueCredit(1); err != nil {
-			return fmt.Errorf("uplink: issue credit: %w", err)
+		if err := in.Accept(ctx, msg); err != nil {
+			return fmt.Errorf("uplink: %w", err)
 		}
 	}
 }

@@ -123,20 +123,18 @@ type collector struct {
 
 func (b *broker) collect(t *testing.T) *collector {
 	ctx, cancel := context.WithCancel(context.Background())
-	r, err := b.sess.NewReceiver(ctx, b.up, &amqp.ReceiverOptions{Credit: -1})
+	in, err := OpenInbox(ctx, b.sess, b.up, 500)
 	require.NoError(t, err)
-	require.NoError(t, r.IssueCredit(500))
 	c := &collector{seen: map[string]int{}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			m, err := r.Receive(ctx, nil)
+			m, err := in.Receive(ctx)
 			if err != nil {
 				return
 			}
-			r.AcceptMessage(ctx, m)
-			r.IssueCredit(1)
+			in.Accept(ctx, m)
 			e, err := protocol.FromAMQP(m)
 			if err != nil {
 				continue
@@ -178,7 +176,7 @@ func (c *collector) unique() int {
 func (b *broker) send(t *testing.T, e protocol.Envelope) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := b.sess.NewSender(ctx, b.down, nil)
+	s, err := b.sess.NewSender(ctx, b.down, &amqp.SenderOptions{TargetDurability: amqp.DurabilityUnsettledState})
 	require.NoError(t, err)
 	require.NoError(t, s.Send(ctx, e.AMQP(), nil))
 }
@@ -370,4 +368,44 @@ func TestUplinkSwitch(t *testing.T) {
 	require.GreaterOrEqual(t, ob.Stats().Pending, 50)
 	u.SetEnabled(true)
 	got.wait(t, func([]protocol.Envelope) bool { return got.unique() >= 51 }, 30*time.Second) // + health
+}
+
+// TestUplinkFullOutboxDrains: while the uplink is off the outbox fills up; the oldest telemetry is
+// dropped and counted, twin state is kept; once on, everything left drains without a restart.
+func TestUplinkFullOutboxDrains(t *testing.T) {
+	b := rabbit(t)
+	got := b.collect(t)
+	db, err := store.Open(t.TempDir(), nil)
+	require.NoError(t, err)
+	defer db.Close()
+	ob, err := outbox.Open(db, outbox.Options{Merge: MergeState, MaxBytes: 256 << 10})
+	require.NoError(t, err)
+	defer ob.Close()
+	u, err := New(Config{Dial: b.dial, GatewayID: "gw-test", UpAddress: b.up, DownAddress: b.down,
+		HealthInterval: time.Hour, Enabled: false}, Options{Outbox: ob})
+	require.NoError(t, err)
+	run(t, u)
+	pad := strings.Repeat("x", 1000)
+	for i := range 1000 { // ~1 MiB of telemetry into a 256 KiB outbox
+		require.NoError(t, u.Publish(outbox.Telemetry, protocol.KindTelemetry, "mac-02ed67000001", "", map[string]any{"schemaVersion": 1, "i": i, "pad": pad}))
+	}
+	for i := range 20 { // twin state for 20 devices: never dropped
+		dev := fmt.Sprintf("mac-02ed670000%02x", i)
+		require.NoError(t, u.Publish(outbox.State, protocol.KindTwinReported, dev, protocol.KindTwinReported,
+			protocol.TwinReported{SchemaVersion: 1, DeviceID: dev, Version: 1, Reported: map[string]gateway.Value{"x": gateway.Number(1)}}))
+	}
+	st := ob.Stats()
+	require.Positive(t, st.Dropped, "oldest telemetry dropped for room")
+	require.LessOrEqual(t, st.Bytes, int64(256<<10)+20*2048)
+	left := st.Pending
+	u.SetEnabled(true)
+	all := got.wait(t, func(all []protocol.Envelope) bool { return len(all) >= left }, 60*time.Second)
+	states := 0
+	for _, e := range all {
+		if e.Kind == protocol.KindTwinReported {
+			states++
+		}
+	}
+	require.Equal(t, 20, states, "no twin state lost")
+	require.Eventually(t, func() bool { return ob.Stats().Pending == 0 }, 10*time.Second, 20*time.Millisecond)
 }

@@ -95,7 +95,7 @@ func (s *site) publish(t *testing.T, envs ...protocol.Envelope) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	snd, err := s.sess.NewSender(ctx, s.cloud.UpAddress, &amqp.SenderOptions{SettlementMode: amqp.SenderSettleModeUnsettled.Ptr()})
+	snd, err := s.sess.NewSender(ctx, s.cloud.UpAddress, &amqp.SenderOptions{SettlementMode: amqp.SenderSettleModeUnsettled.Ptr(), TargetDurability: amqp.DurabilityUnsettledState})
 	require.NoError(t, err)
 	receipts := make([]amqp.SendReceipt, 0, len(envs))
 	for _, e := range envs {
@@ -118,10 +118,10 @@ func (s *site) serve(t *testing.T, gw string, handle func(gateway.Command) (any,
 	addr := s.cloud.Address(s.cloud.DownAddress, gw)
 	actx, acancel := context.WithTimeout(ctx, 15*time.Second)
 	defer acancel()
-	rcv, err := s.sess.NewReceiver(actx, addr, &amqp.ReceiverOptions{Credit: -1})
+	rcv, err := s.sess.NewReceiver(actx, addr, &amqp.ReceiverOptions{Credit: -1, SourceDurability: amqp.DurabilityUnsettledState})
 	require.NoError(t, err)
 	require.NoError(t, rcv.IssueCredit(8))
-	snd, err := s.sess.NewSender(actx, s.cloud.UpAddress, &amqp.SenderOptions{SettlementMode: amqp.SenderSettleModeUnsettled.Ptr()})
+	snd, err := s.sess.NewSender(actx, s.cloud.UpAddress, &amqp.SenderOptions{SettlementMode: amqp.SenderSettleModeUnsettled.Ptr(), TargetDurability: amqp.DurabilityUnsettledState})
 	require.NoError(t, err)
 	var mu sync.Mutex
 	var got []protocol.Envelope

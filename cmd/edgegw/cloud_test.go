@@ -68,7 +68,7 @@ health_interval = "1s"
 	defer conn.Close()
 	sess, err := conn.NewSession(ctx, nil)
 	require.NoError(t, err)
-	recv, err := sess.NewReceiver(ctx, "/queue/e2e-up-"+q, &amqp.ReceiverOptions{Credit: -1})
+	recv, err := sess.NewReceiver(ctx, "/queue/e2e-up-"+q, &amqp.ReceiverOptions{Credit: -1, SourceDurability: amqp.DurabilityUnsettledState})
 	require.NoError(t, err)
 	require.NoError(t, recv.IssueCredit(200))
 	next := func() protocol.Envelope {
@@ -112,7 +112,7 @@ health_interval = "1s"
 	for d := range full {
 		dev = d
 	}
-	send, err := sess.NewSender(ctx, "/queue/e2e-down-"+q+"-gw-e2e", nil)
+	send, err := sess.NewSender(ctx, "/queue/e2e-down-"+q+"-gw-e2e", &amqp.SenderOptions{TargetDurability: amqp.DurabilityUnsettledState})
 	require.NoError(t, err)
 	body, _ := protocol.EncodeCommand(twinGet(dev))
 	cmd := protocol.Envelope{Kind: protocol.KindTwinGet, GatewayID: "gw-e2e", MessageID: "cmd-1", Created: time.Now(), Body: body}
