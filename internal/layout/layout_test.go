@@ -47,7 +47,9 @@ var owners = map[string][]string{
 	"github.com/gosnmp/gosnmp":   {"drivers/snmp", "sim"},
 	"go.etcd.io/bbolt":           {"gateway/store"},
 	"github.com/BurntSushi/toml": {"config", "drivers/profile"},
-	"github.com/Azure/go-amqp":   {"uplink"},
+	// The console is the cloud side: an AMQP client of its own, sharing the protocol package.
+	"github.com/Azure/go-amqp":   {"uplink", "cmd/edgegw-console"},
+	"github.com/coder/websocket": {"uplink"},
 	"github.com/goburrow/modbus": {"drivers/modbus", "sim"},
 	"github.com/hashicorp/mdns":  {"drivers/mdns", "sim"},
 }
