@@ -23,6 +23,8 @@ type Config struct {
 	Profiles  Profiles  `toml:"profiles"`
 	Log       Log       `toml:"log"`
 	Cloud     Cloud     `toml:"cloud"`
+	Claims    Claims    `toml:"claims"`
+	Audit     Audit     `toml:"audit"`
 
 	// Path is the file the config came from, as given to Load; empty for Parse
 	// and Default. Shown by `edgegw config check` and in reload messages.

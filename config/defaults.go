@@ -45,6 +45,8 @@ func Default() *Config {
 		Profiles: Profiles{Dirs: []string{}},
 		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
 		Cloud:    defaultCloud(),
+		Claims:   Claims{PendingTTL: defaultPendingTTL},
+		Audit:    Audit{Retention: defaultAuditRetention},
 	}
 }
 

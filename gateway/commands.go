@@ -69,10 +69,25 @@ var ErrNoDevice = errors.New("no such device")
 
 var _ CommandHandler = (*Gateway)(nil)
 
-// HandleCommand carries out what the core can do today: twin-get. Claims, desired settings, methods and
-// log uploads come with the claiming issue; until then they are answered with ErrNotSupported.
+// HandleCommand carries out cloud commands: twin-get, claim, unclaim. Desired settings, methods and log
+// uploads are answered with ErrNotSupported until they are built.
 func (g *Gateway) HandleCommand(ctx context.Context, cmd Command) (any, error) {
 	switch c := cmd.(type) {
+	case ClaimCommand:
+		cl, err := g.Claim(ctx, c.MAC, c.Serial, c.Group, "cloud")
+		if err != nil {
+			return nil, err
+		}
+		if cl.State == ClaimRejected {
+			return cl, fmt.Errorf("claim rejected: %s", cl.Reason)
+		}
+		return cl, nil
+	case UnclaimCommand:
+		key := c.MAC
+		if key == "" {
+			key = c.DeviceID
+		}
+		return g.Unclaim(key, "cloud")
 	case TwinGetCommand:
 		t, ok := g.Twin(c.DeviceID)
 		if !ok {

@@ -49,7 +49,18 @@ type Options struct {
 	OnTwin func(Twin)
 	// OnReadings, if set, receives every successful poll's values (the uplink sends them as telemetry).
 	OnReadings func(deviceID string, at time.Time, values map[string]Value)
-	Logger     *slog.Logger
+	// OnAudit, if set, receives every audit entry (the uplink sends them as audit).
+	OnAudit func(AuditEntry)
+	// OnTwin, OnPatch and OnReadings are called for claimed devices only: nothing of an unclaimed,
+	// rejected or mismatched device goes up.
+
+	// ClaimTTL is how long a pending claim waits for its device; zero means 7 days.
+	ClaimTTL time.Duration
+	// AuditRetention is how long audit entries are kept; zero means 90 days.
+	AuditRetention time.Duration
+	// UnclaimedEvery polls unclaimed devices only every this many intervals; zero means 10.
+	UnclaimedEvery int
+	Logger         *slog.Logger
 }
 
 // Gateway is the core: inventory, twins, discovery passes and the poll scheduler.
@@ -58,9 +69,13 @@ type Gateway struct {
 	log   *slog.Logger
 	sched *Scheduler
 
-	mu    sync.Mutex
-	twins map[string]*Twin
-	dirty map[string]bool
+	mu     sync.Mutex
+	twins  map[string]*Twin
+	dirty  map[string]bool
+	claims map[string]*Claim // by MAC
+
+	auditMu  sync.Mutex
+	auditSeq uint32
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -94,7 +109,16 @@ func New(opts Options) (*Gateway, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, twins: map[string]*Twin{}, dirty: map[string]bool{}}
+	if opts.ClaimTTL <= 0 {
+		opts.ClaimTTL = 7 * 24 * time.Hour
+	}
+	if opts.AuditRetention <= 0 {
+		opts.AuditRetention = 90 * 24 * time.Hour
+	}
+	if opts.UnclaimedEvery <= 0 {
+		opts.UnclaimedEvery = 10
+	}
+	g := &Gateway{opts: opts, log: opts.Logger, twins: map[string]*Twin{}, dirty: map[string]bool{}, claims: map[string]*Claim{}}
 	g.sched = NewScheduler(opts.PollInterval, opts.PollJitter, opts.PollConcurrency, g.poll)
 	if opts.Store != nil {
 		err := opts.Store.ForEach(bucketTwins, func(key string, value []byte) error {
@@ -108,7 +132,11 @@ func New(opts Options) (*Gateway, error) {
 		if err != nil {
 			return nil, fmt.Errorf("restore twins from %s: %w", opts.Store.Path(), err)
 		}
-		g.log.Info("twins restored", "count", len(g.twins))
+		if err := g.restoreClaims(); err != nil {
+			return nil, fmt.Errorf("restore claims from %s: %w", opts.Store.Path(), err)
+		}
+		g.log.Info("twins restored", "count", len(g.twins), "claims", len(g.claims))
+		g.pruneAudit(time.Now())
 	}
 	for id := range g.twins {
 		g.sched.Add(id)
@@ -148,6 +176,7 @@ func (g *Gateway) Discover(ctx context.Context) (DiscoveryResult, error) {
 	wg.Wait()
 	slices.SortFunc(res.Sightings, func(a, b Sighting) int { return cmpStr(a.Protocol+a.Address, b.Protocol+b.Address) })
 	slices.SortFunc(res.Errors, func(a, b TargetError) int { return cmpStr(a.Protocol+a.Address, b.Protocol+b.Address) })
+	g.expireClaims(time.Now())
 	g.statsMu.Lock()
 	g.stats.DiscoveryPasses++
 	g.stats.LastDiscovery = time.Now()
@@ -178,7 +207,7 @@ func (g *Gateway) Observe(s Sighting) string {
 			Reported:     Properties{Values: map[string]Value{}},
 			Desired:      Properties{Values: map[string]Value{}},
 			Connectivity: Connectivity{State: StateOnline, Since: now},
-			Claim:        ClaimStatus{State: "unclaimed"},
+			Claim:        ClaimStatus{State: ClaimUnclaimed},
 		}
 		g.twins[id] = t
 	}
@@ -186,13 +215,14 @@ func (g *Gateway) Observe(s Sighting) string {
 	changed := merge(t, s, now)
 	g.dirty[id] = true
 	var full Twin
-	if (!known || changed) && g.opts.OnTwin != nil {
+	if (!known || changed) && g.opts.OnTwin != nil && t.Claim.State == ClaimClaimed {
 		full = t.clone()
 	}
 	g.mu.Unlock()
 	if full.DeviceID != "" {
 		g.opts.OnTwin(full)
 	}
+	g.checkClaim(id, s)
 	switch {
 	case !known:
 		g.log.Info("device discovered", "device", id, "protocol", s.Protocol, "address", s.Address,
@@ -346,6 +376,12 @@ func (g *Gateway) poll(ctx context.Context, id string) {
 	}
 	eps := slices.Clone(t.Endpoints)
 	profileName := t.Profile
+	// Only claimed devices are polled at full rate; the others often enough to keep their twin alive.
+	if t.Claim.State != ClaimClaimed && !t.Connectivity.LastPoll.IsZero() &&
+		time.Since(t.Connectivity.LastPoll) < time.Duration(g.opts.UnclaimedEvery-1)*g.opts.PollInterval {
+		g.mu.Unlock()
+		return
+	}
 	g.mu.Unlock()
 
 	var points []Point
@@ -423,6 +459,8 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 	g.dirty[id] = true
 	lastErr := c.LastError
 	state := c.State
+	claimed := t.Claim.State == ClaimClaimed
+	mac := t.Identity.MAC
 	g.mu.Unlock()
 
 	if state != prevState {
@@ -431,6 +469,12 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 		} else {
 			g.log.Info("device online", "device", id)
 		}
+		if prevState != StateUnknown && prevState != "" {
+			g.Audit(AuditEntry{DeviceID: id, MAC: mac, Action: "connectivity", Old: prevState, New: state, By: "poll", Detail: lastErr})
+		}
+	}
+	if !claimed {
+		return // nothing of an unclaimed device goes up
 	}
 	if patch != nil && g.opts.OnPatch != nil {
 		g.opts.OnPatch(*patch)

@@ -112,6 +112,11 @@ func TestOfflineDebounceAndRecovery(t *testing.T) {
 			DiscoveryInterval: time.Hour,
 			OnPatch:           func(p Patch) { mu.Lock(); patches = append(patches, p); mu.Unlock() }})
 		require.NoError(t, err)
+		// Claimed: only claimed devices' changes go up, and they are polled at full rate.
+		g.Observe(display)
+		c, err := g.Claim(t.Context(), display.Identity.MAC, display.Identity.Serial, "", "test")
+		require.NoError(t, err)
+		require.Equal(t, ClaimClaimed, c.State)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
 		go func() { done <- g.Run(ctx) }()

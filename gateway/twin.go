@@ -59,11 +59,11 @@ const (
 	StateOffline = "offline"
 )
 
-// ClaimStatus is the claim section; claiming itself is a later piece of work, so every device starts
-// unclaimed.
+// ClaimStatus is the claim section: unclaimed, pending, claimed, rejected or mismatch (see Claim).
 type ClaimStatus struct {
-	State string `json:"state"`
-	Group string `json:"group,omitempty"`
+	State     string    `json:"state"`
+	Group     string    `json:"group,omitempty"`
+	ClaimedAt time.Time `json:"claimedAt,omitzero"`
 }
 
 // Properties are reported or desired values with the document's version. In JSON they are one object:

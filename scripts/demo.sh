@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo: a simulated site of 24 SNMP devices on loopback (127.0.10.1-24, port 16100) and the gateway
 # on it. The gateway sweeps 127.0.10.0/27, makes a twin of every device that answers, and polls them every
-# 5 s; the log shows devices found and twins changing. Runs DEMO_SECONDS (default 60), then stops both
+# 5 s; the log shows devices found, claimed from the simulator's CSV, and twins changing. Runs DEMO_SECONDS (default 60), then stops both
 # processes by PID. Everything stays on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +53,12 @@ echo "demo: edgegw run for ${SECONDS_TO_RUN}s (twins change as uptime and temper
 bin/edgegw run --config "$dir/edgegw.toml" > "$dir/edgegw.log" 2>&1 &
 gw=$!
 pids=("$gw" "${pids[@]}")
-tail -n +1 -f "$dir/edgegw.log" --pid "$gw" | grep --line-buffered -E 'started|discovered|discovery pass|reported|offline|online|shutting|stopped|level=(WARN|ERROR)' &
+tail -n +1 -f "$dir/edgegw.log" --pid "$gw" | grep --line-buffered -E 'started|discovered|discovery pass|reported|offline|online|shutting|stopped|action=claimed|level=(WARN|ERROR)' &
+# Facilities staff claim the site from the CSV the simulator wrote (MAC + serial of every device):
+# claimed devices are polled at full rate and their twins change every poll.
+sleep 4
+echo "demo: edgegw claim import $dir/devices.csv"
+bin/edgegw claim import "$dir/devices.csv" --config "$dir/edgegw.toml" | tail -1
 sleep "$SECONDS_TO_RUN"
 kill -TERM "$gw"
 wait "$gw" || true

@@ -435,7 +435,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{[]string{"--config", bad, "count", "--gateway", "g", "--timeout", "soon"}, 2, "", `invalid value "soon" for flag -timeout`},
 		{[]string{"--config", bad, "set", "--device", "d", "novalue"}, 2, "", `"novalue" is not key=value`},
 		{[]string{"--config", bad, "set", "--device", "d", "a=1", "a=2"}, 2, "", "a is given twice"},
-		{[]string{"--config", bad, "claim", "--gateway", "g", "--mac", "ff:ff:ff:ff:ff:ff", "--serial", "s"}, 2, "", "--mac: mac ff:ff:ff:ff:ff:ff is a broadcast"},
+		{[]string{"--config", bad, "claim", "--gateway", "g", "--mac", "ff:ff:ff:ff:ff:ff", "--serial", "s"}, 2, "", "--mac: mac ff:ff:ff:ff:ff:ff is the broadcast address"},
 		{[]string{"--config", bad, "unclaim", "--gateway", "g"}, 2, "", "give --mac or --device"},
 		{[]string{"--config", bad, "tail", "extra"}, 2, "", `unexpected argument "extra"`},
 		{[]string{"--config", bad, "tail"}, 1, "", "edgegw-console tail: " + bad + ":3:1: cloud.bogus: unknown key\n" +

@@ -11,7 +11,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/edgegw/edgegw/gateway"
 )
 
 // The daemon's local admin API: HTTP on a unix socket in state_dir, 0600, so only the gateway's own
@@ -24,6 +27,21 @@ const adminSocket = "admin.sock"
 type adminAPI interface {
 	Status() any
 	SetCloud(on bool) error
+	Gateway() *gateway.Gateway
+}
+
+// claimRequest is the body of POST /claims.
+type claimRequest struct {
+	MAC    string `json:"mac"`
+	Serial string `json:"serial"`
+	Group  string `json:"group,omitempty"`
+}
+
+// importResult is the answer to POST /claims/import: one result per usable row, one error per bad row.
+type importResult struct {
+	Results    []gateway.ClaimResult   `json:"results"`
+	RowErrors  []gateway.ClaimRowError `json:"rowErrors,omitempty"`
+	Duplicates int                     `json:"duplicates,omitempty"`
 }
 
 // serveAdmin listens on state_dir/admin.sock until ctx ends.
@@ -51,6 +69,54 @@ func serveAdmin(ctx context.Context, stateDir string, api adminAPI, log *slog.Lo
 			writeJSONResponse(w, api.Status())
 		}
 	}
+	mux.HandleFunc("GET /claims", func(w http.ResponseWriter, r *http.Request) { writeJSONResponse(w, api.Gateway().Claims()) })
+	mux.HandleFunc("POST /claims", func(w http.ResponseWriter, r *http.Request) {
+		var req claimRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+			http.Error(w, "bad claim request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		c, err := api.Gateway().Claim(r.Context(), req.MAC, req.Serial, req.Group, "cli")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeJSONResponse(w, c)
+	})
+	mux.HandleFunc("POST /claims/import", func(w http.ResponseWriter, r *http.Request) {
+		csv, err := gateway.ParseClaimsCSV(io.LimitReader(r.Body, 64<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		res := importResult{RowErrors: csv.Errors, Duplicates: csv.Duplicates}
+		res.Results = api.Gateway().ClaimMany(r.Context(), csv.Rows, "csv")
+		writeJSONResponse(w, res)
+	})
+	mux.HandleFunc("DELETE /claims/{mac}", func(w http.ResponseWriter, r *http.Request) {
+		c, err := api.Gateway().Unclaim(r.PathValue("mac"), "cli")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		writeJSONResponse(w, c)
+	})
+	mux.HandleFunc("GET /audit", func(w http.ResponseWriter, r *http.Request) {
+		var since time.Time
+		if s := r.URL.Query().Get("since"); s != "" {
+			var err error
+			if since, err = time.Parse(time.RFC3339, s); err != nil {
+				http.Error(w, "since: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+		}
+		es, err := api.Gateway().AuditLog(r.URL.Query().Get("device"), since)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		writeJSONResponse(w, es)
+	})
 	mux.HandleFunc("POST /cloud/enable", cloud(true))
 	mux.HandleFunc("POST /cloud/disable", cloud(false))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -80,6 +146,11 @@ func writeJSONResponse(w http.ResponseWriter, v any) {
 
 // adminCall sends one request to the daemon's admin socket.
 func adminCall(stateDir, method, path string) ([]byte, error) {
+	return adminRequest(stateDir, method, path, nil)
+}
+
+// adminRequest is adminCall with a body.
+func adminRequest(stateDir, method, path string, body io.Reader) ([]byte, error) {
 	sock := filepath.Join(stateDir, adminSocket)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -87,7 +158,7 @@ func adminCall(stateDir, method, path string) ([]byte, error) {
 			return d.DialContext(ctx, "unix", sock)
 		},
 	}}
-	req, err := http.NewRequest(method, "http://edgegw"+path, nil)
+	req, err := http.NewRequest(method, "http://edgegw"+path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -96,14 +167,15 @@ func adminCall(stateDir, method, path string) ([]byte, error) {
 		return nil, fmt.Errorf("cannot reach the daemon at %s (is edgegw run going with this state_dir?): %w", sock, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("daemon: %s", string(body))
+		body := out
+		return nil, fmt.Errorf("daemon: %s", strings.TrimSpace(string(body)))
 	}
-	return body, nil
+	return out, nil
 }
 
 // cmdCloud: edgegw cloud enable|disable|status --config FILE.

@@ -85,12 +85,37 @@ health_interval = "1s"
 	done := make(chan error, 1)
 	go func() { done <- daemon(dctx, cfg, slog.New(slog.DiscardHandler)) }()
 
+	// Claim the site from a CSV, as facilities staff would: one wrong serial, one bad row.
+	var csvText strings.Builder
+	csvText.WriteString("\ufeffMAC,Serial,Group\r\n")
+	for i, d := range site.Devices() {
+		serial := d.Serial
+		if i == 3 {
+			serial = "NOT-" + serial // rejected: nothing of it may go up
+		}
+		fmt.Fprintf(&csvText, "%s,%s,Lobby\r\n", strings.ToUpper(strings.ReplaceAll(d.MAC, ":", "-")), serial)
+	}
+	csvText.WriteString("zz:zz,bad\r\n")
+	csvPath := filepath.Join(dir, "devices.csv")
+	require.NoError(t, os.WriteFile(csvPath, []byte(csvText.String()), 0o644))
+	var out, errOut bytes.Buffer
+	require.Eventually(t, func() bool { // the daemon discovers, then the import finds the devices
+		out.Reset()
+		return run([]string{"claim", "import", csvPath, "--config", cfgPath}, &out, &errOut) == exitOK &&
+			strings.Contains(out.String(), "3 claimed")
+	}, 30*time.Second, 200*time.Millisecond, "%s %s", out.String(), errOut.String())
+	require.Contains(t, out.String(), "1 rejected")
+	require.Contains(t, out.String(), "line 6: mac \"zz:zz\" is not a MAC address")
+	rejected := "mac-" + strings.ReplaceAll(site.Devices()[3].MAC, ":", "")
+
 	full := map[string]bool{}
 	reported := map[string]bool{}
 	var health protocol.Health
-	for len(full) < 4 || len(reported) < 4 || health.Devices.Discovered < 4 {
+	audits := 0
+	for len(full) < 3 || len(reported) < 3 || health.Devices.Claimed < 3 || audits < 3 {
 		e := next()
 		require.Equal(t, "gw-e2e", e.GatewayID)
+		require.NotEqual(t, rejected, e.DeviceID, "nothing of a rejected device goes up (kind %s)", e.Kind)
 		switch e.Kind {
 		case protocol.KindTwinFull:
 			var b protocol.TwinFull
@@ -103,6 +128,12 @@ health_interval = "1s"
 			reported[e.DeviceID] = true
 		case protocol.KindHealth:
 			require.NoError(t, json.Unmarshal(e.Body, &health))
+		case protocol.KindAudit:
+			var a protocol.Audit
+			require.NoError(t, json.Unmarshal(e.Body, &a))
+			if a.Entry.Action == "claimed" {
+				audits++
+			}
 		}
 	}
 	require.Equal(t, "connected", health.Uplink.State)
@@ -130,7 +161,7 @@ health_interval = "1s"
 	}
 
 	// The switch, through the admin socket like the CLI.
-	var out, errOut bytes.Buffer
+	out.Reset()
 	require.Equal(t, exitOK, run([]string{"cloud", "disable", "--config", cfgPath}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), `"cloudEnabled": false`)
 	require.Eventually(t, func() bool {

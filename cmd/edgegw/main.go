@@ -36,6 +36,10 @@ Usage:
   edgegw discover [--config FILE] [--json] [--target URL]...
                                            one discovery pass, print what answered, exit
   edgegw config check --config FILE        check a configuration file
+  edgegw claim add|import|list|remove ... --config FILE
+                                           claim devices by MAC + serial (see edgegw claim --help)
+  edgegw audit [--device D] [--since T] [--json] --config FILE
+                                           who changed what, when
   edgegw cloud enable|disable|status --config FILE
                                            switch the cloud uplink of the running daemon, or show its health
   edgegw profile list|show NAME|test --target URL
@@ -73,6 +77,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdConfigCheck(args[2:], stdout, stderr)
 	case "cloud":
 		err = cmdCloud(args[1:], stdout, stderr)
+	case "claim":
+		err = cmdClaim(args[1:], stdout, stderr)
+	case "audit":
+		err = cmdAudit(args[1:], stdout, stderr)
 	case "profile":
 		err = cmdProfile(args[1:], stdout, stderr)
 	case "version":

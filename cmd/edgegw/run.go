@@ -101,6 +101,11 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			publish(outbox.State, protocol.KindTwinFull, t.DeviceID, protocol.KindTwinFull,
 				protocol.TwinFull{SchemaVersion: protocol.SchemaVersion, Twin: t})
 		},
+		OnAudit: func(e gateway.AuditEntry) {
+			publish(outbox.Control, protocol.KindAudit, e.DeviceID, "", protocol.Audit{SchemaVersion: protocol.SchemaVersion, Entry: e})
+		},
+		ClaimTTL:       cfg.Claims.PendingTTL,
+		AuditRetention: cfg.Audit.Retention,
 		OnReadings: func(id string, at time.Time, vals map[string]gateway.Value) {
 			publish(outbox.Telemetry, protocol.KindTelemetry, id, "",
 				protocol.Telemetry{SchemaVersion: protocol.SchemaVersion, DeviceID: id, Time: at.UTC(), Values: vals})
@@ -142,7 +147,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 		sw.up = up
 	}
-	stopAdmin, err := serveAdmin(ctx, cfg.Gateway.StateDir, &adminState{health: health, up: up, sw: sw, ob: ob}, log)
+	stopAdmin, err := serveAdmin(ctx, cfg.Gateway.StateDir, &adminState{health: health, up: up, sw: sw, ob: ob, gw: gw}, log)
 	if err != nil {
 		return err
 	}
@@ -223,6 +228,7 @@ func (s *cloudSwitch) set(on bool) error {
 
 // adminState is what the admin socket shows and changes.
 type adminState struct {
+	gw     *gateway.Gateway
 	health func() protocol.Health
 	up     *uplink.Uplink
 	sw     *cloudSwitch
@@ -247,6 +253,8 @@ func (a *adminState) Status() any {
 }
 
 func (a *adminState) SetCloud(on bool) error { return a.sw.set(on) }
+
+func (a *adminState) Gateway() *gateway.Gateway { return a.gw }
 
 // formatValues renders changed values as "a=1 b=on", sorted, for the log.
 func formatValues(vals map[string]gateway.Value) string {

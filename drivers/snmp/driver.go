@@ -51,10 +51,11 @@ type V3Auth struct {
 // printable reference.
 type Credentials struct {
 	// Name is the reference stored in sightings ("discovery.snmp[0]"), unique per driver.
-	Name      string
-	Version   Version
-	Community string
-	V3        *V3Auth
+	Name           string
+	Version        Version
+	Community      string
+	WriteCommunity string // community for SETs; "" = Community
+	V3             *V3Auth
 }
 
 // Target is one entry of a group's target list: a single host or a prefix to sweep.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 	"time"
@@ -176,6 +175,12 @@ type Telemetry struct {
 	DeviceID      string                   `json:"deviceId"`
 	Time          time.Time                `json:"time"`
 	Values        map[string]gateway.Value `json:"values"`
+}
+
+// Audit is the body of an audit message: one entry of the gateway's audit log.
+type Audit struct {
+	SchemaVersion int                `json:"schemaVersion"`
+	Entry         gateway.AuditEntry `json:"entry"`
 }
 
 // TwinFull is the body of a twin-full message (on request, and when a device is first sent up).
@@ -425,26 +430,8 @@ func EncodeCommand(c gateway.Command) ([]byte, error) {
 	return nil, fmt.Errorf("unknown command %T", c)
 }
 
-// NormalizeMAC accepts aa:bb:cc:dd:ee:ff, AA-BB-..., aabb.ccdd.eeff and aabbccddeeff, and refuses
-// broadcast, multicast and all-zero addresses. It returns the lower-case colon form.
-func NormalizeMAC(s string) (string, error) {
-	raw := strings.TrimSpace(s)
-	hexOnly := strings.NewReplacer(":", "", "-", "", ".", "").Replace(raw)
-	if len(hexOnly) != 12 {
-		return "", fmt.Errorf("mac %q is not a MAC address", excerpt(raw))
-	}
-	hw, err := net.ParseMAC(hexOnly[0:2] + ":" + hexOnly[2:4] + ":" + hexOnly[4:6] + ":" + hexOnly[6:8] + ":" + hexOnly[8:10] + ":" + hexOnly[10:12])
-	if err != nil {
-		return "", fmt.Errorf("mac %q is not a MAC address", excerpt(raw))
-	}
-	switch {
-	case hw[0]|hw[1]|hw[2]|hw[3]|hw[4]|hw[5] == 0:
-		return "", fmt.Errorf("mac %s is all zeros", hw)
-	case hw[0]&1 == 1:
-		return "", fmt.Errorf("mac %s is a broadcast or multicast address", hw)
-	}
-	return hw.String(), nil
-}
+// NormalizeMAC is gateway.NormalizeMAC: one rule for MACs on every path (CLI, CSV, cloud).
+func NormalizeMAC(s string) (string, error) { return gateway.NormalizeMAC(s) }
 
 func excerpt(s string) string {
 	if len(s) > 64 {

@@ -48,7 +48,7 @@ func TestDecodeCommand(t *testing.T) {
 		{KindClaim, `not json`, "claim: body is not a JSON object"},
 		{KindClaim, `{"mac":"aabbcc001122","serial":"x"}`, "claim: body has no schemaVersion"},
 		{KindClaim, `{"schemaVersion":2,"mac":"aabbcc001122","serial":"x"}`, "schemaVersion 2 is not supported"},
-		{KindClaim, `{"schemaVersion":1,"mac":"ff:ff:ff:ff:ff:ff","serial":"x"}`, "broadcast or multicast"},
+		{KindClaim, `{"schemaVersion":1,"mac":"ff:ff:ff:ff:ff:ff","serial":"x"}`, "broadcast address"},
 		{KindClaim, `{"schemaVersion":1,"mac":"00:00:00:00:00:00","serial":"x"}`, "all zeros"},
 		{KindClaim, `{"schemaVersion":1,"mac":"01:00:5e:00:00:01","serial":"x"}`, "multicast"},
 		{KindClaim, `{"schemaVersion":1,"mac":"aabbcc","serial":"x"}`, "not a MAC address"},

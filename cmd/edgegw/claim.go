@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/edgegw/edgegw/gateway"
+)
+
+const claimUsage = `Usage:
+  edgegw claim add --mac M --serial S [--group G] --config FILE   claim one device (exit 1 if rejected)
+  edgegw claim import FILE.csv --config FILE                    claim every MAC,Serial[,Group] row
+  edgegw claim list [--json] --config FILE                      every claim and its state
+  edgegw claim remove --mac M --config FILE                     unclaim a device
+
+These talk to the running daemon over its admin socket (state_dir/admin.sock).
+`
+
+func cmdClaim(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("%s", strings.TrimRight(claimUsage, "\n"))
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, claimUsage)
+		return nil
+	}
+	verb, args := args[0], args[1:]
+	fs := newFlags("claim "+verb, "edgegw claim "+verb+" (see edgegw claim --help)", stdout)
+	cfgPath := fs.String("config", "", "configuration file of the running daemon (required)")
+	var mac, serial, group *string
+	var asJSON *bool
+	var file string
+	switch verb {
+	case "add":
+		mac = fs.String("mac", "", "the device's MAC (aa:bb:cc:dd:ee:ff, AA-BB-..., aabb.ccdd.eeff, aabbccddeeff)")
+		serial = fs.String("serial", "", "the serial number on the device's label")
+		group = fs.String("group", "", "group to put it in (default \""+gateway.DefaultGroup+"\")")
+	case "remove":
+		mac = fs.String("mac", "", "the device's MAC (or its device id)")
+	case "list":
+		asJSON = fs.Bool("json", false, "print JSON")
+	case "import":
+		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+			file, args = args[0], args[1:]
+		}
+	default:
+		return usagef("edgegw claim: unknown command %q\n\n%s", verb, claimUsage)
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if verb == "import" && file == "" && fs.NArg() == 0 {
+		return usagef("edgegw claim import: which file? (edgegw claim import FILE.csv --config FILE)")
+	}
+	if (verb == "add" && (*mac == "" || *serial == "")) || (verb == "remove" && *mac == "") {
+		return usagef("edgegw claim %s: --mac%s required (see --help)", verb, map[bool]string{true: " and --serial are", false: " is"}[verb == "add"])
+	}
+	cfg, err := loadConfig(*cfgPath, stderr)
+	if err != nil {
+		return err
+	}
+	dir := cfg.Gateway.StateDir
+	switch verb {
+	case "add":
+		body, _ := json.Marshal(claimRequest{MAC: *mac, Serial: *serial, Group: *group})
+		out, err := adminRequest(dir, http.MethodPost, "/claims", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		var c gateway.Claim
+		if err := json.Unmarshal(out, &c); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s %s: %s%s\n", c.MAC, dash(c.DeviceID), c.State, reasonSuffix(c.Reason))
+		if c.State == gateway.ClaimRejected || c.State == gateway.ClaimMismatch {
+			return errSilent
+		}
+		return nil
+	case "remove":
+		out, err := adminRequest(dir, http.MethodDelete, "/claims/"+url.PathEscape(*mac), nil)
+		if err != nil {
+			return err
+		}
+		var c gateway.Claim
+		json.Unmarshal(out, &c)
+		fmt.Fprintf(stdout, "%s %s: unclaimed\n", c.MAC, dash(c.DeviceID))
+		return nil
+	case "list":
+		out, err := adminCall(dir, http.MethodGet, "/claims")
+		if err != nil {
+			return err
+		}
+		var cs []gateway.Claim
+		if err := json.Unmarshal(out, &cs); err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, cs)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MAC\tSERIAL\tDEVICE ID\tSTATE\tGROUP\tUPDATED\tREASON")
+		for _, c := range cs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.MAC, c.Serial, dash(c.DeviceID), c.State, c.Group,
+				c.Updated.Local().Format(time.DateTime), c.Reason)
+		}
+		return tw.Flush()
+	}
+	// import
+	if file == "" {
+		file = fs.Arg(0)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	out, err := adminRequest(dir, http.MethodPost, "/claims/import", f)
+	if err != nil {
+		return err
+	}
+	var res importResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	for _, r := range res.Results {
+		switch {
+		case r.Error != "":
+			fmt.Fprintf(stdout, "line %d: %s\n", r.Line, r.Error)
+			counts["error"]++
+		case r.Unchanged:
+			counts["unchanged"]++
+		default:
+			fmt.Fprintf(stdout, "line %d: %s %s%s\n", r.Line, r.Claim.MAC, r.Claim.State, reasonSuffix(r.Claim.Reason))
+			counts[r.Claim.State]++
+		}
+	}
+	for _, e := range res.RowErrors {
+		fmt.Fprintf(stdout, "line %d: %s\n", e.Line, e.Reason)
+		counts["error"]++
+	}
+	fmt.Fprintf(stdout, "%d rows: %d claimed, %d pending, %d rejected, %d unchanged, %d bad, %d duplicates\n",
+		len(res.Results)+len(res.RowErrors), counts[gateway.ClaimClaimed], counts[gateway.ClaimPending],
+		counts[gateway.ClaimRejected], counts["unchanged"], counts["error"], res.Duplicates)
+	return nil
+}
+
+// cmdAudit: edgegw audit [--device D] [--since T] [--json] --config FILE.
+func cmdAudit(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("audit", "edgegw audit [--device D] [--since 2026-11-01T00:00:00Z|24h] [--json] --config FILE", stdout)
+	cfgPath := fs.String("config", "", "configuration file of the running daemon (required)")
+	device := fs.String("device", "", "only this device id")
+	since := fs.String("since", "", "only entries since this time (RFC 3339) or duration ago (24h)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *device != "" {
+		q.Set("device", *device)
+	}
+	if *since != "" {
+		if d, err := time.ParseDuration(*since); err == nil {
+			q.Set("since", time.Now().Add(-d).UTC().Format(time.RFC3339))
+		} else if _, err := time.Parse(time.RFC3339, *since); err == nil {
+			q.Set("since", *since)
+		} else {
+			return usagef("edgegw audit: --since %q is neither a time (RFC 3339) nor a duration", *since)
+		}
+	}
+	cfg, err := loadConfig(*cfgPath, stderr)
+	if err != nil {
+		return err
+	}
+	out, err := adminCall(cfg.Gateway.StateDir, http.MethodGet, "/audit?"+q.Encode())
+	if err != nil {
+		return err
+	}
+	var es []gateway.AuditEntry
+	if err := json.Unmarshal(out, &es); err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, es)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tDEVICE\tACTION\tOLD\tNEW\tBY\tDETAIL")
+	for _, e := range es {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), dash(e.DeviceID), e.Action,
+			dash(e.Old), dash(e.New), e.By, e.Detail)
+	}
+	return tw.Flush()
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return " (" + r + ")"
+}

@@ -1,0 +1,118 @@
+package gateway
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/edgegw/edgegw/gateway/store"
+)
+
+// bucketAudit holds the audit log: key = 8-byte big-endian unix nanoseconds + 4-byte sequence, so the
+// store iterates in time order; value = JSON AuditEntry.
+const bucketAudit = "audit"
+
+// AuditEntry is one thing that happened to a device that an operator may need to account for: claims,
+// setting changes (old and new value), methods, group moves, online/offline, identity mismatches.
+type AuditEntry struct {
+	Time     time.Time `json:"time"`
+	DeviceID string    `json:"deviceId,omitempty"`
+	MAC      string    `json:"mac,omitempty"`
+	Action   string    `json:"action"`
+	Old      string    `json:"old,omitempty"`
+	New      string    `json:"new,omitempty"`
+	// By says who or what did it: "cli", "csv", "cloud", "discovery", "poll".
+	By     string `json:"by,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Audit records an entry (time filled in when zero), stores it and hands it to OnAudit when the device
+// is claimed.
+func (g *Gateway) Audit(e AuditEntry) { g.auditMany([]AuditEntry{e}) }
+
+// auditMany records entries in one transaction.
+func (g *Gateway) auditMany(es []AuditEntry) {
+	if len(es) == 0 {
+		return
+	}
+	now := time.Now().UTC()
+	keys := make([]string, len(es))
+	g.auditMu.Lock()
+	for i := range es {
+		if es[i].Time.IsZero() {
+			es[i].Time = now
+		}
+		g.auditSeq++
+		var k [12]byte
+		binary.BigEndian.PutUint64(k[:8], uint64(es[i].Time.UnixNano()))
+		binary.BigEndian.PutUint32(k[8:], g.auditSeq)
+		keys[i] = string(k[:])
+	}
+	g.auditMu.Unlock()
+	if g.opts.Store != nil {
+		err := g.opts.Store.Update(func(tx *store.Tx) error {
+			for i, e := range es {
+				b, _ := json.Marshal(e)
+				if err := tx.Put(bucketAudit, keys[i], b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			g.log.Error("could not store audit entries", "count", len(es), "err", err)
+		}
+	}
+	for _, e := range es {
+		g.log.Info("audit", "action", e.Action, "device", e.DeviceID, "mac", e.MAC, "old", e.Old, "new", e.New, "by", e.By)
+		// Up only for claimed devices (and unclaims): nothing of an unclaimed, rejected or mismatched
+		// device leaves the site; the full log stays local (edgegw audit).
+		if g.opts.OnAudit != nil && (e.Action == "unclaimed" || g.claimed(e.DeviceID)) {
+			g.opts.OnAudit(e)
+		}
+	}
+}
+
+// AuditLog returns the entries since since (zero: all), for one device if deviceID is set, oldest first.
+func (g *Gateway) AuditLog(deviceID string, since time.Time) ([]AuditEntry, error) {
+	if g.opts.Store == nil {
+		return nil, nil
+	}
+	var out []AuditEntry
+	err := g.opts.Store.ForEach(bucketAudit, func(key string, value []byte) error {
+		if len(key) == 12 && !since.IsZero() && int64(binary.BigEndian.Uint64([]byte(key[:8]))) < since.UnixNano() {
+			return nil
+		}
+		var e AuditEntry
+		if err := json.Unmarshal(value, &e); err != nil {
+			return fmt.Errorf("audit entry: %w", err)
+		}
+		if deviceID == "" || e.DeviceID == deviceID {
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// pruneAudit deletes entries older than the retention.
+func (g *Gateway) pruneAudit(now time.Time) {
+	if g.opts.Store == nil || g.opts.AuditRetention <= 0 {
+		return
+	}
+	cut := now.Add(-g.opts.AuditRetention).UnixNano()
+	var old []string
+	g.opts.Store.ForEach(bucketAudit, func(key string, _ []byte) error {
+		if len(key) == 12 && int64(binary.BigEndian.Uint64([]byte(key[:8]))) < cut {
+			old = append(old, key)
+		}
+		return nil
+	})
+	for _, k := range old {
+		g.opts.Store.Delete(bucketAudit, k)
+	}
+	if len(old) > 0 {
+		g.log.Info("audit entries past retention deleted", "count", len(old))
+	}
+}

@@ -1,0 +1,365 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgegw/edgegw/gateway/store"
+)
+
+// Claim states (DESIGN.md, Claiming).
+const (
+	ClaimUnclaimed = "unclaimed"
+	ClaimPending   = "pending"
+	ClaimClaimed   = "claimed"
+	ClaimRejected  = "rejected"
+	ClaimMismatch  = "mismatch"
+)
+
+// DefaultGroup is where claimed devices land unless a group is given.
+const DefaultGroup = "Unassociated Devices"
+
+// bucketClaims holds one JSON Claim per MAC.
+const bucketClaims = "claims"
+
+// Claim is an operator's claim on a device: the MAC finds it, the serial read live from it is the
+// handshake.
+type Claim struct {
+	MAC      string    `json:"mac"`
+	Serial   string    `json:"serial"`
+	Group    string    `json:"group"`
+	State    string    `json:"state"`
+	Reason   string    `json:"reason,omitempty"`
+	DeviceID string    `json:"device_id,omitempty"`
+	By       string    `json:"by,omitempty"` // "cli", "csv", "cloud"
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	// Expires is when a pending claim gives up.
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Reidentifier reads a device's identity again, live: the serial handshake of a claim.
+type Reidentifier interface {
+	Reidentify(ctx context.Context, ep Endpoint) (Sighting, error)
+}
+
+// ErrNoClaim is an unclaim of a MAC or device nobody claimed.
+var ErrNoClaim = errors.New("no claim")
+
+// Claim claims the device with mac by its serial. If the device is known, its serial is read from it
+// live and compared: claimed or rejected. If it is not known yet (or does not answer), the claim is
+// pending and is checked again at every discovery until ClaimTTL. Claiming again with the same serial
+// and group changes nothing.
+func (g *Gateway) Claim(ctx context.Context, mac, serial, group, by string) (Claim, error) {
+	c, changed, err := g.evaluateClaim(ctx, mac, serial, group, by)
+	if err != nil || !changed {
+		return c, err
+	}
+	g.setClaims([]*Claim{&c}, by)
+	return c, nil
+}
+
+// ClaimResult is the outcome of one row of a bulk claim.
+type ClaimResult struct {
+	Line  int    `json:"line,omitempty"`
+	Claim Claim  `json:"claim"`
+	Error string `json:"error,omitempty"`
+	// Unchanged is set when the same claim already stood.
+	Unchanged bool `json:"unchanged,omitempty"`
+}
+
+// ClaimMany claims many devices at once (a CSV import): live serial checks run 16 at a time and every
+// resulting claim and audit entry is written in one transaction, so 10,000 rows take seconds.
+func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []ClaimResult {
+	out := make([]ClaimResult, len(rows))
+	changed := make([]bool, len(rows))
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for i, r := range rows {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c, ch, err := g.evaluateClaim(ctx, r.MAC, r.Serial, r.Group, by)
+			out[i] = ClaimResult{Line: r.Line, Claim: c, Unchanged: err == nil && !ch}
+			if err != nil {
+				out[i].Error = err.Error()
+			}
+			changed[i] = err == nil && ch
+		})
+	}
+	wg.Wait()
+	var batch []*Claim
+	for i := range out {
+		if changed[i] {
+			batch = append(batch, &out[i].Claim)
+		}
+	}
+	g.setClaims(batch, by)
+	return out
+}
+
+// evaluateClaim works out what a claim comes to, without recording it. changed is false when the same
+// claim already stands.
+func (g *Gateway) evaluateClaim(ctx context.Context, mac, serial, group, by string) (c Claim, changed bool, err error) {
+	if mac, err = NormalizeMAC(mac); err != nil {
+		return Claim{}, false, err
+	}
+	if serial, err = NormalizeSerial(serial); err != nil {
+		return Claim{}, false, err
+	}
+	group = strings.TrimSpace(group)
+	if group == "" {
+		group = DefaultGroup
+	}
+	if len(group) > 128 {
+		return Claim{}, false, errors.New("group is longer than 128 characters")
+	}
+	now := time.Now()
+	g.mu.Lock()
+	if old, ok := g.claims[mac]; ok && SameSerial(old.Serial, serial) && old.Group == group &&
+		(old.State == ClaimClaimed || old.State == ClaimPending) {
+		out := *old
+		g.mu.Unlock()
+		return out, false, nil // idempotent: the same claim twice changes nothing
+	}
+	c = Claim{MAC: mac, Serial: serial, Group: group, State: ClaimPending, By: by, Created: now, Updated: now,
+		Expires: now.Add(g.opts.ClaimTTL)}
+	if old, ok := g.claims[mac]; ok {
+		c.Created = old.Created
+	}
+	id, ep, known := g.deviceByMAC(mac)
+	g.mu.Unlock()
+
+	if !known {
+		c.Reason = "no device with this MAC has been discovered yet; checked again at every discovery"
+		return c, true, nil
+	}
+	c.DeviceID = id
+	live, err := g.liveSerial(ctx, id, ep)
+	switch {
+	case err != nil:
+		c.Reason = "the device did not answer; the claim is checked again at every discovery: " + err.Error()
+	case live == "":
+		c.State, c.Expires = ClaimRejected, time.Time{}
+		c.Reason = "the device does not report a serial number; it cannot be claimed by serial"
+	case SameSerial(live, serial):
+		c.State, c.Expires = ClaimClaimed, time.Time{}
+	default:
+		// The device's real serial is not shown: that would hand it to whoever guesses MACs.
+		c.State, c.Reason, c.Expires = ClaimRejected, "the serial does not match the one the device reports", time.Time{}
+	}
+	return c, true, nil
+}
+
+// liveSerial reads the serial from the device now, through the first endpoint whose driver can.
+func (g *Gateway) liveSerial(ctx context.Context, id string, ep Endpoint) (string, error) {
+	r, ok := g.opts.Pollers[ep.Protocol].(Reidentifier)
+	if !ok {
+		t, _ := g.Twin(id)
+		return t.Identity.Serial, nil // a driver that cannot re-read: the serial it reported at discovery
+	}
+	s, err := r.Reidentify(ctx, ep)
+	if err != nil {
+		return "", err
+	}
+	return s.Identity.Serial, nil
+}
+
+// deviceByMAC finds the device with mac and its first endpoint. Called with g.mu held.
+func (g *Gateway) deviceByMAC(mac string) (string, Endpoint, bool) {
+	for id, t := range g.twins {
+		if t.Identity.MAC == mac && len(t.Endpoints) > 0 {
+			return id, t.Endpoints[0].Endpoint, true
+		}
+	}
+	return "", Endpoint{}, false
+}
+
+// setClaims records claims: the map, each device's twin, the store and the audit log (one transaction
+// for all of them), and a full twin up for each newly claimed device.
+func (g *Gateway) setClaims(cs []*Claim, by string) {
+	if len(cs) == 0 {
+		return
+	}
+	var entries []AuditEntry
+	var full []Twin
+	g.mu.Lock()
+	for _, c := range cs {
+		prev := ClaimUnclaimed
+		if old, ok := g.claims[c.MAC]; ok {
+			prev = old.State
+		}
+		cp := *c
+		g.claims[c.MAC] = &cp
+		if t, ok := g.twins[c.DeviceID]; ok {
+			t.Claim = ClaimStatus{State: c.State, Group: c.Group, ClaimedAt: claimedAt(c)}
+			g.dirty[c.DeviceID] = true
+			if c.State == ClaimClaimed && g.opts.OnTwin != nil {
+				full = append(full, t.clone())
+			}
+		}
+		action := map[string]string{ClaimClaimed: "claimed", ClaimPending: "claim pending", ClaimRejected: "claim rejected",
+			ClaimMismatch: "identity mismatch"}[c.State]
+		entries = append(entries, AuditEntry{DeviceID: c.DeviceID, MAC: c.MAC, Action: action, Old: prev, New: c.State, By: by,
+			Detail: strings.TrimSpace(c.Reason + " group=" + c.Group)})
+	}
+	g.mu.Unlock()
+	if g.opts.Store != nil {
+		err := g.opts.Store.Update(func(tx *store.Tx) error {
+			for _, c := range cs {
+				b, _ := json.Marshal(c)
+				if err := tx.Put(bucketClaims, c.MAC, b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			g.log.Error("could not store claims", "count", len(cs), "err", err)
+		}
+	}
+	g.auditMany(entries)
+	for _, t := range full {
+		g.opts.OnTwin(t) // a full twin goes up on claim
+	}
+}
+
+func claimedAt(c *Claim) time.Time {
+	if c.State == ClaimClaimed {
+		return c.Updated
+	}
+	return time.Time{}
+}
+
+// Unclaim releases the device with this MAC or device id. Its data stops going up.
+func (g *Gateway) Unclaim(macOrID, by string) (Claim, error) {
+	g.mu.Lock()
+	var c *Claim
+	if mac, err := NormalizeMAC(macOrID); err == nil {
+		c = g.claims[mac]
+	} else {
+		for _, cl := range g.claims {
+			if cl.DeviceID == macOrID {
+				c = cl
+			}
+		}
+	}
+	if c == nil {
+		g.mu.Unlock()
+		return Claim{}, fmt.Errorf("%w for %s", ErrNoClaim, macOrID)
+	}
+	delete(g.claims, c.MAC)
+	if t, ok := g.twins[c.DeviceID]; ok {
+		t.Claim = ClaimStatus{State: ClaimUnclaimed}
+		g.dirty[c.DeviceID] = true
+	}
+	out := *c
+	g.mu.Unlock()
+	if g.opts.Store != nil {
+		if err := g.opts.Store.Delete(bucketClaims, out.MAC); err != nil {
+			return out, fmt.Errorf("forget the claim: %w", err)
+		}
+	}
+	g.Audit(AuditEntry{DeviceID: out.DeviceID, MAC: out.MAC, Action: "unclaimed", Old: out.State, New: ClaimUnclaimed, By: by})
+	out.State = ClaimUnclaimed
+	return out, nil
+}
+
+// Claims lists every claim, by MAC.
+func (g *Gateway) Claims() []Claim {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]Claim, 0, len(g.claims))
+	for _, mac := range slices.Sorted(maps.Keys(g.claims)) {
+		out = append(out, *g.claims[mac])
+	}
+	return out
+}
+
+// checkClaim runs the handshake for a fresh sighting of a claimed or pending device. Called without
+// g.mu held.
+func (g *Gateway) checkClaim(id string, s Sighting) {
+	if s.Identity.MAC == "" {
+		return
+	}
+	g.mu.Lock()
+	c, ok := g.claims[s.Identity.MAC]
+	if !ok {
+		g.mu.Unlock()
+		return
+	}
+	cur := *c
+	g.mu.Unlock()
+	now := time.Now()
+	next := cur
+	next.DeviceID, next.Updated = id, now
+	switch cur.State {
+	case ClaimPending:
+		switch {
+		case s.Identity.Serial == "":
+			return
+		case SameSerial(s.Identity.Serial, cur.Serial):
+			next.State, next.Reason, next.Expires = ClaimClaimed, "", time.Time{}
+		default:
+			next.State, next.Reason, next.Expires = ClaimRejected, "the serial does not match the one the device reports", time.Time{}
+		}
+	case ClaimClaimed:
+		if s.Identity.Serial == "" || SameSerial(s.Identity.Serial, cur.Serial) {
+			if cur.DeviceID == id {
+				return
+			}
+		} else {
+			// Hardware swapped or MAC spoofed: its data stops going up until it is claimed again.
+			next.State, next.Reason = ClaimMismatch, "the device now reports another serial number"
+		}
+	default:
+		return
+	}
+	g.setClaims([]*Claim{&next}, "discovery")
+}
+
+// expireClaims turns pending claims past their time into rejected ones.
+func (g *Gateway) expireClaims(now time.Time) {
+	g.mu.Lock()
+	var due []Claim
+	for _, c := range g.claims {
+		if c.State == ClaimPending && !c.Expires.IsZero() && now.After(c.Expires) {
+			due = append(due, *c)
+		}
+	}
+	g.mu.Unlock()
+	for _, c := range due {
+		c.State, c.Reason, c.Updated = ClaimRejected, "pending claim expired: no device with this MAC was seen in time", now
+		g.setClaims([]*Claim{&c}, "expiry")
+	}
+}
+
+// claimed reports whether a device's data may go up.
+func (g *Gateway) claimed(id string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t, ok := g.twins[id]
+	return ok && t.Claim.State == ClaimClaimed
+}
+
+// restoreClaims loads the claims from the store.
+func (g *Gateway) restoreClaims() error {
+	if g.opts.Store == nil {
+		return nil
+	}
+	return g.opts.Store.ForEach(bucketClaims, func(key string, value []byte) error {
+		var c Claim
+		if err := json.Unmarshal(value, &c); err != nil {
+			return fmt.Errorf("claim %s: %w", key, err)
+		}
+		g.claims[key] = &c
+		return nil
+	})
+}
