@@ -76,6 +76,10 @@ type SNMP struct {
 	// CommunityFile names a file holding the community; it is read at load
 	// and its trailing newline dropped. Relative to the config file's directory.
 	CommunityFile string `toml:"community_file"`
+	// WriteCommunity is used for SETs (desired settings); "" = Community. Many agents allow writes only
+	// with a separate read-write community.
+	WriteCommunity     Secret `toml:"write_community"`
+	WriteCommunityFile string `toml:"write_community_file"`
 	// Timeout per request, 10ms..60s; default 2s.
 	Timeout time.Duration `toml:"timeout"`
 	// Retries per request, 0..10; default 1. Each retry on a dead address

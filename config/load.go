@@ -187,6 +187,10 @@ func (c *Config) resolve(es *errs, baseDir string) (inline []string) {
 			inline = append(inline, s.name+".community")
 		}
 		c.readSecret(es, s.name, "community", &s.Community, &s.CommunityFile, baseDir)
+		c.readSecret(es, s.name, "write_community", &s.WriteCommunity, &s.WriteCommunityFile, baseDir)
+		if s.WriteCommunity != "" && s.WriteCommunityFile == "" {
+			inline = append(inline, s.name+".write_community")
+		}
 		if s.Community == "" && s.CommunityFile == "" && (s.Version == Version1 || s.Version == Version2c) {
 			s.Community = defaultCommunity
 		}

@@ -69,7 +69,7 @@ var ErrNoDevice = errors.New("no such device")
 
 var _ CommandHandler = (*Gateway)(nil)
 
-// HandleCommand carries out cloud commands: twin-get, claim, unclaim. Desired settings, methods and log
+// HandleCommand carries out cloud commands: twin-get, claim, unclaim, twin-desired. Methods and log
 // uploads are answered with ErrNotSupported until they are built.
 func (g *Gateway) HandleCommand(ctx context.Context, cmd Command) (any, error) {
 	switch c := cmd.(type) {
@@ -82,6 +82,8 @@ func (g *Gateway) HandleCommand(ctx context.Context, cmd Command) (any, error) {
 			return cl, fmt.Errorf("claim rejected: %s", cl.Reason)
 		}
 		return cl, nil
+	case DesiredCommand:
+		return g.ApplyDesired(ctx, c, "cloud")
 	case UnclaimCommand:
 		key := c.MAC
 		if key == "" {

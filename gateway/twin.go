@@ -12,16 +12,18 @@ import (
 // Twin is one device's document, versioned like an Azure IoT Hub twin. It holds no secret: endpoints
 // name their credentials by reference only.
 type Twin struct {
-	DeviceID     string        `json:"deviceId"`
-	Identity     TwinIdentity  `json:"identity"`
-	Profile      string        `json:"profile,omitempty"`
-	Reported     Properties    `json:"reported"`
-	Desired      Properties    `json:"desired"`
-	Connectivity Connectivity  `json:"connectivity"`
-	Claim        ClaimStatus   `json:"claim"`
-	Endpoints    []EndpointRef `json:"endpoints"`
-	FirstSeen    time.Time     `json:"firstSeen"`
-	LastSeen     time.Time     `json:"lastSeen"`
+	DeviceID string       `json:"deviceId"`
+	Identity TwinIdentity `json:"identity"`
+	Profile  string       `json:"profile,omitempty"`
+	Reported Properties   `json:"reported"`
+	Desired  Properties   `json:"desired"`
+	// DesiredStatus is the outcome of the last desired patch: its $version and each property's status.
+	DesiredStatus DesiredStatus `json:"desiredStatus,omitzero"`
+	Connectivity  Connectivity  `json:"connectivity"`
+	Claim         ClaimStatus   `json:"claim"`
+	Endpoints     []EndpointRef `json:"endpoints"`
+	FirstSeen     time.Time     `json:"firstSeen"`
+	LastSeen      time.Time     `json:"lastSeen"`
 }
 
 // TwinIdentity is the identity section: what the device says it is and where it answers.
@@ -150,6 +152,7 @@ func (t *Twin) clone() Twin {
 	c := *t
 	c.Reported.Values = maps.Clone(t.Reported.Values)
 	c.Desired.Values = maps.Clone(t.Desired.Values)
+	c.DesiredStatus.Properties = maps.Clone(t.DesiredStatus.Properties)
 	c.Endpoints = slices.Clone(t.Endpoints)
 	c.Identity.Protocols = slices.Clone(t.Identity.Protocols)
 	c.Identity.Addresses = slices.Clone(t.Identity.Addresses)

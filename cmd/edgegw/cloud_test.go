@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -192,3 +193,113 @@ health_interval = "1s"
 }
 
 func twinGet(dev string) gateway.TwinGetCommand { return gateway.TwinGetCommand{DeviceID: dev} }
+
+// TestDesiredOnSNMPD: a claimed net-snmp "display", a twin-desired location from the cloud applied with
+// SNMP SET (read back with net-snmp's own snmpget), acknowledged with the $version it answers, and the
+// audit entry with the old and new value.
+func TestDesiredOnSNMPD(t *testing.T) {
+	v := peers.Need(t, "PEERS_AMQPS_URL", "PEERS_CA", "PEERS_CLIENT_CERT", "PEERS_CLIENT_KEY",
+		"PEERS_SNMPD_ADDR", "PEERS_SNMPD_RO_COMMUNITY", "PEERS_SNMPD_RW_COMMUNITY")
+	addr := v[4]
+	snmpget := func() string {
+		out, err := exec.Command("snmpget", "-v2c", "-c", v[5], "-Oqv", addr, "1.3.6.1.2.1.1.6.0").CombinedOutput()
+		require.NoError(t, err, string(out))
+		return strings.Trim(strings.TrimSpace(string(out)), `"`)
+	}
+	orig := snmpget()
+	t.Cleanup(func() {
+		exec.Command("snmpset", "-v2c", "-c", v[6], addr, "1.3.6.1.2.1.1.6.0", "s", orig).Run()
+	})
+	q := uplink.NewMessageID()[:10]
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "edgegw.toml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`[gateway]
+id = "gw-set"
+state_dir = "state"
+[[discovery.snmp]]
+targets = [%q]
+community = %q
+write_community = %q
+[polling]
+interval = "1s"
+[cloud]
+enabled = true
+url = %q
+ca_file = %q
+cert_file = %q
+key_file = %q
+up_address = "/queue/set-up-%s"
+down_address = "/queue/set-down-%s"
+`, addr, v[5], v[6], v[0], v[1], v[2], v[3], q, q)), 0o600))
+	cfg, err := config.Load(cfgPath)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- daemon(dctx, cfg, slog.New(slog.DiscardHandler)) }()
+	defer func() { stop(); <-done }()
+
+	var out, errOut bytes.Buffer
+	var rows []discovered
+	require.Equal(t, exitOK, run([]string{"discover", "--json", "--target", "snmp://" + v[5] + "@" + addr}, &out, &errOut), errOut.String())
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rows))
+	dev, mac := rows[0].ID, rows[0].MAC
+	require.Eventually(t, func() bool {
+		out.Reset()
+		return run([]string{"claim", "add", "--mac", mac, "--serial", "sn-dp55-000123", "--config", cfgPath}, &out, &errOut) == exitOK &&
+			strings.Contains(out.String(), "claimed")
+	}, 20*time.Second, 200*time.Millisecond, "%s %s", out.String(), errOut.String())
+
+	// The cloud sets the location.
+	conn, err := uplink.Dial(ctx, uplink.DialConfig{URL: v[0], CAFile: v[1], CertFile: v[2], KeyFile: v[3]})
+	require.NoError(t, err)
+	defer conn.Close()
+	sess, err := conn.NewSession(ctx, nil)
+	require.NoError(t, err)
+	in, err := uplink.OpenInbox(ctx, sess, "/queue/set-up-"+q, 64)
+	require.NoError(t, err)
+	send, err := sess.NewSender(ctx, "/queue/set-down-"+q, &amqp.SenderOptions{TargetDurability: amqp.DurabilityUnsettledState})
+	require.NoError(t, err)
+	want := "rack-" + q[:6]
+	body, _ := protocol.EncodeCommand(gateway.DesiredCommand{DeviceID: dev, Version: 7, Desired: map[string]gateway.Value{"location": gateway.String(want)}})
+	require.NoError(t, send.Send(ctx, protocol.Envelope{Kind: protocol.KindTwinDesired, GatewayID: "gw-set", MessageID: "set-1",
+		Created: time.Now(), Body: body}.AMQP(), nil))
+	var res gateway.DesiredResult
+	for {
+		m, err := in.Receive(ctx)
+		require.NoError(t, err)
+		require.NoError(t, in.Accept(ctx, m))
+		e, err := protocol.FromAMQP(m)
+		require.NoError(t, err)
+		if e.CorrelationID != "set-1" {
+			continue
+		}
+		require.Equal(t, "twin-desired-result", e.Kind)
+		var r protocol.Result
+		require.NoError(t, json.Unmarshal(e.Body, &r))
+		require.True(t, r.OK, r.Error)
+		require.NoError(t, json.Unmarshal(r.Result, &res))
+		break
+	}
+	require.Equal(t, int64(7), res.Version)
+	require.Equal(t, gateway.DesiredApplied, res.Properties["location"].Status, res.Properties["location"].Reason)
+	require.Equal(t, want, res.Properties["location"].Value.Str)
+	require.Equal(t, want, snmpget(), "net-snmp itself reports the new location")
+
+	out.Reset()
+	require.Equal(t, exitOK, run([]string{"audit", "--json", "--device", dev, "--config", cfgPath}, &out, &errOut), errOut.String())
+	var audit []gateway.AuditEntry
+	require.NoError(t, json.Unmarshal(out.Bytes(), &audit))
+	var change *gateway.AuditEntry
+	for i := range audit {
+		if audit[i].Action == "setting changed" {
+			change = &audit[i]
+		}
+	}
+	require.NotNil(t, change, "audit: %+v", audit)
+	require.Equal(t, orig, change.Old)
+	require.Equal(t, want, change.New)
+	require.Equal(t, "cloud", change.By)
+	require.Equal(t, "location", change.Detail)
+}

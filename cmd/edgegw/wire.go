@@ -22,9 +22,10 @@ func snmpGroups(cfg *config.Config) []snmp.Group {
 		c := &cfg.Discovery.SNMP[i]
 		g := snmp.Group{
 			Credentials: snmp.Credentials{
-				Name:      c.Name(),
-				Version:   snmp.Version(c.Version),
-				Community: c.Community.Reveal(),
+				Name:           c.Name(),
+				Version:        snmp.Version(c.Version),
+				Community:      c.Community.Reveal(),
+				WriteCommunity: c.WriteCommunity.Reveal(),
 			},
 			Timeout: c.Timeout,
 			Retries: c.Retries,
