@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edgegw/edgegw/gateway/store"
 )
@@ -118,8 +119,8 @@ func (g *Gateway) evaluateClaim(ctx context.Context, mac, serial, group, by stri
 	if group == "" {
 		group = DefaultGroup
 	}
-	if len(group) > 128 {
-		return Claim{}, false, errors.New("group is longer than 128 characters")
+	if utf8.RuneCountInString(group) > MaxSerialLen {
+		return Claim{}, false, fmt.Errorf("group is longer than %d characters", MaxSerialLen)
 	}
 	now := time.Now()
 	g.mu.Lock()
