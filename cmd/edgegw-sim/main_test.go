@@ -47,9 +47,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--snmp", "x"}, 2, "invalid value"},
 		{[]string{"--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"--snmp", "2", "extra"}, 2, "unexpected argument"},
-		{[]string{"--snmp", "2", "--listen", "192.168.1.10"}, 2, "not loopback"},
+		{[]string{"--snmp", "2", "--listen", "192.168.1.10"}, 2, "not loopback"}, // parsed and refused before anything binds; never contacted
 		{[]string{"--snmp", "2", "--listen", "0.0.0.0"}, 2, "not loopback"},
-		{[]string{"--snmp", "2", "--listen", "10.0.0.0/24"}, 2, "not loopback"},
+		{[]string{"--snmp", "2", "--listen", "10.0.0.0/24"}, 2, "not loopback"}, // parsed and refused before anything binds; never contacted
 		{[]string{"--snmp", "300", "--listen", "127.0.10.0/24"}, 2, "254 host addresses"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
