@@ -458,12 +458,9 @@ func (u *Uplink) healthLoop(ctx context.Context) {
 	}
 }
 
-// PublishHealth queues a health message now.
-func (u *Uplink) PublishHealth() {
-	var h protocol.Health
-	if u.opts.Health != nil {
-		h = u.opts.Health()
-	}
+// Health completes the gateway's health with the uplink's and the outbox's parts: what the health
+// message and `edgegw cloud status` show.
+func (u *Uplink) Health(h protocol.Health) protocol.Health {
 	h.SchemaVersion = protocol.SchemaVersion
 	h.GatewayID = u.cfg.GatewayID
 	h.Uplink = u.Status()
@@ -472,6 +469,16 @@ func (u *Uplink) PublishHealth() {
 	h.Outbox = protocol.Outbox{Pending: st.Pending, InFlight: st.InFlight, Bytes: st.Bytes, Dropped: int64(st.Dropped),
 		DeadLettered: int64(st.DeadLettered)}
 	h.GeneratedAtUTC = time.Now().UTC()
+	return h
+}
+
+// PublishHealth queues a health message now.
+func (u *Uplink) PublishHealth() {
+	var h protocol.Health
+	if u.opts.Health != nil {
+		h = u.opts.Health()
+	}
+	h = u.Health(h)
 	if err := u.Publish(outbox.State, protocol.KindHealth, "", "health", h); err != nil {
 		u.log.Warn("could not queue health", "err", err)
 	}

@@ -50,13 +50,7 @@ func open(ctx context.Context, path string, stdout, stderr io.Writer) (*console,
 		fmt.Fprintln(stderr, "edgegw-console: warning:", w)
 	}
 	cl := cfg.Cloud
-	dc := uplink.DialConfig{URL: cl.URL, CAFile: cl.CAFile, CertFile: cl.CertFile, KeyFile: cl.KeyFile,
-		SASL: cl.Mechanism(), Username: cl.Username, Password: cl.Password.Reveal(),
-		InsecurePlaintext: cl.InsecurePlaintext, Proxy: cl.Proxy, WebSocketSubprotocol: cl.WebSocketSubprotocol,
-		ContainerID: "edgegw-console-" + uplink.NewMessageID()[:12]}
-	if auth := cl.ProxyAuth.Reveal(); auth != "" {
-		dc.ProxyUser, dc.ProxyPassword, _ = strings.Cut(auth, ":")
-	}
+	dc := uplink.DialConfigFor(cl, "edgegw-console-"+uplink.NewMessageID()[:12])
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	conn, err := uplink.Dial(dctx, dc)
 	cancel()

@@ -125,10 +125,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	sw := &cloudSwitch{db: db}
 	if cfg.Cloud.Enabled {
-		dial, err := dialConfig(cfg)
-		if err != nil {
-			return err
-		}
+		dial := uplink.DialConfigFor(cfg.Cloud, "edgegw-"+cfg.Gateway.ID)
 		if cfg.Cloud.InsecurePlaintext {
 			log.Warn("cloud.insecure_plaintext is set: the uplink may carry everything in clear text", "url", cfg.Cloud.URL)
 		}
@@ -147,7 +144,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 		sw.up = up
 	}
-	stopAdmin, err := serveAdmin(ctx, cfg.Gateway.StateDir, &adminState{health: health, up: up, sw: sw, ob: ob, gw: gw}, log)
+	stopAdmin, err := serveAdmin(ctx, cfg.Gateway.StateDir, &adminState{health: health, up: up, sw: sw, gw: gw}, log)
 	if err != nil {
 		return err
 	}
@@ -179,18 +176,6 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped cleanly")
 	return nil
-}
-
-// dialConfig turns the [cloud] table into the dialer's settings.
-func dialConfig(cfg *config.Config) (uplink.DialConfig, error) {
-	c := cfg.Cloud
-	d := uplink.DialConfig{URL: c.URL, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile, SASL: c.Mechanism(),
-		Username: c.Username, Password: c.Password.Reveal(), InsecurePlaintext: c.InsecurePlaintext, Proxy: c.Proxy,
-		WebSocketSubprotocol: c.WebSocketSubprotocol, ContainerID: "edgegw-" + cfg.Gateway.ID}
-	if auth := c.ProxyAuth.Reveal(); auth != "" {
-		d.ProxyUser, d.ProxyPassword, _ = strings.Cut(auth, ":")
-	}
-	return d, nil
 }
 
 // cloudSwitch keeps `edgegw cloud disable` across restarts: a flag in the state store.
@@ -232,22 +217,14 @@ type adminState struct {
 	health func() protocol.Health
 	up     *uplink.Uplink
 	sw     *cloudSwitch
-	ob     *outbox.Outbox
 }
 
 func (a *adminState) Status() any {
 	h := a.health()
 	if a.up != nil {
-		h.Uplink = a.up.Status()
-		h.CloudEnabled = a.up.Enabled()
-	} else {
-		h.Uplink.State = uplink.StateDisabled
+		return a.up.Health(h)
 	}
-	if a.ob != nil {
-		st := a.ob.Stats()
-		h.Outbox = protocol.Outbox{Pending: st.Pending, InFlight: st.InFlight, Bytes: st.Bytes,
-			Dropped: int64(st.Dropped), DeadLettered: int64(st.DeadLettered)}
-	}
+	h.Uplink.State = uplink.StateDisabled
 	h.GeneratedAtUTC = time.Now().UTC()
 	return h
 }

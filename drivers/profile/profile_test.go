@@ -95,7 +95,7 @@ func TestEmbeddedPoints(t *testing.T) {
 		{"printer-mib", "printerStatus", ".1.3.6.1.2.1.25.3.5.1.1.1", gateway.TypeEnum, 0, "", false},
 		{"printer-mib", "tonerLevel", ".1.3.6.1.2.1.43.11.1.1.9.1.1", gateway.TypeInt, 0, "", false},
 		{"printer-mib", "tonerMaxCapacity", ".1.3.6.1.2.1.43.11.1.1.8.1.1", gateway.TypeInt, 0, "", false},
-		{"printer-mib", "pageCount", ".1.3.6.1.2.1.43.10.2.1.4.1.1", gateway.TypeCounter, 0, "", false},
+		{"printer-mib", "pageCount", ".1.3.6.1.2.1.43.10.2.1.4.1.1", gateway.TypeCounter, 0, "", false}, // an OID, not an address
 		{"acme-display", "temperatureCelsius", ".1.3.6.1.4.1.99999.1.1.1.0", gateway.TypeInt, 0.1, "Cel", false},
 		{"acme-display", "powerState", ".1.3.6.1.4.1.99999.1.1.2.0", gateway.TypeEnum, 0, "", true},
 		{"acme-display", "inputSource", ".1.3.6.1.4.1.99999.1.1.3.0", gateway.TypeEnum, 0, "", true},
