@@ -153,14 +153,78 @@ type Point struct {
 	Min      *float64 `json:"min,omitempty"`
 	Max      *float64 `json:"max,omitempty"`
 	MaxLen   int      `json:"maxLen,omitempty"`
+	// Register is the point's Modbus address and encoding (profiles with protocol "modbus").
+	Register *Register `json:"register,omitempty"`
+	// TXT is the mDNS TXT key the value comes from, compared case-insensitively (protocol "mdns").
+	TXT string `json:"txt,omitempty"`
 }
 
-// Method is an action a profile declares (reboot, input select): a SET of Value on OID.
+// Modbus tables (the four data kinds of the Modbus data model).
+const (
+	TableHolding  = "holding"  // holding registers, FC3 read, FC6/16 write
+	TableInput    = "input"    // input registers, FC4
+	TableCoil     = "coil"     // coils, FC1 read, FC5/15 write
+	TableDiscrete = "discrete" // discrete inputs, FC2
+)
+
+// Register formats: how the 16-bit words of a Modbus point encode its value.
+const (
+	FormatU16    = "u16"
+	FormatI16    = "i16"
+	FormatU32    = "u32"
+	FormatI32    = "i32"
+	FormatU64    = "u64"
+	FormatI64    = "i64"
+	FormatF32    = "f32"
+	FormatF64    = "f64"
+	FormatString = "string" // Count registers of text, two bytes each, NULs and trailing spaces trimmed
+)
+
+// Register is where a Modbus point lives and how its registers encode the value.
+type Register struct {
+	// Table is TableHolding, TableInput, TableCoil or TableDiscrete.
+	Table string `json:"table"`
+	// Address is the 0-based PDU address of the first register (or bit). With Model it is the offset
+	// in the SunSpec model's block instead, counted from the first register after the model's ID and L.
+	Address uint16 `json:"address"`
+	// Format is one of the Format* constants; empty for coils and discrete inputs (one bit).
+	Format string `json:"format,omitempty"`
+	// Count is how many registers a FormatString spans.
+	Count int `json:"count,omitempty"`
+	// WordOrder is "big" (default: most significant register first) or "little".
+	WordOrder string `json:"wordOrder,omitempty"`
+	// ByteOrder is "big" (default: most significant byte first within a register) or "little".
+	ByteOrder string `json:"byteOrder,omitempty"`
+	// ScaleFactor, when set, is the address (same table, same Model) of a SunSpec scale factor: a
+	// signed 16-bit power of ten applied to the raw value (0x8000 means "not implemented").
+	ScaleFactor *uint16 `json:"scaleFactor,omitempty"`
+	// Model is a SunSpec model id (1 common, 101 inverter, ...): the driver finds where the device
+	// put that model by walking the model list from "SunS". Zero means Address is absolute.
+	Model int `json:"model,omitempty"`
+}
+
+// Words is how many 16-bit registers the register's format spans (1 for coils and discrete inputs:
+// one bit).
+func (r *Register) Words() int {
+	switch r.Format {
+	case FormatU32, FormatI32, FormatF32:
+		return 2
+	case FormatU64, FormatI64, FormatF64:
+		return 4
+	case FormatString:
+		return r.Count
+	}
+	return 1
+}
+
+// Method is an action a profile declares (reboot, input select): a SET of Value on OID, or a write
+// of Value to Register.
 type Method struct {
-	Name  string    `json:"name"`
-	OID   string    `json:"oid,omitempty"`
-	Type  ValueType `json:"type"`
-	Value string    `json:"value"`
+	Name     string    `json:"name"`
+	OID      string    `json:"oid,omitempty"`
+	Register *Register `json:"register,omitempty"`
+	Type     ValueType `json:"type"`
+	Value    string    `json:"value"`
 }
 
 // Match says which devices a profile is for. Every condition that is set must hold: the device's
@@ -171,6 +235,14 @@ type Match struct {
 	SysObjectIDs []string `json:"sysObjectIds,omitempty"`
 	SysDescr     string   `json:"sysDescr,omitempty"`
 	Present      []string `json:"present,omitempty"`
+	// Services are mDNS service types ("_pjlink._tcp"): an mDNS profile matches a device that
+	// announces any of them.
+	Services []string `json:"services,omitempty"`
+	// VendorName and ProductCode are regular expressions on a Modbus device's Read Device
+	// Identification objects 0 and 1; SunSpecModels are SunSpec model ids the device must have.
+	VendorName    string `json:"vendorName,omitempty"`
+	ProductCode   string `json:"productCode,omitempty"`
+	SunSpecModels []int  `json:"sunspecModels,omitempty"`
 }
 
 // IdentityOIDs names vendor OIDs that hold a device's identity, read at discovery. Each overrides what
@@ -188,7 +260,16 @@ type IdentityOIDs struct {
 	ModelFromSysDescr    string `json:"modelFromSysDescr,omitempty"`
 	FirmwareFromSysDescr string `json:"firmwareFromSysDescr,omitempty"`
 	HardwareFromSysDescr string `json:"hardwareFromSysDescr,omitempty"`
+	// Registers name Modbus registers holding identity, keyed by field: "serial", "model",
+	// "manufacturer", "firmware", "hardware", "mac" (a string, or 6 bytes in 3 registers).
+	Registers map[string]Register `json:"registers,omitempty"`
+	// TXT names the mDNS TXT keys holding identity, keyed by field as Registers, each a list of keys
+	// tried in order (case-insensitive).
+	TXT map[string][]string `json:"txt,omitempty"`
 }
+
+// Identity fields that IdentityOIDs.Registers and IdentityOIDs.TXT may name.
+var IdentityFields = []string{"serial", "model", "manufacturer", "firmware", "hardware", "mac"}
 
 // Profile is a device model's description: how to recognise it and what to poll.
 type Profile struct {
@@ -196,6 +277,8 @@ type Profile struct {
 	Description string `json:"description,omitempty"`
 	// Kind is the device family ("display", "ups", "pdu", "printer", "generic").
 	Kind string `json:"kind,omitempty"`
+	// Protocol is the protocol the profile's points speak: "snmp" (the default), "modbus" or "mdns".
+	Protocol string `json:"protocol,omitempty"`
 	// Manufacturer is used when the device does not say its own.
 	Manufacturer string       `json:"manufacturer,omitempty"`
 	Match        Match        `json:"match"`
@@ -319,4 +402,12 @@ type Reading struct {
 	Unit   string
 	// Err is why this point has no value (noSuchObject, a type the profile did not expect).
 	Err error
+}
+
+// ProtocolName is the profile's protocol, "snmp" when the profile does not say.
+func (p *Profile) ProtocolName() string {
+	if p.Protocol == "" {
+		return "snmp"
+	}
+	return p.Protocol
 }
