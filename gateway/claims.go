@@ -193,9 +193,9 @@ func (g *Gateway) setClaims(cs []*Claim, by string) {
 	var full []Twin
 	g.mu.Lock()
 	for _, c := range cs {
-		prev := ClaimUnclaimed
+		prev, prevGroup := ClaimUnclaimed, ""
 		if old, ok := g.claims[c.MAC]; ok {
-			prev = old.State
+			prev, prevGroup = old.State, old.Group
 		}
 		cp := *c
 		g.claims[c.MAC] = &cp
@@ -208,8 +208,12 @@ func (g *Gateway) setClaims(cs []*Claim, by string) {
 		}
 		action := map[string]string{ClaimClaimed: "claimed", ClaimPending: "claim pending", ClaimRejected: "claim rejected",
 			ClaimMismatch: "identity mismatch"}[c.State]
-		entries = append(entries, AuditEntry{DeviceID: c.DeviceID, MAC: c.MAC, Action: action, Old: prev, New: c.State, By: by,
-			Detail: strings.TrimSpace(c.Reason + " group=" + c.Group)})
+		e := AuditEntry{DeviceID: c.DeviceID, MAC: c.MAC, Action: action, Old: prev, New: c.State, By: by,
+			Detail: strings.TrimSpace(c.Reason + " group=" + c.Group)}
+		if prev == ClaimClaimed && c.State == ClaimClaimed && prevGroup != c.Group {
+			e.Action, e.Old, e.New, e.Detail = "moved to another group", prevGroup, c.Group, ""
+		}
+		entries = append(entries, e)
 	}
 	g.mu.Unlock()
 	if g.opts.Store != nil {

@@ -69,8 +69,8 @@ var ErrNoDevice = errors.New("no such device")
 
 var _ CommandHandler = (*Gateway)(nil)
 
-// HandleCommand carries out cloud commands: twin-get, claim, unclaim, twin-desired. Methods and log
-// uploads are answered with ErrNotSupported until they are built.
+// HandleCommand carries out cloud commands: twin-get, claim, unclaim, twin-desired, method. Log uploads
+// are answered by the daemon, which holds the logs (see LogsHandler).
 func (g *Gateway) HandleCommand(ctx context.Context, cmd Command) (any, error) {
 	switch c := cmd.(type) {
 	case ClaimCommand:
@@ -90,6 +90,8 @@ func (g *Gateway) HandleCommand(ctx context.Context, cmd Command) (any, error) {
 			key = c.DeviceID
 		}
 		return g.Unclaim(key, "cloud")
+	case MethodCommand:
+		return g.InvokeMethod(ctx, c, "cloud")
 	case TwinGetCommand:
 		t, ok := g.Twin(c.DeviceID)
 		if !ok {

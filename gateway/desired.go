@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -13,6 +14,8 @@ const (
 	DesiredApplied  = "applied"
 	DesiredRejected = "rejected"
 	DesiredFailed   = "failed"
+	// DesiredSuperseded is a property a later desired patch named before this one wrote it.
+	DesiredSuperseded = "superseded"
 )
 
 // PropertyStatus is what became of one desired property.
@@ -32,10 +35,13 @@ type DesiredResult struct {
 	Properties map[string]PropertyStatus `json:"properties"`
 }
 
-// ApplyDesired validates a desired patch against the device's profile (the setting exists, is
+// ApplyDesired validates a desired patch against the device's profiles (the setting exists, is
 // writable, has the right type, range or enum), writes the valid ones with the device's driver, reads
 // them back, and records the outcome: desired and reported in the twin, one audit entry per change with
-// the old and new value. A patch whose $version is not newer than the last one applied is refused.
+// the old and new value. A patch whose $version is not newer than every one accepted before is
+// refused. Patches for one device are written one at a time; a property that a later patch also names
+// and that is still waiting to be written is skipped as superseded: the later value is what the cloud
+// wants now.
 func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string) (DesiredResult, error) {
 	res := DesiredResult{DeviceID: c.DeviceID, Version: c.Version, Properties: map[string]PropertyStatus{}}
 	g.mu.Lock()
@@ -48,12 +54,16 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 		g.mu.Unlock()
 		return res, fmt.Errorf("device %s is %s: only claimed devices take settings", c.DeviceID, t.Claim.State)
 	}
-	if c.Version <= t.Desired.Version {
-		v := t.Desired.Version
+	q := g.desiredQueue(c.DeviceID)
+	if newest := max(t.Desired.Version, q.accepted); c.Version <= newest {
 		g.mu.Unlock()
-		return res, fmt.Errorf("desired $version %d is not newer than %d, already applied", c.Version, v)
+		return res, fmt.Errorf("desired $version %d is not newer than %d, already accepted", c.Version, newest)
 	}
-	profileName, mac := t.Profile, t.Identity.MAC
+	q.accepted = c.Version
+	for name := range c.Desired {
+		q.latest[name] = c.Version
+	}
+	twinProfile, mac := t.Profile, t.Identity.MAC
 	eps := slices.Clone(t.Endpoints)
 	old := maps.Clone(t.Reported.Values)
 	if old == nil {
@@ -61,53 +71,48 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 	}
 	g.mu.Unlock()
 
-	var prof *Profile
-	if g.opts.Profiles != nil {
-		prof = g.opts.Profiles.Get(profileName)
-	}
 	type job struct {
 		name string
+		ep   EndpointRef
 		pt   Point
 		v    Value
 	}
 	var jobs []job
 	for _, name := range slices.Sorted(maps.Keys(c.Desired)) {
 		v := c.Desired[name]
-		var pt *Point
-		if prof != nil {
-			pt = prof.Point(name)
-		}
+		ep, pt, _ := g.settingAt(eps, twinProfile, name)
 		if reason := checkDesired(pt, name, v); reason != "" {
 			res.Properties[name] = PropertyStatus{Status: DesiredRejected, Reason: reason}
 			continue
 		}
-		jobs = append(jobs, job{name, *pt, v})
+		jobs = append(jobs, job{name, ep, *pt, v})
 	}
-	var writer Writer
-	var ep Endpoint
-	for _, e := range eps {
-		if w, ok := g.opts.Pollers[e.Protocol].(Writer); ok {
-			writer, ep = w, e.Endpoint
-			break
-		}
-	}
+
+	q.write.Lock()
 	applied := map[string]Value{}
 	var audits []AuditEntry
 	for _, j := range jobs {
-		if writer == nil {
+		g.mu.Lock()
+		newer := q.latest[j.name]
+		g.mu.Unlock()
+		if newer > c.Version {
+			res.Properties[j.name] = PropertyStatus{Status: DesiredSuperseded,
+				Reason: fmt.Sprintf("superseded by desired $version %d before it was written", newer)}
+			continue
+		}
+		writer, ok := g.opts.Pollers[j.ep.Protocol].(Writer)
+		if !ok {
 			res.Properties[j.name] = PropertyStatus{Status: DesiredFailed, Reason: "no driver of this device can write settings"}
 			continue
 		}
 		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		if _, known := old[j.name]; !known {
 			// Not polled yet: read the value the device holds now, so the audit has the real old value.
-			if p, ok := g.opts.Pollers[ep.Protocol]; ok {
-				if rs, err := p.Poll(wctx, ep, []Point{j.pt}); err == nil && len(rs) == 1 && rs[0].Err == nil {
-					old[j.name] = rs[0].Value
-				}
+			if rs, err := g.opts.Pollers[j.ep.Protocol].Poll(wctx, j.ep.Endpoint, []Point{j.pt}); err == nil && len(rs) == 1 && rs[0].Err == nil {
+				old[j.name] = rs[0].Value
 			}
 		}
-		back, err := writer.Write(wctx, ep, j.pt, j.v)
+		back, err := writer.Write(wctx, j.ep.Endpoint, j.pt, j.v)
 		cancel()
 		if err != nil {
 			res.Properties[j.name] = PropertyStatus{Status: DesiredFailed, Reason: err.Error()}
@@ -121,6 +126,7 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 		audits = append(audits, AuditEntry{DeviceID: c.DeviceID, MAC: mac, Action: "setting changed", Old: old[j.name].String(),
 			New: back.String(), By: by, Detail: j.name})
 	}
+	q.write.Unlock()
 
 	g.mu.Lock()
 	var patch *Patch
@@ -128,9 +134,15 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 		if t.Desired.Values == nil {
 			t.Desired.Values = map[string]Value{}
 		}
-		maps.Copy(t.Desired.Values, c.Desired)
-		t.Desired.Version = c.Version
-		t.DesiredStatus = DesiredStatus{Version: c.Version, Properties: res.Properties}
+		for name, v := range c.Desired {
+			if res.Properties[name].Status != DesiredSuperseded {
+				t.Desired.Values[name] = v
+			}
+		}
+		t.Desired.Version = max(t.Desired.Version, c.Version)
+		if c.Version > t.DesiredStatus.Version {
+			t.DesiredStatus = DesiredStatus{Version: c.Version, Properties: res.Properties}
+		}
 		patch = t.Reported.apply(c.DeviceID, applied)
 		g.dirty[c.DeviceID] = true
 	}
@@ -140,6 +152,27 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 		g.opts.OnPatch(*patch)
 	}
 	return res, nil
+}
+
+// desiredQueue is one device's desired patches in flight: the newest $version accepted, the newest
+// version that names each property, and the lock that writes them one at a time.
+type desiredQueue struct {
+	accepted int64
+	latest   map[string]int64
+	write    sync.Mutex
+}
+
+// desiredQueue returns the device's queue, made on first use. g.mu must be held.
+func (g *Gateway) desiredQueue(id string) *desiredQueue {
+	q := g.desired[id]
+	if q == nil {
+		q = &desiredQueue{latest: map[string]int64{}}
+		if g.desired == nil {
+			g.desired = map[string]*desiredQueue{}
+		}
+		g.desired[id] = q
+	}
+	return q
 }
 
 // checkDesired validates one desired value against its profile point; "" means valid.

@@ -73,6 +73,8 @@ type Gateway struct {
 	twins  map[string]*Twin
 	dirty  map[string]bool
 	claims map[string]*Claim // by MAC
+	// desired holds each device's desired patches in flight (desired.go).
+	desired map[string]*desiredQueue
 
 	auditMu  sync.Mutex
 	auditSeq uint32
@@ -375,7 +377,7 @@ func (g *Gateway) poll(ctx context.Context, id string) {
 		return
 	}
 	eps := slices.Clone(t.Endpoints)
-	profileName := t.Profile
+	twinProfile := t.Profile
 	// Only claimed devices are polled at full rate; the others often enough to keep their twin alive.
 	if t.Claim.State != ClaimClaimed && !t.Connectivity.LastPoll.IsZero() &&
 		time.Since(t.Connectivity.LastPoll) < time.Duration(g.opts.UnclaimedEvery-1)*g.opts.PollInterval {
@@ -384,12 +386,6 @@ func (g *Gateway) poll(ctx context.Context, id string) {
 	}
 	g.mu.Unlock()
 
-	var points []Point
-	if g.opts.Profiles != nil {
-		if p := g.opts.Profiles.Get(profileName); p != nil {
-			points = p.Points
-		}
-	}
 	vals := map[string]Value{}
 	var pollErr error
 	polled := false
@@ -399,6 +395,10 @@ func (g *Gateway) poll(ctx context.Context, id string) {
 			continue
 		}
 		polled = true
+		var points []Point
+		if p := g.profileFor(ep, twinProfile); p != nil {
+			points = p.Points
+		}
 		rs, err := poller.Poll(ctx, ep.Endpoint, points)
 		if ctx.Err() != nil {
 			return // shutting down: not the device's fault

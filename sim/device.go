@@ -49,6 +49,16 @@ type device struct {
 	mu                               sync.Mutex
 	sysName, sysLocation, sysContact string
 	power, input, backlight          int
+	// restarts counts SETs of the restart object; sysUpTime counts from restartedAt after the first.
+	// The v3 engine time keeps running: a reboot that reset it would need engine boots to move too.
+	restarts    int
+	restartedAt time.Duration
+}
+
+// restart is the restart object's SET: the device "reboots" (sysUpTime starts again from zero).
+func (d *device) restart(int) {
+	d.restarts++
+	d.restartedAt = d.elapsed()
 }
 
 // mix is SplitMix64's finalizer: a cheap, well-spread hash.

@@ -48,11 +48,13 @@
 //	.1.3.6.1.4.1.99999.1.1.2.0    powerState      Integer 1 on, 2 standby; writable
 //	.1.3.6.1.4.1.99999.1.1.3.0    inputSource     Integer 1 hdmi1, 2 hdmi2, 3 displayPort, 4 dvi; writable
 //	.1.3.6.1.4.1.99999.1.1.4.0    backlight       Integer 0..100 %; writable
+//	.1.3.6.1.4.1.99999.1.1.9.0    restart         Integer, reads 0; SET 1 "reboots": sysUpTime restarts
 //
 // Projector (K = 2):
 //
 //	.1.3.6.1.4.1.99999.2.1.2.0    powerState      Integer 1 on, 2 standby; writable
 //	.1.3.6.1.4.1.99999.2.1.5.0    lampHours       Gauge32, +1 per real minute (accelerated for demos)
+//	.1.3.6.1.4.1.99999.2.1.9.0    restart         Integer, reads 0; SET 1 "reboots": sysUpTime restarts
 //
 // UPS (K = 3), RFC 1628 UPS-MIB:
 //

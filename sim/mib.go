@@ -117,6 +117,9 @@ func buildMIB(k *kindSpec) []entry {
 	}, nil)
 	add(sysPrefix+".2.0", 1, gosnmp.ObjectIdentifier, str(k.objectID), nil)
 	add(sysPrefix+".3.0", 1, gosnmp.TimeTicks, func(d *device, el time.Duration) any {
+		if d.restarts > 0 {
+			return uint32((el - d.restartedAt).Milliseconds() / 10)
+		}
 		return uint32((d.uptimeOffset + el).Milliseconds() / 10)
 	}, nil)
 	add(sysPrefix+".4.0", 1, gosnmp.OctetString, func(d *device, _ time.Duration) any { return d.sysContact },
@@ -173,9 +176,11 @@ func buildMIB(k *kindSpec) []entry {
 			setInt(1, 4, func(d *device, v int) { d.input = v }))
 		add(ent+".4.0", 1, gosnmp.Integer, func(d *device, _ time.Duration) any { return d.backlight },
 			setInt(0, 100, func(d *device, v int) { d.backlight = v }))
+		add(ent+".9.0", 1, gosnmp.Integer, num(0), setInt(1, 1, (*device).restart))
 	case 2:
 		add(ent+".2.0", 1, gosnmp.Integer, func(d *device, _ time.Duration) any { return d.power },
 			setInt(1, 2, func(d *device, v int) { d.power = v }))
+		add(ent+".9.0", 1, gosnmp.Integer, num(0), setInt(1, 1, (*device).restart))
 		add(ent+".5.0", 1, gosnmp.Gauge32, func(d *device, el time.Duration) any {
 			// One lamp hour per real minute, so a demo sees it move.
 			return d.lampBase + uint32(el/time.Minute)

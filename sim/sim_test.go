@@ -237,7 +237,7 @@ func TestSet(t *testing.T) {
 			{Name: oidSysName, Type: gosnmp.Integer, Value: 5},
 		}, gosnmp.WrongType, 2},
 		{"wrong value", rw, []gosnmp.SnmpPDU{{Name: oidPower, Type: gosnmp.Integer, Value: 7}}, gosnmp.WrongValue, 1},
-		{"no such object", rw, []gosnmp.SnmpPDU{{Name: ".1.3.6.1.4.1.99999.1.1.9.0", Type: gosnmp.Integer, Value: 1}}, gosnmp.NoCreation, 1},
+		{"no such object", rw, []gosnmp.SnmpPDU{{Name: ".1.3.6.1.4.1.99999.1.1.99.0", Type: gosnmp.Integer, Value: 1}}, gosnmp.NoCreation, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := tc.g.Set(tc.pdus)
@@ -265,6 +265,25 @@ func TestUptimeAndValuesAdvance(t *testing.T) {
 	require.NoError(t, err)
 	require.InDelta(t, float64(up0+300*100), float64(gosnmp.ToBigInt(res.Variables[0].Value).Int64()), 100)
 	require.Equal(t, lamp0+5, gosnmp.ToBigInt(res.Variables[1].Value).Int64())
+}
+
+func TestRestart(t *testing.T) {
+	s, c := startSite(t, 2)
+	addr := s.Devices()[1].Addr // a projector
+	ro := client(t, addr, gosnmp.Version2c, "public")
+	rw := client(t, addr, gosnmp.Version2c, "private")
+	restart := ".1.3.6.1.4.1.99999.2.1.9.0"
+	res, err := rw.Set([]gosnmp.SnmpPDU{{Name: restart, Type: gosnmp.Integer, Value: 2}})
+	require.NoError(t, err)
+	require.Equal(t, gosnmp.WrongValue, res.Error, "only 1 restarts")
+	res, err = rw.Set([]gosnmp.SnmpPDU{{Name: restart, Type: gosnmp.Integer, Value: 1}})
+	require.NoError(t, err)
+	require.Equal(t, gosnmp.NoError, res.Error)
+	c.Advance(90 * time.Second)
+	res, err = ro.Get([]string{oidSysUpTime, restart})
+	require.NoError(t, err)
+	require.InDelta(t, 9000, float64(gosnmp.ToBigInt(res.Variables[0].Value).Int64()), 100, "sysUpTime counts from the restart")
+	require.Equal(t, 0, res.Variables[1].Value)
 }
 
 func TestBadCommunityIsIgnored(t *testing.T) {

@@ -56,6 +56,8 @@ Verbs:
           release a claimed device
   method  --device D [--gateway G] [--wait 30s] NAME [key=value...]
           invoke a device method
+  logs    --gateway G [--since 1h] [--lines N] [--wait 30s]
+          fetch the gateway's recent log lines and audit entries (logs-upload)
   count   --gateway G [--timeout 10s] [--expect N] [--json]
           count unique and duplicate message-ids until a silence (loss tests)
 
@@ -105,6 +107,7 @@ func verbs() []verb {
 		{"claim", "claim --gateway G --mac M --serial S [--group X] [--wait 30s]", claimHelp, claimVerb},
 		{"unclaim", "unclaim --gateway G (--mac M | --device D) [--wait 30s]", unclaimHelp, unclaimVerb},
 		{"method", "method --device D [--gateway G] [--wait 30s] NAME [key=value...]", methodHelp, methodVerb},
+		{"logs", "logs --gateway G [--since 1h] [--lines N] [--wait 30s]", logsHelp, logsVerb},
 		{"count", "count --gateway G [--timeout 10s] [--expect N] [--json]", countHelp, countVerb},
 	}
 }

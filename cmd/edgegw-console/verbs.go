@@ -59,6 +59,11 @@ const methodHelp = `Invokes method NAME on the device with the given arguments (
 prints the method-result.
 `
 
+const logsHelp = `Asks the gateway for its recent log lines and audit entries (logs-upload) and prints the
+reply. A gateway keeps its newest log lines in memory and sends them only when asked; the answer
+is bounded (256 KiB of log lines), newest first kept.
+`
+
 const countHelp = `Reads up_address until --timeout passes without a message of the gateway, then prints how
 many unique message-ids it saw, how many duplicates, and the unique ids per kind. Messages of
 other gateways are consumed and not counted. With --expect N, exit 1 if fewer than N unique
@@ -425,6 +430,27 @@ func methodVerb(fs *flag.FlagSet) prepare {
 		}
 		return func(ctx context.Context, c *console) error {
 			return c.command(ctx, *cf.wait, *cf.gateway, *device, gateway.MethodCommand{DeviceID: *device, Name: name, Args: margs})
+		}, nil
+	}
+}
+
+func logsVerb(fs *flag.FlagSet) prepare {
+	cf := addCommandFlags(fs, true)
+	since := fs.Duration("since", time.Hour, "how far back")
+	lines := fs.Int("lines", 500, "at most this many log lines and audit entries (the newest)")
+	return func(args []string) (action, error) {
+		if len(args) > 0 {
+			return nil, usagef("unexpected argument %q", args[0])
+		}
+		if err := errors.Join(need("gateway", *cf.gateway), cf.check()); err != nil {
+			return nil, firstUsage(err)
+		}
+		if *since <= 0 || *lines <= 0 || *lines > 100000 {
+			return nil, usagef("--since must be positive and --lines 1 to 100000")
+		}
+		return func(ctx context.Context, c *console) error {
+			return c.command(ctx, *cf.wait, *cf.gateway, "",
+				gateway.LogsUploadCommand{Since: time.Now().Add(-*since).UTC(), MaxLines: *lines})
 		}, nil
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/edgegw/edgegw/drivers/snmp"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/logring"
 	"github.com/edgegw/edgegw/uplink"
 	"github.com/edgegw/edgegw/uplink/outbox"
 	"github.com/edgegw/edgegw/uplink/protocol"
@@ -47,6 +48,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 // socket and, when [cloud] is enabled, the uplink.
 func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	started := time.Now()
+	// The newest log lines stay in memory for the cloud's logs-upload; they are never sent unasked.
+	ring := logring.New(5000, 2<<20)
+	log = slog.New(slog.NewMultiHandler(log.Handler(), slog.NewJSONHandler(ring, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	db, err := store.Open(cfg.Gateway.StateDir, nil)
 	if err != nil {
 		return err
@@ -138,7 +142,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			ReconnectMax:   cfg.Cloud.ReconnectMax,
 			HealthInterval: cfg.Cloud.HealthInterval,
 			Enabled:        !sw.disabled(),
-		}, uplink.Options{Outbox: ob, Handler: gw, Health: health, Logger: log})
+		}, uplink.Options{Outbox: ob, Handler: commandHandler{gw, ring}, Health: health, Logger: log})
 		if err != nil {
 			return err
 		}

@@ -89,7 +89,7 @@ func (d *Driver) Write(ctx context.Context, ep gateway.Endpoint, p gateway.Point
 
 	back, err := cl.get([]string{oid})
 	if err != nil {
-		return gateway.Value{}, describe(ep.Address, what+": the device accepted it, but reading it back failed", err)
+		return gateway.Value{}, fmt.Errorf("%w: %w", gateway.ErrUnconfirmed, describe(ep.Address, what, err))
 	}
 	got, ok := back[oid]
 	if !ok {
