@@ -58,6 +58,8 @@ type decoder struct {
 	src  string
 	ix   *posIndex
 	errs []*Error
+	// proto is the protocol of the profile being decoded ("snmp", "modbus", "mdns").
+	proto string
 }
 
 // parseFile parses and checks one file. It returns the profiles it could make sense of even when there
@@ -170,6 +172,10 @@ func (d *decoder) unknownKey(path []string, allowed ...string) {
 			d.errorf(d.ix.key(path), "unknown key %q in %s: keys are case-sensitive, write %q", k, where, a)
 			return
 		}
+	}
+	if proto := keyProtocol[k]; proto != "" && proto != d.proto {
+		d.errorf(d.ix.key(path), "%s is for protocol = %q profiles; this one is %s", k, proto, d.proto)
+		return
 	}
 	d.errorf(d.ix.key(path), "unknown key %q in %s (known: %s)", k, where, strings.Join(allowed, ", "))
 }
@@ -377,7 +383,18 @@ func (d *decoder) profile(t map[string]any, path []string) *rawProfile {
 	r := &rawProfile{at: d.tableAt(path)}
 	p := &r.prof
 	p.Source = d.src
-	d.fields(t, path, "name", "description", "kind", "manufacturer", "extends", "match", "identity", "point", "method")
+	d.fields(t, path, "name", "description", "kind", "protocol", "manufacturer", "extends", "match", "identity", "point", "method")
+	d.proto = "snmp"
+	if proto, ok := d.str(t, path, "protocol"); ok {
+		if !slices.Contains(protocols, proto) {
+			d.errorf(d.ix.val(sub(path, "protocol")), "unknown protocol %q (known: %s)", proto, strings.Join(protocols, ", "))
+		} else {
+			d.proto = proto
+			if proto != "snmp" {
+				p.Protocol = proto
+			}
+		}
+	}
 
 	if name, ok := d.str(t, path, "name"); ok {
 		r.nameAt = d.ix.val(sub(path, "name"))
@@ -459,7 +476,11 @@ func (d *decoder) profile(t map[string]any, path []string) *rawProfile {
 }
 
 func (d *decoder) match(t map[string]any, path []string, m *gateway.Match) {
-	d.fields(t, path, "sys_object_ids", "sys_descr", "present")
+	d.fields(t, path, matchKeys[d.proto]...)
+	if d.proto != "snmp" {
+		d.protoMatch(t, path, m)
+		return
+	}
 	ids, idPaths := d.strs(t, path, "sys_object_ids")
 	for i, s := range ids {
 		if o, ok := d.oid(s, idPaths[i]); ok {
@@ -507,6 +528,10 @@ func (d *decoder) identity(t map[string]any, path []string, id *gateway.Identity
 		keys = append(keys, r.key)
 	}
 	d.fields(t, path, keys...)
+	if d.proto != "snmp" {
+		d.protoIdentity(t, path, keys[:len(fields)], id)
+		return
+	}
 	for _, r := range regexps {
 		s, ok := d.str(t, path, r.key)
 		if !ok {
@@ -536,7 +561,8 @@ var rowSuffixRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
 // point decodes one [[profile.point]]. ok is false when the point is unusable (no valid name).
 func (d *decoder) point(t map[string]any, path []string) (gateway.Point, bool) {
 	var p gateway.Point
-	d.fields(t, path, "name", "oid", "table", "row_suffix", "type", "scale", "offset", "unit", "absent", "enum", "writable", "min", "max", "max_len")
+	d.fields(t, path, slices.Concat([]string{"name"}, addressKeys[d.proto], []string{"type", "scale", "offset", "unit",
+		"absent", "enum", "writable", "min", "max", "max_len"})...)
 	at := d.tableAt(path)
 	valAt := func(key string) position { return d.ix.val(sub(path, key)) }
 
@@ -551,11 +577,7 @@ func (d *decoder) point(t map[string]any, path []string) (gateway.Point, bool) {
 		ok = false
 	}
 	p.Name = name
-	if s, present := d.str(t, path, "oid"); present {
-		p.OID, _ = d.oid(s, sub(path, "oid"))
-	} else if _, present := t["oid"]; !present {
-		d.errorf(at, "point %q has no oid", name)
-	}
+	d.address(t, path, fmt.Sprintf("point %q", name), &p.OID, &p.Register, &p.TXT)
 	typeOK := false
 	if s, present := d.str(t, path, "type"); present {
 		p.Type = gateway.ValueType(s)
@@ -564,7 +586,14 @@ func (d *decoder) point(t map[string]any, path []string) (gateway.Point, bool) {
 			d.errorf(valAt("type"), "unknown type %q (known: %s)", s, typeList())
 		}
 	} else if _, present := t["type"]; !present {
-		d.errorf(at, "point %q has no type", name)
+		switch {
+		case p.Register != nil:
+			p.Type, typeOK = registerType(p.Register), true
+		case d.proto == "mdns":
+			p.Type, typeOK = gateway.TypeString, true
+		default:
+			d.errorf(at, "point %q has no type", name)
+		}
 	}
 	numeric := p.Type.Numeric()
 
@@ -728,7 +757,11 @@ func (d *decoder) enum(t map[string]any, path []string) map[int64]string {
 // method decodes one [[profile.method]].
 func (d *decoder) method(t map[string]any, path []string) (gateway.Method, bool) {
 	var m gateway.Method
-	d.fields(t, path, "name", "oid", "type", "value")
+	where := addressKeys[d.proto]
+	if d.proto == "snmp" {
+		where = []string{"oid"} // a method SETs one object: no table walk
+	}
+	d.fields(t, path, slices.Concat([]string{"name"}, where, []string{"type", "value"})...)
 	at := d.tableAt(path)
 	name, ok := d.str(t, path, "name")
 	switch {
@@ -741,11 +774,11 @@ func (d *decoder) method(t map[string]any, path []string) (gateway.Method, bool)
 		ok = false
 	}
 	m.Name = name
-	if s, present := d.str(t, path, "oid"); present {
-		m.OID, _ = d.oid(s, sub(path, "oid"))
-	} else if _, present := t["oid"]; !present {
-		d.errorf(at, "method %q has no oid", name)
+	if d.proto == "mdns" {
+		d.errorf(at, "mDNS devices take no methods: mDNS only announces")
 	}
+	var txt string
+	d.address(t, path, fmt.Sprintf("method %q", name), &m.OID, &m.Register, &txt)
 	typeOK := false
 	if s, present := d.str(t, path, "type"); present {
 		m.Type = gateway.ValueType(s)

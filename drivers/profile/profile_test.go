@@ -350,7 +350,7 @@ func TestValidation(t *testing.T) {
 		{"empty file", "# nothing\n", []string{`x.toml:1:1: no profiles: a file holds one or more [[profile]] tables`}},
 		{"profile not an array", "[profile]\nname = \"p\"\n", []string{`x.toml:1:1: profile must be an array of tables: write [[profile]]`}},
 		{"unknown top-level key", "version = 1\n" + head, []string{`x.toml:1:1: unknown key "version" in the top level (known: profile)`}},
-		{"unknown key", head + "descripton = \"x\"\n", []string{`x.toml:3:1: unknown key "descripton" in [[profile]] (known: name, description, kind, manufacturer, extends, match, identity, point, method)`}},
+		{"unknown key", head + "descripton = \"x\"\n", []string{`x.toml:3:1: unknown key "descripton" in [[profile]] (known: name, description, kind, protocol, manufacturer, extends, match, identity, point, method)`}},
 		{"key in the wrong case", head + "Kind = \"ups\"\n", []string{`x.toml:3:1: unknown key "Kind" in [[profile]]: keys are case-sensitive, write "kind"`}},
 		{"unknown key in match", head + "[profile.match]\n  sysDescr = \"x\"\n", []string{`x.toml:4:3: unknown key "sysDescr" in [profile.match] (known: sys_object_ids, sys_descr, present)`}},
 		{"unknown key in point", point("type = \"int\"\nUnit = \"V\"\n"), []string{`x.toml:7:1: unknown key "Unit" in [[profile.point]]: keys are case-sensitive, write "unit"`}},

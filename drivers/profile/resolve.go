@@ -67,12 +67,23 @@ func (r *resolver) resolve(name string) *resolved {
 	p := &gateway.Profile{
 		Name:        own.Name,
 		Description: own.Description,
+		Protocol:    own.Protocol,
 		Match: gateway.Match{ // copied: raws of the embedded set are shared by every Load
-			SysObjectIDs: slices.Clone(own.Match.SysObjectIDs),
-			SysDescr:     own.Match.SysDescr,
-			Present:      slices.Clone(own.Match.Present),
+			SysObjectIDs:  slices.Clone(own.Match.SysObjectIDs),
+			SysDescr:      own.Match.SysDescr,
+			Present:       slices.Clone(own.Match.Present),
+			Services:      slices.Clone(own.Match.Services),
+			VendorName:    own.Match.VendorName,
+			ProductCode:   own.Match.ProductCode,
+			SunSpecModels: slices.Clone(own.Match.SunSpecModels),
 		},
 		Source: own.Source,
+	}
+	for _, b := range bases {
+		if b.p.ProtocolName() != p.ProtocolName() {
+			r.errorf(raw, r.extendsAt(raw, b.p.Name), "%q speaks %s and %q %s: a profile extends only profiles of its own protocol",
+				own.Name, p.ProtocolName(), b.p.Name, b.p.ProtocolName())
+		}
 	}
 	res := &resolved{p: p}
 	for _, b := range bases {
@@ -169,6 +180,18 @@ func mergeIdentity(dst *gateway.IdentityOIDs, from gateway.IdentityOIDs) {
 		if *f.s != "" {
 			*f.d = *f.s
 		}
+	}
+	for k, v := range from.Registers {
+		if dst.Registers == nil {
+			dst.Registers = map[string]gateway.Register{}
+		}
+		dst.Registers[k] = v
+	}
+	for k, v := range from.TXT {
+		if dst.TXT == nil {
+			dst.TXT = map[string][]string{}
+		}
+		dst.TXT[k] = slices.Clone(v)
 	}
 }
 
