@@ -57,6 +57,10 @@ type Discovery struct {
 	Concurrency int `toml:"concurrency"`
 	// SNMP lists the SNMP sweeps, one per [[discovery.snmp]] table.
 	SNMP []SNMP `toml:"snmp"`
+	// Modbus lists the Modbus sweeps, one per [[discovery.modbus]] table.
+	Modbus []Modbus `toml:"modbus"`
+	// MDNS is the [discovery.mdns] table; nil when absent (no mDNS browsing).
+	MDNS *MDNS `toml:"mdns"`
 }
 
 // SNMP is one SNMP sweep: a set of targets probed with one set of credentials.

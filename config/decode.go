@@ -141,6 +141,9 @@ func (d *decoder) value(path string, raw any, v reflect.Value) {
 		}
 		v.SetString(s)
 		return
+	case t == unitIDsType:
+		d.decodeUnitIDs(path, raw, v)
+		return
 	case t == targetsType:
 		arr, ok := asArray(raw)
 		if !ok {

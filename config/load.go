@@ -170,6 +170,9 @@ func (c *Config) resolve(es *errs, baseDir string) (inline []string) {
 	c.Log.Level = canonical(c.Log.Level, logLevels)
 	c.Log.Format = canonical(c.Log.Format, logFormats)
 
+	for i := range c.Discovery.Modbus {
+		c.Discovery.Modbus[i].resolve(es, i)
+	}
 	for i := range c.Discovery.SNMP {
 		s := &c.Discovery.SNMP[i]
 		s.name = fmt.Sprintf("discovery.snmp[%d]", i)

@@ -75,11 +75,29 @@ func (d *Discovery) Validate() error {
 	checkRange(&es, "discovery.concurrency", d.Concurrency, 1, maxDiscoveryConc)
 	var total uint64
 	overflow := false
+	type sweep struct {
+		prefix  string
+		targets []Target
+	}
+	var sweeps []sweep
 	for i := range d.SNMP {
 		s := &d.SNMP[i]
 		prefix := fmt.Sprintf("discovery.snmp[%d]", i)
 		s.validate(&es, prefix)
-		for j, t := range s.Targets {
+		sweeps = append(sweeps, sweep{prefix, s.Targets})
+	}
+	for i := range d.Modbus {
+		m := &d.Modbus[i]
+		prefix := fmt.Sprintf("discovery.modbus[%d]", i)
+		m.validate(&es, prefix)
+		sweeps = append(sweeps, sweep{prefix, m.Targets})
+	}
+	if d.MDNS != nil {
+		d.MDNS.validate(&es)
+	}
+	for _, s := range sweeps {
+		prefix := s.prefix
+		for j, t := range s.targets {
 			if overflow || d.MaxAddresses < 1 || t.Host == "" && !t.IsPrefix() {
 				continue // already reported
 			}
