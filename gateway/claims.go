@@ -173,12 +173,20 @@ func (g *Gateway) liveSerial(ctx context.Context, id string, ep Endpoint) (strin
 	return s.Identity.Serial, nil
 }
 
-// deviceByMAC finds the device with mac and its first endpoint. Called with g.mu held.
+// deviceByMAC finds the device with mac and the endpoint to read its serial from: the one of the
+// highest-ranked protocol (ProtocolPrecedence) whose driver can read it live. Called with g.mu held.
 func (g *Gateway) deviceByMAC(mac string) (string, Endpoint, bool) {
 	for id, t := range g.twins {
-		if t.Identity.MAC == mac && len(t.Endpoints) > 0 {
-			return id, t.Endpoints[0].Endpoint, true
+		if t.Identity.MAC != mac || len(t.Endpoints) == 0 {
+			continue
 		}
+		eps := byPrecedence(t.Endpoints)
+		for _, e := range eps {
+			if _, ok := g.opts.Pollers[e.Protocol].(Reidentifier); ok {
+				return id, e.Endpoint, true
+			}
+		}
+		return id, eps[0].Endpoint, true
 	}
 	return "", Endpoint{}, false
 }

@@ -11,8 +11,8 @@ func (g *Gateway) profileFor(ep EndpointRef, twinProfile string) *Profile {
 		name = twinProfile
 	}
 	p := g.opts.Profiles.Get(name)
-	if p != nil && p.ProtocolName() != ep.Protocol && ep.Profile == "" {
-		return nil // the twin's profile speaks another protocol
+	if p != nil && p.ProtocolName() != ep.Protocol {
+		return nil // a profile of another protocol: its points mean nothing to this driver
 	}
 	return p
 }

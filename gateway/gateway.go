@@ -214,17 +214,28 @@ func (g *Gateway) Observe(s Sighting) string {
 		g.twins[id] = t
 	}
 	oldSerial := t.Identity.Serial
-	changed := merge(t, s, now)
+	changed, conflicts := merge(t, s, now)
 	g.dirty[id] = true
 	var full Twin
 	if (!known || changed) && g.opts.OnTwin != nil && t.Claim.State == ClaimClaimed {
 		full = t.clone()
 	}
+	// The claim handshake uses the device's serial by protocol precedence, not whatever the latest
+	// protocol said: an mDNS TXT record cannot overrule the serial SNMP reads from the hardware.
+	merged := s
+	merged.Identity.MAC, merged.Identity.Serial = t.Identity.MAC, t.Identity.Serial
 	g.mu.Unlock()
 	if full.DeviceID != "" {
 		g.opts.OnTwin(full)
 	}
-	g.checkClaim(id, s)
+	for _, c := range conflicts {
+		g.log.Warn("protocols of one device report different serials", "device", id,
+			c.Protocol, c.Value, c.OtherProtocol, c.OtherValue)
+		g.Audit(AuditEntry{DeviceID: id, MAC: merged.Identity.MAC, Action: "identity conflict", By: "discovery",
+			Old: c.OtherProtocol + ": " + c.OtherValue, New: c.Protocol + ": " + c.Value,
+			Detail: c.Field + " differs between " + c.OtherProtocol + " and " + c.Protocol + "; the twin keeps " + t.Identity.Serial})
+	}
+	g.checkClaim(id, merged)
 	switch {
 	case !known:
 		g.log.Info("device discovered", "device", id, "protocol", s.Protocol, "address", s.Address,

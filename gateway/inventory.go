@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"net"
@@ -26,32 +27,42 @@ func DeviceID(s Sighting) (id, idSource string) {
 	return s.Protocol + "-" + hex.EncodeToString(sum[:6]), "protocol"
 }
 
-// merge folds a sighting into a twin (new or existing) and reports whether the identity changed.
-func merge(t *Twin, s Sighting, now time.Time) (identityChanged bool) {
+// ProtocolPrecedence orders protocols by how much their word on identity counts when a device answers
+// several: SNMP's ENTITY-MIB and vendor MIBs name the hardware itself, Modbus Read Device
+// Identification and SunSpec come next, mDNS TXT records (free text a firmware writes for browsers)
+// last. A field one protocol leaves empty is taken from the next. Unknown protocols come after these.
+var ProtocolPrecedence = []string{"snmp", "modbus", "mdns"}
+
+func rank(protocol string) int {
+	if i := slices.Index(ProtocolPrecedence, protocol); i >= 0 {
+		return i
+	}
+	return len(ProtocolPrecedence)
+}
+
+// byPrecedence returns the endpoints in ProtocolPrecedence order.
+func byPrecedence(eps []EndpointRef) []EndpointRef {
+	out := slices.Clone(eps)
+	slices.SortStableFunc(out, func(a, b EndpointRef) int {
+		return cmp.Or(rank(a.Protocol)-rank(b.Protocol), strings.Compare(a.Protocol, b.Protocol))
+	})
+	return out
+}
+
+// Conflict is two protocols of one device disagreeing on an identity field (a serial, a model): worth
+// an operator's look, since it may be two devices behind one MAC or a misconfigured one.
+type Conflict struct {
+	Field, Protocol, Value, OtherProtocol, OtherValue string
+}
+
+// merge folds a sighting into a twin (new or existing) and reports whether the identity changed and
+// which identity fields now disagree between protocols (serial only: models and firmware are often
+// spelled differently by each protocol of one device).
+func merge(t *Twin, s Sighting, now time.Time) (identityChanged bool, conflicts []Conflict) {
 	before := t.Identity
 	beforeEps := len(t.Endpoints)
-	id := &t.Identity.Identity
-	// A later sighting's non-empty field wins: it is the freshest word of the device itself.
-	set := func(dst *string, v string) {
-		if v != "" && *dst != v {
-			*dst = v
-		}
-	}
-	set(&id.MAC, s.Identity.MAC)
-	set(&id.Serial, s.Identity.Serial)
-	set(&id.Manufacturer, s.Identity.Manufacturer)
-	set(&id.Model, s.Identity.Model)
-	set(&id.Firmware, s.Identity.Firmware)
-	set(&id.Hardware, s.Identity.Hardware)
-	set(&id.Hostname, s.Identity.Hostname)
-	set(&id.IP, s.Identity.IP)
-	set(&id.SysObjectID, s.Identity.SysObjectID)
-	set(&id.SysDescr, s.Identity.SysDescr)
-	if s.Profile != "" {
-		t.Profile = s.Profile
-	}
 
-	ep := EndpointRef{Endpoint: s.Endpoint(), Profile: s.Profile, LastSeen: now}
+	ep := EndpointRef{Endpoint: s.Endpoint(), Profile: s.Profile, LastSeen: now, Identity: s.Identity}
 	i := slices.IndexFunc(t.Endpoints, func(e EndpointRef) bool { return e.Protocol == s.Protocol })
 	if i < 0 {
 		t.Endpoints = append(t.Endpoints, ep)
@@ -62,6 +73,40 @@ func merge(t *Twin, s Sighting, now time.Time) (identityChanged bool) {
 		t.Endpoints[i] = ep
 	}
 	slices.SortFunc(t.Endpoints, func(a, b EndpointRef) int { return strings.Compare(a.Protocol, b.Protocol) })
+
+	// Each field from the highest-ranked protocol that says it; a field no endpoint says keeps its
+	// value (twins stored before endpoints carried their identity).
+	id := &t.Identity.Identity
+	fields := func(x *Identity) []*string {
+		return []*string{&x.MAC, &x.Serial, &x.Manufacturer, &x.Model, &x.Firmware, &x.Hardware, &x.Hostname, &x.IP,
+			&x.SysObjectID, &x.SysDescr}
+	}
+	ranked := byPrecedence(t.Endpoints)
+	for f, dst := range fields(id) {
+		for k := range ranked {
+			if v := *fields(&ranked[k].Identity)[f]; v != "" {
+				*dst = v
+				break
+			}
+		}
+	}
+	t.Profile = ""
+	for _, e := range ranked {
+		if e.Profile != "" {
+			t.Profile = e.Profile
+			break
+		}
+	}
+	if t.Profile == "" {
+		t.Profile = s.Profile
+	}
+	for _, e := range ranked {
+		if e.Protocol != s.Protocol && e.Identity.Serial != "" && s.Identity.Serial != "" && !SameSerial(e.Identity.Serial, s.Identity.Serial) {
+			conflicts = append(conflicts, Conflict{Field: "serial", Protocol: s.Protocol, Value: s.Identity.Serial,
+				OtherProtocol: e.Protocol, OtherValue: e.Identity.Serial})
+		}
+	}
+
 	t.Identity.Protocols = t.Identity.Protocols[:0]
 	t.Identity.Addresses = t.Identity.Addresses[:0]
 	for _, e := range t.Endpoints {
@@ -72,5 +117,6 @@ func merge(t *Twin, s Sighting, now time.Time) (identityChanged bool) {
 		t.FirstSeen = now
 	}
 	t.LastSeen = now
-	return identityChanged || before.Identity != t.Identity.Identity || beforeEps != len(t.Endpoints)
+	changed := identityChanged || before.Identity != t.Identity.Identity || beforeEps != len(t.Endpoints)
+	return changed, conflicts
 }

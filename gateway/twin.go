@@ -41,6 +41,8 @@ type EndpointRef struct {
 	Endpoint
 	Profile  string    `json:"profile,omitempty"`
 	LastSeen time.Time `json:"lastSeen"`
+	// Identity is what the device said over this protocol; the twin's identity combines them all.
+	Identity Identity `json:"identity,omitzero"`
 }
 
 // Connectivity is online/offline, debounced over missed polls.
