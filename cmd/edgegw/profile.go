@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -133,6 +134,18 @@ func matchText(m gateway.Match) string {
 	if len(m.Present) > 0 {
 		parts = append(parts, "has "+strings.Join(m.Present, ","))
 	}
+	if len(m.Services) > 0 {
+		parts = append(parts, "mDNS "+strings.Join(m.Services, ","))
+	}
+	if m.VendorName != "" {
+		parts = append(parts, "vendor ~ "+m.VendorName)
+	}
+	if m.ProductCode != "" {
+		parts = append(parts, "product ~ "+m.ProductCode)
+	}
+	if len(m.SunSpecModels) > 0 {
+		parts = append(parts, "SunSpec models "+strings.ReplaceAll(strings.Trim(fmt.Sprint(m.SunSpecModels), "[]"), " ", ", "))
+	}
 	if len(parts) == 0 {
 		return "(base only)"
 	}
@@ -154,12 +167,25 @@ func profileShow(w io.Writer, p *gateway.Profile, asJSON bool) error {
 			fmt.Fprintf(w, "  identity %s: %s\n", f[0], f[1])
 		}
 	}
+	for _, f := range gateway.IdentityFields {
+		if r, ok := id.Registers[f]; ok {
+			fmt.Fprintf(w, "  identity %s: %s\n", f, registerText(&r))
+		}
+		if keys := id.TXT[f]; len(keys) > 0 {
+			fmt.Fprintf(w, "  identity %s: TXT %s\n", f, strings.Join(keys, " or "))
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  POINT\tOID\tTYPE\tUNIT\tSCALE\tWRITABLE")
+	fmt.Fprintln(tw, "  POINT\tADDRESS\tTYPE\tUNIT\tSCALE\tWRITABLE")
 	for _, pt := range p.Points {
 		oid := pt.OID
-		if pt.Table {
+		switch {
+		case pt.Table:
 			oid += " (table)"
+		case pt.Register != nil:
+			oid = registerText(pt.Register)
+		case pt.TXT != "":
+			oid = "TXT " + pt.TXT
 		}
 		scale := "-"
 		if pt.Scale != 0 {
@@ -171,9 +197,38 @@ func profileShow(w io.Writer, p *gateway.Profile, asJSON bool) error {
 		return err
 	}
 	for _, m := range p.Methods {
-		fmt.Fprintf(w, "  method %s: set %s (%s) = %s\n", m.Name, m.OID, m.Type, m.Value)
+		where := m.OID
+		if m.Register != nil {
+			where = registerText(m.Register)
+		}
+		fmt.Fprintf(w, "  method %s: set %s (%s) = %s\n", m.Name, where, m.Type, m.Value)
 	}
 	return nil
+}
+
+// registerText shows a Modbus register the way the docs write it: "holding 40072 f32", "holding
+// model 101 +12 i16 ×10^[+13]".
+func registerText(r *gateway.Register) string {
+	var b strings.Builder
+	b.WriteString(r.Table)
+	if r.Model != 0 {
+		fmt.Fprintf(&b, " model %d +%d", r.Model, r.Address)
+	} else {
+		fmt.Fprintf(&b, " %d", r.Address)
+	}
+	if r.Format != "" {
+		b.WriteString(" " + r.Format)
+	}
+	if r.Format == gateway.FormatString {
+		fmt.Fprintf(&b, "(%d)", r.Count)
+	}
+	if r.WordOrder == "little" || r.ByteOrder == "little" {
+		fmt.Fprintf(&b, " words %s bytes %s", cmp.Or(r.WordOrder, "big"), cmp.Or(r.ByteOrder, "big"))
+	}
+	if r.ScaleFactor != nil {
+		fmt.Fprintf(&b, " ×10^[+%d]", *r.ScaleFactor)
+	}
+	return b.String()
 }
 
 // profileTest identifies one device, as discovery would, and polls every point of the profile that

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"errors"
+	"github.com/edgegw/edgegw/gateway"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,11 +54,23 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("accepted bad profile %+v", p)
 			}
 			for _, pt := range p.Points {
-				if !memberNameRE.MatchString(pt.Name) || !pt.Type.Valid() || !strings.HasPrefix(pt.OID, ".") {
+				if !memberNameRE.MatchString(pt.Name) || !pt.Type.Valid() {
 					t.Fatalf("accepted bad point %+v", pt)
 				}
-				if _, err := normalizeOID(pt.OID); err != nil {
-					t.Fatalf("accepted bad oid %q", pt.OID)
+				switch p.ProtocolName() {
+				case "snmp":
+					if _, err := normalizeOID(pt.OID); err != nil || !strings.HasPrefix(pt.OID, ".") {
+						t.Fatalf("accepted bad oid %q", pt.OID)
+					}
+				case "modbus":
+					r := pt.Register
+					if r == nil || r.Table == "" || int(r.Address)+r.Words()-1 > 65535 || (r.Format == gateway.FormatString && r.Count < 1) {
+						t.Fatalf("accepted bad register %+v", r)
+					}
+				case "mdns":
+					if !txtKeyRE.MatchString(pt.TXT) {
+						t.Fatalf("accepted bad TXT key %q", pt.TXT)
+					}
 				}
 			}
 		}
