@@ -670,6 +670,12 @@ func (d *decoder) point(t map[string]any, path []string) (gateway.Point, bool) {
 		if w && (p.Type == gateway.TypeCounter || p.Type == gateway.TypeTimeticks) {
 			d.errorf(valAt("writable"), "a %s point cannot be writable", p.Type)
 		}
+		switch {
+		case w && d.proto == "mdns":
+			d.errorf(valAt("writable"), "mDNS values cannot be written: mDNS only announces")
+		case w && p.Register != nil && (p.Register.Table == gateway.TableInput || p.Register.Table == gateway.TableDiscrete):
+			d.errorf(valAt("writable"), "%s registers are read-only in Modbus: only holding registers and coils can be written", p.Register.Table)
+		}
 	}
 	for _, k := range []string{"min", "max"} {
 		f, present := d.number(t, path, k)

@@ -127,6 +127,8 @@ func TestProtocolProfileErrors(t *testing.T) {
 		{"modbus identity as an oid", modbus + "[profile.identity]\nserial = \"1.3.6\"\n", `x.toml:5:10: serial must be a register table ({ register = "holding", address = 52, format = "string", count = 16 }), not a string`},
 		{"modbus identity unknown key", modbus + "[profile.identity]\nserial = { register = \"holding\", address = 1, format = \"string\", count = 2, size = 4 }\n", `x.toml:5:77: unknown key "size" in [profile.identity.serial] (known: register, address, format, count, word_order, byte_order, scale_factor, sunspec_model)`},
 		{"sysdescr rule in a modbus identity", modbus + "[profile.identity]\nserial_from_sys_descr = \"(x)\"\n", `x.toml:5:1: serial_from_sys_descr is for SNMP profiles, this one is modbus`},
+		{"writable input register", modbus + "[[profile.point]]\nname = \"p\"\nregister = \"input\"\naddress = 1\nwritable = true\n", `x.toml:8:12: input registers are read-only in Modbus: only holding registers and coils can be written`},
+		{"writable mdns point", mdns + "[[profile.point]]\nname = \"p\"\ntxt = \"a\"\nwritable = true\n", `x.toml:7:12: mDNS values cannot be written: mDNS only announces`},
 		{"extends across protocols", modbus + "extends = [\"mib2\"]\n", `x.toml:4:12: "x" speaks modbus and "mib2" snmp: a profile extends only profiles of its own protocol`},
 	}
 	for _, tc := range cases {
