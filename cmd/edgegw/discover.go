@@ -43,11 +43,13 @@ type discovered struct {
 }
 
 func cmdDiscover(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("discover", "edgegw discover [--config FILE] [--json] [--target snmp://[community@]host[:port]]...", stdout)
+	fs := newFlags("discover", "edgegw discover [--config FILE] [--json] [--target URL]...", stdout)
 	cfgPath := fs.String("config", "", "configuration file (optional when --target is given)")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
 	var targets targetList
-	fs.Var(&targets, "target", "an extra target, snmp://[community@]host[:port] (v2c); may be repeated")
+	fs.Var(&targets, "target", "an extra target, may be repeated: snmp://[community@]host[:port] (v2c),\n"+
+		"modbus://host[:port]?unit=1[&unit=2-4][&profile=NAME], modbus:///dev/ttyUSB0?unit=1[&baud=19200&parity=even],\n"+
+		"mdns://_service._tcp?interface=IF[&timeout=2s]")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -63,12 +65,9 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	for i, raw := range targets {
-		s, err := parseTargetURL(raw, cfg.Discovery.SNMP)
-		if err != nil {
+		if err := addTarget(cfg, raw, i); err != nil {
 			return usagef("edgegw discover: --target %q: %v", raw, err)
 		}
-		s.SetName(fmt.Sprintf("target[%d]", i))
-		cfg.Discovery.SNMP = append(cfg.Discovery.SNMP, s)
 	}
 	lib, err := profile.Load(cfg.Profiles.Dirs)
 	if err != nil {

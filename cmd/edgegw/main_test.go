@@ -369,3 +369,35 @@ func TestProfileCommands(t *testing.T) {
 	require.Equal(t, exitFailure, code, "a display has no UPS objects")
 	require.Contains(t, out, `"tested": "acme-ups"`)
 }
+
+func TestTargetURLs(t *testing.T) {
+	cfg := config.Default()
+	require.NoError(t, addTarget(cfg, "modbus://127.0.0.1:5020?unit=1&unit=3-4&profile=eastron-sdm630&timeout=500ms", 0))
+	require.NoError(t, addTarget(cfg, "modbus://127.0.0.1", 1))
+	require.NoError(t, addTarget(cfg, "modbus:///dev/ttyUSB0?unit=7&baud=9600&parity=none", 2))
+	require.NoError(t, addTarget(cfg, "mdns://_pjlink._tcp?interface=veth-mdns-b", 3))
+	require.NoError(t, addTarget(cfg, "mdns://_http._tcp?interface=veth-mdns-b&timeout=1s", 4))
+	m := cfg.Discovery.Modbus
+	require.Equal(t, "127.0.0.1:5020", m[0].Targets[0].String())
+	require.Equal(t, config.UnitIDs{1, 3, 4}, m[0].UnitIDs)
+	require.Equal(t, "eastron-sdm630", m[0].Profile)
+	require.Equal(t, 500*time.Millisecond, m[0].Timeout)
+	require.Equal(t, "target[0]", m[0].Name())
+	require.Equal(t, "127.0.0.1:502", m[1].Targets[0].String())
+	require.Equal(t, config.UnitIDs{1}, m[1].UnitIDs)
+	require.Equal(t, "/dev/ttyUSB0", m[2].Serial)
+	require.Equal(t, 9600, m[2].Baud)
+	require.Equal(t, "none", m[2].Parity)
+	require.Equal(t, []string{"_pjlink._tcp", "_http._tcp"}, cfg.Discovery.MDNS.Services)
+	require.Equal(t, "veth-mdns-b", cfg.Discovery.MDNS.Interface)
+	require.Equal(t, 2*time.Second, cfg.Discovery.MDNS.Timeout)
+
+	for _, bad := range []string{"127.0.0.1", "ftp://x", "modbus://", "modbus://127.0.0.1?unit=0", "modbus://127.0.0.1?unit=9-3",
+		"modbus://127.0.0.1?slave=1", "modbus://127.0.0.1/x", "modbus://127.0.0.1?timeout=soon", "modbus:///dev/ttyUSB0?baud=123",
+		"mdns://", "mdns://pjlink", "mdns://_a._tcp?iface=x", "modbus://127.0.0.0/8"} {
+		require.Error(t, addTarget(config.Default(), bad, 0), bad)
+	}
+	cfg = config.Default()
+	require.NoError(t, addTarget(cfg, "mdns://_a._tcp?interface=a", 0))
+	require.ErrorContains(t, addTarget(cfg, "mdns://_b._tcp?interface=b", 1), "two interfaces")
+}
