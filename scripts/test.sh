@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test. The real peers the integration tests talk to (net-snmp's snmpd, snmpsim, RabbitMQ,
-# the rhea AMQP-over-WebSocket broker) are
+# the rhea AMQP-over-WebSocket broker, pymodbus, avahi in a network namespace pair) are
 # installed and started first when missing, and the ones this script started are stopped at the end.
 # Peers come from ../shared/peers (PEERS.md); without it, the real-peer tests skip (outside CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PEERS=${PEERS:-../shared/peers}
 export PEERS_STATE=${PEERS_STATE:-/tmp/edgegw-peers}
-want=(snmpd snmpsim rabbitmq rhea)
+want=(snmpd snmpsim rabbitmq rhea modbus avahi)
 started=()
 
 peer_running() { # a peer is up when its key is in peers.env and its pid is alive
@@ -30,6 +30,8 @@ if [ -d "$PEERS" ]; then
       snmpsim) peer_running PEERS_SNMPSIM_ADDR "$PEERS_STATE/snmpsim/snmpsimd.pid" && continue ;;
       rabbitmq) peer_running PEERS_AMQPS_URL "$PEERS_STATE/rabbitmq/rabbitmq.pid" && continue ;;
       rhea) peer_running PEERS_RHEA_AMQPS_URL "$PEERS_STATE/rhea/rhea.pid" && continue ;;
+      modbus) peer_running PEERS_MODBUS_ADDR "$PEERS_STATE/modbus/modbus.pid" && continue ;;
+      avahi) peer_running PEERS_MDNS_NETNS "$PEERS_STATE/avahi/avahi.pid" && continue ;;
     esac
     started+=("$p")
   done
