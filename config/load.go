@@ -177,13 +177,7 @@ func (c *Config) resolve(es *errs, baseDir string) (inline []string) {
 		s := &c.Discovery.SNMP[i]
 		s.name = fmt.Sprintf("discovery.snmp[%d]", i)
 		s.Version = canonical(s.Version, versions)
-		for j := range s.Targets {
-			t, err := ParseTarget(s.Targets[j].Raw, s.Port)
-			if err != nil {
-				es.wrap(fmt.Sprintf("%s.targets[%d]", s.name, j), err, "%v", err)
-			}
-			s.Targets[j] = t
-		}
+		parseTargets(es, s.name, s.Targets, s.Port)
 		// "public" is every agent's factory default and no secret, so writing
 		// it inline is no reason to chmod the config.
 		if s.Community != "" && s.Community != defaultCommunity {

@@ -132,13 +132,7 @@ func (d *decoder) decodeUnitIDs(path string, raw any, v reflect.Value) {
 func (m *Modbus) resolve(es *errs, i int) {
 	m.name = fmt.Sprintf("discovery.modbus[%d]", i)
 	m.Parity = canonical(m.Parity, parities)
-	for j := range m.Targets {
-		t, err := ParseTarget(m.Targets[j].Raw, m.Port)
-		if err != nil {
-			es.wrap(fmt.Sprintf("%s.targets[%d]", m.name, j), err, "%v", err)
-		}
-		m.Targets[j] = t
-	}
+	parseTargets(es, m.name, m.Targets, m.Port)
 }
 
 // validate checks one [[discovery.modbus]] table.

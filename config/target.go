@@ -166,3 +166,15 @@ func checkHostname(h string) error {
 	}
 	return nil
 }
+
+// parseTargets parses the targets of the table at key path name in place, with port for those written
+// without one.
+func parseTargets(es *errs, name string, targets []Target, port uint16) {
+	for j := range targets {
+		t, err := ParseTarget(targets[j].Raw, port)
+		if err != nil {
+			es.wrap(fmt.Sprintf("%s.targets[%d]", name, j), err, "%v", err)
+		}
+		targets[j] = t
+	}
+}

@@ -45,14 +45,10 @@ type DesiredResult struct {
 func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string) (DesiredResult, error) {
 	res := DesiredResult{DeviceID: c.DeviceID, Version: c.Version, Properties: map[string]PropertyStatus{}}
 	g.mu.Lock()
-	t, ok := g.twins[c.DeviceID]
-	if !ok {
+	t, err := g.claimedLocked(c.DeviceID, "settings")
+	if err != nil {
 		g.mu.Unlock()
-		return res, fmt.Errorf("%w: %s", ErrNoDevice, c.DeviceID)
-	}
-	if t.Claim.State != ClaimClaimed {
-		g.mu.Unlock()
-		return res, fmt.Errorf("device %s is %s: only claimed devices take settings", c.DeviceID, t.Claim.State)
+		return res, err
 	}
 	q := g.desiredQueue(c.DeviceID)
 	if newest := max(t.Desired.Version, q.accepted); c.Version <= newest {

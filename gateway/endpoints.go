@@ -1,5 +1,7 @@
 package gateway
 
+import "fmt"
+
 // profileFor is the profile that drives one endpoint of a device: the one matched over that protocol,
 // else the twin's (twins stored before endpoints carried their own profile).
 func (g *Gateway) profileFor(ep EndpointRef, twinProfile string) *Profile {
@@ -68,4 +70,17 @@ func (g *Gateway) methodNames(eps []EndpointRef, twinProfile string) []string {
 		}
 	}
 	return names
+}
+
+// claimedLocked returns the device's twin if it is claimed: only claimed devices take commands that
+// reach the device (what: "settings", "methods"). g.mu must be held.
+func (g *Gateway) claimedLocked(id, what string) (*Twin, error) {
+	t, ok := g.twins[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoDevice, id)
+	}
+	if t.Claim.State != ClaimClaimed {
+		return nil, fmt.Errorf("device %s is %s: only claimed devices take %s", id, t.Claim.State, what)
+	}
+	return t, nil
 }

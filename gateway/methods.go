@@ -32,14 +32,10 @@ type MethodResult struct {
 func (g *Gateway) InvokeMethod(ctx context.Context, c MethodCommand, by string) (MethodResult, error) {
 	res := MethodResult{DeviceID: c.DeviceID, Name: c.Name}
 	g.mu.Lock()
-	t, ok := g.twins[c.DeviceID]
-	if !ok {
+	t, err := g.claimedLocked(c.DeviceID, "methods")
+	if err != nil {
 		g.mu.Unlock()
-		return res, fmt.Errorf("%w: %s", ErrNoDevice, c.DeviceID)
-	}
-	if t.Claim.State != ClaimClaimed {
-		g.mu.Unlock()
-		return res, fmt.Errorf("device %s is %s: only claimed devices take methods", c.DeviceID, t.Claim.State)
+		return res, err
 	}
 	eps := slices.Clone(t.Endpoints)
 	twinProfile, mac := t.Profile, t.Identity.MAC
