@@ -202,10 +202,9 @@ func TestDesiredOnSNMPD(t *testing.T) {
 		"PEERS_SNMPD_ADDR", "PEERS_SNMPD_RO_COMMUNITY", "PEERS_SNMPD_RW_COMMUNITY")
 	addr := v[4]
 	snmpget := func() string {
-		out, err := exec.Command("snmpget", "-v2c", "-c", v[5], "-Oqv", addr, "1.3.6.1.2.1.1.6.0").CombinedOutput()
-		require.NoError(t, err, string(out))
-		return strings.Trim(strings.TrimSpace(string(out)), `"`)
+		return peers.SNMPGet(t, addr, v[5], "1.3.6.1.2.1.1.6.0")
 	}
+	peers.Lock(t, "snmpd-syslocation") // TestSNMPDWrite (drivers/snmp, another process) changes it too
 	orig := snmpget()
 	t.Cleanup(func() {
 		exec.Command("snmpset", "-v2c", "-c", v[6], addr, "1.3.6.1.2.1.1.6.0", "s", orig).Run()

@@ -3,7 +3,6 @@ package snmp
 import (
 	"context"
 	"errors"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,16 +46,7 @@ func write(t *testing.T, d *Driver, ep gateway.Endpoint, p gateway.Point, v gate
 // snmpget runs net-snmp's own client, so the check does not go through the code under test.
 func snmpget(t *testing.T, addr, community, oid string) string {
 	t.Helper()
-	bin, err := exec.LookPath("snmpget")
-	if err != nil {
-		if peers.InCI() {
-			t.Fatal("snmpget (net-snmp) is not installed")
-		}
-		t.Skip("snmpget (net-snmp) is not installed")
-	}
-	out, err := exec.Command(bin, "-v2c", "-c", community, "-Oqv", addr, oid).CombinedOutput()
-	require.NoError(t, err, "snmpget: %s", out)
-	return strings.Trim(strings.TrimSpace(string(out)), `"`)
+	return peers.SNMPGet(t, addr, community, oid)
 }
 
 func TestSNMPDWrite(t *testing.T) {
@@ -73,7 +63,9 @@ func TestSNMPDWrite(t *testing.T) {
 	defer d.Close()
 	rwEP := gateway.Endpoint{Protocol: Protocol, Address: addr, Credential: "rw"}
 
-	// Other tests read snmpd: put sysLocation back as it was.
+	// Other tests read snmpd: put sysLocation back as it was. TestDesiredOnSNMPD (cmd/edgegw, another
+	// process) changes it too.
+	peers.Lock(t, "snmpd-syslocation")
 	orig := snmpget(t, addr, ro, oid)
 	t.Cleanup(func() {
 		back, err := write(t, d, rwEP, locationPoint, gateway.String(orig))

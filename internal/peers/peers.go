@@ -6,9 +6,11 @@ package peers
 import (
 	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -79,4 +81,48 @@ func Shared(t testing.TB, rel string) string {
 		t.Skip(msg)
 	}
 	return p
+}
+
+// SNMPGet reads one OID with net-snmp's own snmpget (v2c), so a check does not go through the code under
+// test. Only stdout is the value: on a fresh machine net-snmp's first run also prints "Created directory:
+// /var/lib/snmp/cert_indexes" on stderr, which must not end up in the value (it once did, and a test then
+// wrote it back into snmpd's sysLocation).
+func SNMPGet(t testing.TB, addr, community, oid string) string {
+	t.Helper()
+	bin, err := exec.LookPath("snmpget")
+	if err != nil {
+		if InCI() {
+			t.Fatal("snmpget (net-snmp) is not installed")
+		}
+		t.Skip("snmpget (net-snmp) is not installed")
+	}
+	var stderr strings.Builder
+	cmd := exec.Command(bin, "-v2c", "-c", community, "-Oqv", addr, oid)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("snmpget %s %s: %v: %s", addr, oid, err, stderr.String())
+	}
+	return strings.Trim(strings.TrimSpace(string(out)), `"`)
+}
+
+// Lock takes an exclusive lock named name that is shared by every test process on this machine, and
+// releases it when the test ends. `go test ./...` runs packages in parallel processes: tests in two
+// packages that change the same state of a shared peer (snmpd's sysLocation, a pymodbus register) take
+// the same lock so that neither sees the other's writes.
+func Lock(t testing.TB, name string) {
+	t.Helper()
+	dir := filepath.Dir(Path())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		dir = os.TempDir()
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock-"+name), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("peers lock %s: %v", name, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("peers lock %s: %v", name, err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing the file releases the lock
 }
