@@ -141,3 +141,44 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+func TestMatchModbusAndMDNS(t *testing.T) {
+	lib, err := Load(nil)
+	require.NoError(t, err)
+	name := func(p *gateway.Profile) string {
+		if p == nil {
+			return ""
+		}
+		return p.Name
+	}
+	for _, c := range []struct {
+		name, vendor, product string
+		models                []int
+		want                  string
+	}{
+		{"FC43 vendor and product", "ACME", "EM100", nil, "acme-em100"},
+		{"product must hold too", "ACME", "DP55", nil, ""},
+		{"regexes are anchored by the profile", "ACME Corp", "EM100", nil, ""},
+		{"SunSpec single-phase", "", "", []int{1, 11, 12, 101, 120}, "sunspec-inverter"},
+		{"SunSpec three-phase", "SMA", "", []int{1, 103}, "sunspec-inverter-3ph"},
+		{"SunSpec common model alone", "", "", []int{1}, ""},
+		{"nothing said", "", "", nil, ""},
+		{"meters that say nothing are named in config, not matched", "", "", []int{}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, name(lib.MatchModbus(c.vendor, c.product, c.models)))
+		})
+	}
+	for svc, want := range map[string]string{
+		"_pjlink._tcp": "acme-display-mdns", "_PJLink._tcp.local.": "acme-display-mdns", "_ipps._tcp": "ipp-printer",
+		"_airplay._tcp": "apple-airplay", "_nothing._tcp": "",
+	} {
+		require.Equal(t, want, name(lib.MatchMDNS(svc)), svc)
+	}
+	// SNMP matching never hands out a profile of another protocol.
+	for _, p := range lib.List() {
+		if p.ProtocolName() != "snmp" {
+			require.NotEqual(t, p.Name, name(lib.Match(gateway.Identity{SysDescr: "ACME EM100"}, nil)))
+		}
+	}
+}

@@ -32,6 +32,15 @@ type Library struct {
 	fallback  *gateway.Profile
 	probe     []string
 	overrides []Override
+	modbus    []modbusMatcher // protocol "modbus" profiles with match conditions, by name
+	mdns      []*gateway.Profile
+}
+
+// modbusMatcher is a Modbus profile's compiled match conditions.
+type modbusMatcher struct {
+	p               *gateway.Profile
+	vendor, product *regexp.Regexp
+	models          []int
 }
 
 var _ gateway.ProfileMatcher = (*Library)(nil)
@@ -227,6 +236,27 @@ func newLibrary(profiles []*gateway.Profile) (*Library, error) {
 	for _, p := range profiles {
 		l.byName[p.Name] = p
 		m := p.Match
+		switch p.ProtocolName() {
+		case "modbus":
+			if m.VendorName == "" && m.ProductCode == "" && len(m.SunSpecModels) == 0 {
+				continue
+			}
+			mm := modbusMatcher{p: p, models: m.SunSpecModels}
+			var err error
+			if mm.vendor, err = compileOpt(m.VendorName); err != nil {
+				return nil, fmt.Errorf("profile %s: vendor_name: %w", p.Name, err)
+			}
+			if mm.product, err = compileOpt(m.ProductCode); err != nil {
+				return nil, fmt.Errorf("profile %s: product_code: %w", p.Name, err)
+			}
+			l.modbus = append(l.modbus, mm)
+			continue
+		case "mdns":
+			if len(m.Services) > 0 {
+				l.mdns = append(l.mdns, p)
+			}
+			continue
+		}
 		if len(m.SysObjectIDs) == 0 && m.SysDescr == "" && len(m.Present) == 0 {
 			continue
 		}
@@ -327,6 +357,66 @@ outer:
 		return l.fallback
 	}
 	return nil
+}
+
+// MatchModbus returns the Modbus profile that fits a unit best, from its Read Device Identification
+// objects (vendor, product; empty when it has none) and the SunSpec model ids found from "SunS" (nil
+// when it has no SunSpec map). Every condition a profile sets must hold; among those that fit, the one
+// with more conditions wins (vendor and product count one each, every SunSpec model one), then the one
+// whose name sorts first. nil when none fits: the caller may then use a configured profile.
+func (l *Library) MatchModbus(vendor, product string, models []int) *gateway.Profile {
+	var best *gateway.Profile
+	bestScore := 0
+	for i := range l.modbus {
+		m := &l.modbus[i]
+		score := 0
+		if m.vendor != nil {
+			if vendor == "" || !m.vendor.MatchString(vendor) {
+				continue
+			}
+			score++
+		}
+		if m.product != nil {
+			if product == "" || !m.product.MatchString(product) {
+				continue
+			}
+			score++
+		}
+		ok := true
+		for _, id := range m.models {
+			if !slices.Contains(models, id) {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		score += len(m.models)
+		if score > bestScore {
+			best, bestScore = m.p, score
+		}
+	}
+	return best
+}
+
+// MatchMDNS returns the mDNS profile for a service type ("_pjlink._tcp", compared without case and
+// without a trailing ".local."): the first by name that lists it, or nil.
+func (l *Library) MatchMDNS(service string) *gateway.Profile {
+	service = strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(service, "."), ".local"))
+	for _, p := range l.mdns {
+		if slices.Contains(p.Match.Services, service) {
+			return p
+		}
+	}
+	return nil
+}
+
+func compileOpt(expr string) (*regexp.Regexp, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	return regexp.Compile(expr)
 }
 
 // hasArcPrefix reports whether oid starts with prefix on an arc boundary; neither has a leading dot.
