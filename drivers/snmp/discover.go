@@ -98,20 +98,20 @@ func (d *Driver) Discover(ctx context.Context, found func(gateway.Sighting), fai
 		for i := range d.opts.Groups {
 			g := &d.opts.Groups[i]
 			for _, t := range g.Targets {
-				err := t.each(func(addr string) bool {
+				err := t.Each(func(addr string) bool {
 					if sent >= d.opts.MaxAddresses {
 						return false
 					}
 					sent++
 					select {
-					case jobs <- job{g: g, addr: addr, explicit: !t.Prefix.IsValid()}:
+					case jobs <- job{g: g, addr: addr, explicit: t.Explicit()}:
 						return true
 					case <-ctx.Done():
 						return false
 					}
 				})
 				if err != nil {
-					failed(gateway.TargetError{Protocol: Protocol, Address: t.String(), Err: err})
+					failed(gateway.TargetError{Protocol: Protocol, Address: t.String(), Err: fmt.Errorf("snmp: %w", err)})
 				}
 				if ctx.Err() != nil || sent >= d.opts.MaxAddresses {
 					return
@@ -131,70 +131,13 @@ func (d *Driver) countAddresses() int {
 	n := 0
 	for _, g := range d.opts.Groups {
 		for _, t := range g.Targets {
-			n += t.size()
+			n += t.Size()
 			if n >= d.opts.MaxAddresses {
 				return d.opts.MaxAddresses
 			}
 		}
 	}
 	return n
-}
-
-func (t Target) String() string {
-	if t.Prefix.IsValid() {
-		return t.Prefix.String()
-	}
-	return net.JoinHostPort(t.Host, strconv.Itoa(int(t.port())))
-}
-
-func (t Target) port() uint16 {
-	if t.Port == 0 {
-		return 161
-	}
-	return t.Port
-}
-
-// size is the number of addresses t stands for, saturating at 1<<30.
-func (t Target) size() int {
-	if !t.Prefix.IsValid() {
-		return 1
-	}
-	hostBits := t.Prefix.Addr().BitLen() - t.Prefix.Bits()
-	if hostBits >= 30 {
-		return 1 << 30
-	}
-	n := 1 << hostBits
-	if t.Prefix.Addr().Is4() && hostBits >= 2 {
-		n -= 2 // network and broadcast addresses
-	}
-	return n
-}
-
-// each calls fn for every address of t, lazily, until fn returns false.
-func (t Target) each(fn func(addr string) bool) error {
-	if !t.Prefix.IsValid() {
-		if t.Host == "" {
-			return errors.New("snmp: empty target")
-		}
-		fn(t.String())
-		return nil
-	}
-	p := t.Prefix.Masked()
-	a := p.Addr()
-	hostBits := a.BitLen() - p.Bits()
-	skipEdges := a.Is4() && hostBits >= 2
-	if skipEdges {
-		a = a.Next()
-	}
-	for ; a.IsValid() && p.Contains(a); a = a.Next() {
-		if skipEdges && !p.Contains(a.Next()) {
-			break // broadcast
-		}
-		if !fn(netip.AddrPortFrom(a, t.port()).String()) {
-			return nil
-		}
-	}
-	return nil
 }
 
 // Identify reads one agent's identity: MIB-II system group, the first real interface's MAC, the ENTITY-MIB

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,13 +59,8 @@ type Credentials struct {
 	V3             *V3Auth
 }
 
-// Target is one entry of a group's target list: a single host or a prefix to sweep.
-type Target struct {
-	// Host is an IP address or a host name; empty when Prefix is set.
-	Host   string
-	Port   uint16
-	Prefix netip.Prefix
-}
+// Target is one host or prefix to sweep; Port zero means 161.
+type Target = gateway.Target
 
 // Group is a set of targets that share credentials and timing.
 type Group struct {
@@ -140,6 +136,12 @@ func New(opts Options) (*Driver, error) {
 		}
 		if g.Timeout <= 0 {
 			g.Timeout = 2 * time.Second
+		}
+		g.Targets = slices.Clone(g.Targets)
+		for j := range g.Targets {
+			if g.Targets[j].Port == 0 {
+				g.Targets[j].Port = 161
+			}
 		}
 		d.groups[g.Name] = g
 	}

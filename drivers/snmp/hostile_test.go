@@ -237,15 +237,15 @@ func TestCancelStopsPollPromptly(t *testing.T) {
 func TestTargetExpansion(t *testing.T) {
 	var got []string
 	tg := Target{Prefix: mustPrefix(t, "127.0.10.0/29"), Port: 16100}
-	require.NoError(t, tg.each(func(a string) bool { got = append(got, a); return true }))
+	require.NoError(t, tg.Each(func(a string) bool { got = append(got, a); return true }))
 	require.Equal(t, []string{"127.0.10.1:16100", "127.0.10.2:16100", "127.0.10.3:16100", "127.0.10.4:16100",
 		"127.0.10.5:16100", "127.0.10.6:16100"}, got, "network and broadcast addresses are skipped")
-	require.Equal(t, 6, tg.size())
+	require.Equal(t, 6, tg.Size())
 	got = nil
-	require.NoError(t, tg.each(func(a string) bool { got = append(got, a); return len(got) < 2 }))
+	require.NoError(t, tg.Each(func(a string) bool { got = append(got, a); return len(got) < 2 }))
 	require.Len(t, got, 2, "expansion is lazy and stops when asked")
 	huge := Target{Prefix: mustPrefix(t, "::1/64")}
-	require.Equal(t, 1<<30, huge.size())
+	require.Equal(t, 1<<30, huge.Size())
 }
 
 func TestMaxAddressesBoundsASweep(t *testing.T) {
