@@ -33,4 +33,9 @@ var writeHints = map[string]string{
 	"wrongLength":        " (too long or too short)",
 	"wrongValue":         " (value out of range)",
 	"badValue":           " (value out of range or of the wrong type)",
+	// Modbus exceptions.
+	"illegal function":     " (the device does not write this register kind)",
+	"illegal data address": " (no such register)",
+	"illegal data value":   " (value out of range)",
+	"server device busy":   " (try again later)",
 }
