@@ -75,12 +75,12 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, config.Log{Level: "error", Format: cfg.Log.Format})
 	progress := progressPrinter(stderr)
-	drv, err := newSNMP(cfg, lib, log, progress)
+	drv, err := newDrivers(cfg, lib, log, progress)
 	if err != nil {
 		return err
 	}
 	defer drv.Close()
-	gw, err := gateway.New(gateway.Options{Discoverers: []gateway.Discoverer{drv}, Profiles: lib, Logger: log})
+	gw, err := gateway.New(gateway.Options{Discoverers: drv.discoverers, Profiles: lib, Logger: log})
 	if err != nil {
 		return err
 	}

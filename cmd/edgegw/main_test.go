@@ -126,6 +126,28 @@ func TestDiscoverSNMPD(t *testing.T) {
 	require.NotContains(t, errOut, "wrong-community", "the community is a secret")
 }
 
+// TestDiscoverModbus: discover --target modbus:// against the peers kit's pymodbus, which answers every
+// unit id with function 43/14 objects from peers.env.
+func TestDiscoverModbus(t *testing.T) {
+	v := peers.Need(t, "PEERS_MODBUS_ADDR", "PEERS_MODBUS_VENDOR", "PEERS_MODBUS_PRODUCT", "PEERS_MODBUS_REVISION")
+	code, out, errOut := runCLI("discover", "--json", "--target", "modbus://"+v[0]+"?unit=1&unit=4-5")
+	require.Equal(t, exitOK, code, errOut)
+	var rows []map[string]string
+	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	require.Len(t, rows, 3)
+	for i, unit := range []string{"1", "4", "5"} {
+		require.Equal(t, "modbus", rows[i]["protocol"])
+		require.Equal(t, v[0]+"?unit="+unit, rows[i]["address"])
+		require.Equal(t, v[1], rows[i]["manufacturer"])
+		require.Equal(t, v[2], rows[i]["model"])
+		require.Equal(t, v[3], rows[i]["firmware"])
+	}
+	// Nobody listening: an error naming the endpoint, exit 1.
+	code, _, errOut = runCLI("discover", "--target", "modbus://127.0.0.1:1?unit=1")
+	require.Equal(t, exitFailure, code)
+	require.Contains(t, errOut, "modbus 127.0.0.1:1 unit 1: read device identification: unreachable")
+}
+
 // TestDaemonRestartRestoresTwins runs the daemon against a simulated site, stops it as SIGTERM would,
 // starts it again, and finds every twin restored before any new discovery.
 func TestDaemonRestartRestoresTwins(t *testing.T) {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/edgegw/edgegw/config"
 	"github.com/edgegw/edgegw/drivers/profile"
-	"github.com/edgegw/edgegw/drivers/snmp"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
 	"github.com/edgegw/edgegw/internal/logring"
@@ -63,7 +62,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	drv, err := newSNMP(cfg, lib, log, nil)
+	drv, err := newDrivers(cfg, lib, log, nil)
 	if err != nil {
 		return err
 	}
@@ -87,8 +86,8 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}
 	gw, err = gateway.New(gateway.Options{
-		Discoverers:       []gateway.Discoverer{drv},
-		Pollers:           map[string]gateway.Poller{snmp.Protocol: drv},
+		Discoverers:       drv.discoverers,
+		Pollers:           drv.pollers,
 		Profiles:          lib,
 		Store:             db,
 		DiscoveryInterval: cfg.Discovery.Interval,

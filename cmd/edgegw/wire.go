@@ -4,14 +4,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 
 	"golang.org/x/term"
 
 	"github.com/edgegw/edgegw/config"
+	"github.com/edgegw/edgegw/drivers/modbus"
 	"github.com/edgegw/edgegw/drivers/profile"
 	"github.com/edgegw/edgegw/drivers/snmp"
+	"github.com/edgegw/edgegw/gateway"
 )
 
 // snmpGroups turns the configuration's [[discovery.snmp]] tables into the driver's groups. This is the
@@ -40,12 +43,77 @@ func snmpGroups(cfg *config.Config) []snmp.Group {
 				ContextName:  v.ContextName,
 			}
 		}
-		for _, t := range c.Targets {
-			g.Targets = append(g.Targets, snmp.Target{Host: t.Host, Port: t.Port, Prefix: t.Prefix})
-		}
+		g.Targets = targets(c.Targets)
 		out = append(out, g)
 	}
 	return out
+}
+
+func targets(ts []config.Target) []gateway.Target {
+	out := make([]gateway.Target, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, gateway.Target{Host: t.Host, Port: t.Port, Prefix: t.Prefix})
+	}
+	return out
+}
+
+// modbusTables turns the configuration's [[discovery.modbus]] tables into the driver's tables.
+func modbusTables(cfg *config.Config) []modbus.Table {
+	var out []modbus.Table
+	for i := range cfg.Discovery.Modbus {
+		c := &cfg.Discovery.Modbus[i]
+		t := modbus.Table{Name: c.Name(), Targets: targets(c.Targets), UnitIDs: c.UnitIDs, Timeout: c.Timeout, Profile: c.Profile}
+		if c.Serial != "" {
+			t.Targets = nil
+			t.Serial = &modbus.Serial{Device: c.Serial, Baud: c.Baud, DataBits: c.DataBits, Parity: c.Parity, StopBits: c.StopBits}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// drivers are the protocol drivers a configuration asks for, as the gateway core takes them.
+type drivers struct {
+	discoverers []gateway.Discoverer
+	pollers     map[string]gateway.Poller
+	closers     []func() error
+}
+
+// Close closes every driver.
+func (d *drivers) Close() {
+	for _, c := range d.closers {
+		c()
+	}
+}
+
+// newDrivers builds one driver per protocol the configuration uses (SNMP always: it is also the
+// reference for twins restored from the state store). This is the one place that knows them all.
+func newDrivers(cfg *config.Config, lib *profile.Library, log *slog.Logger, progress func(done, total int)) (*drivers, error) {
+	ds := &drivers{pollers: map[string]gateway.Poller{}}
+	s, err := newSNMP(cfg, lib, log, progress)
+	if err != nil {
+		return nil, err
+	}
+	ds.add(snmp.Protocol, s, s.Close)
+	if len(cfg.Discovery.Modbus) > 0 {
+		m, err := modbus.New(modbus.Options{Tables: modbusTables(cfg), Profiles: lib, MaxAddresses: cfg.Discovery.MaxAddresses,
+			Neighbors: neighbors, Logger: log})
+		if err != nil {
+			ds.Close()
+			return nil, err
+		}
+		ds.add(modbus.Protocol, m, m.Close)
+	}
+	return ds, nil
+}
+
+func (ds *drivers) add(protocol string, d interface {
+	gateway.Discoverer
+	gateway.Poller
+}, closer func() error) {
+	ds.discoverers = append(ds.discoverers, d)
+	ds.pollers[protocol] = d
+	ds.closers = append(ds.closers, closer)
 }
 
 // newSNMP builds the SNMP driver for a configuration.
@@ -100,3 +168,6 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 	}
 	return cfg, nil
 }
+
+// neighbors finds a host's MAC in the kernel's neighbour table; none until internal/neigh lands.
+var neighbors func(ip netip.Addr) (string, bool)

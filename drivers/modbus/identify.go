@@ -506,7 +506,7 @@ func (d *Driver) discoverEndpoint(ctx context.Context, t *Table, key string, exp
 		if err != nil {
 			if errors.Is(err, ErrUnreachable) {
 				if explicit {
-					failed(gateway.TargetError{Protocol: Protocol, Address: key, Err: fmt.Errorf("modbus %s: %w", key, err)})
+					failed(gateway.TargetError{Protocol: Protocol, Address: key, Err: err})
 				} else {
 					d.log.Debug("nobody there", "target", key, "err", err)
 				}
