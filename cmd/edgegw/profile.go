@@ -4,11 +4,14 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 
@@ -234,24 +237,46 @@ func registerText(r *gateway.Register) string {
 // profileTest identifies one device, as discovery would, and polls every point of the profile that
 // matched (or of --profile), printing raw and normalized values.
 func profileTest(w io.Writer, cfg *config.Config, lib *profile.Library, target, force string, asJSON bool) error {
-	s, err := parseTargetURL(target, cfg.Discovery.SNMP)
-	if err != nil {
+	one := config.Default()
+	one.Gateway.ID = "profile-test"
+	// --target snmp:// takes its timing from the first configured SNMP table; only the target is asked.
+	one.Discovery.SNMP = slices.Clone(cfg.Discovery.SNMP[:min(1, len(cfg.Discovery.SNMP))])
+	n := len(one.Discovery.SNMP)
+	if err := addTarget(one, target, 0); err != nil {
 		return usagef("edgegw profile test: --target %q: %v", target, err)
 	}
-	s.SetName("target")
-	one := config.Default()
-	one.Discovery.SNMP = []config.SNMP{s}
-	drv, err := newSNMP(one, lib, newLogger(io.Discard, config.Log{}), nil)
+	one.Discovery.SNMP = one.Discovery.SNMP[n:]
+	drv, err := newDrivers(one, lib, newLogger(io.Discard, config.Log{}), nil)
 	if err != nil {
 		return err
 	}
 	defer drv.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g := snmpGroups(one)[0]
-	sight, err := drv.Identify(ctx, s.Targets[0].String(), &g.Credentials, g.Timeout, g.Retries)
-	if err != nil {
-		return err
+	// One discovery pass over the one target: the first device that answers is the one tested.
+	var sight gateway.Sighting
+	var failure error
+	var mu sync.Mutex
+	for _, d := range drv.discoverers {
+		if err := d.Discover(ctx, func(s gateway.Sighting) {
+			mu.Lock()
+			if sight.Protocol == "" {
+				sight = s
+			}
+			mu.Unlock()
+		}, func(e gateway.TargetError) {
+			mu.Lock()
+			failure = errors.Join(failure, e)
+			mu.Unlock()
+		}); err != nil {
+			return err
+		}
+	}
+	if sight.Protocol == "" {
+		if failure != nil {
+			return failure
+		}
+		return fmt.Errorf("%s: nothing answered", target)
 	}
 	name := sight.Profile
 	if force != "" {
@@ -261,7 +286,11 @@ func profileTest(w io.Writer, cfg *config.Config, lib *profile.Library, target, 
 	if p == nil {
 		return fmt.Errorf("no profile named %q", name)
 	}
-	readings, err := drv.Poll(ctx, sight.Endpoint(), p.Points)
+	poller, ok := drv.pollers[sight.Protocol]
+	if !ok {
+		return fmt.Errorf("no %s driver to poll %s", sight.Protocol, target)
+	}
+	readings, err := poller.Poll(ctx, sight.Endpoint(), p.Points)
 	if err != nil {
 		return err
 	}
@@ -301,11 +330,13 @@ func profileTest(w io.Writer, cfg *config.Config, lib *profile.Library, target, 
 	if force != "" {
 		fmt.Fprintf(w, "  testing profile: %s\n", name)
 	}
-	fmt.Fprintf(w, "  manufacturer %s, model %s, serial %s, firmware %s, hardware %s, mac %s\n  sysObjectID %s\n  sysDescr %q\n",
-		dash(id.Manufacturer), dash(id.Model), dash(id.Serial), dash(id.Firmware), dash(id.Hardware), dash(id.MAC),
-		dash(id.SysObjectID), id.SysDescr)
+	fmt.Fprintf(w, "  manufacturer %s, model %s, serial %s, firmware %s, hardware %s, mac %s\n",
+		dash(id.Manufacturer), dash(id.Model), dash(id.Serial), dash(id.Firmware), dash(id.Hardware), dash(id.MAC))
+	if sight.Protocol == "snmp" {
+		fmt.Fprintf(w, "  sysObjectID %s\n  sysDescr %q\n", dash(id.SysObjectID), id.SysDescr)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  POINT\tOID\tRAW\tVALUE")
+	fmt.Fprintln(tw, "  POINT\tSOURCE\tRAW\tVALUE")
 	bad := 0
 	for _, r := range readings {
 		val := r.Value.String() + " " + r.Unit
