@@ -21,14 +21,14 @@ import (
 // (sma-sunnyboy36_SunSpec2025.schema-test.yaml).
 func TestSMASunnyBoy(t *testing.T) {
 	regs := peers.Shared(t, "testdata/real/modbus/sma-sunnyboy36_2025-05-18.regs")
-	srv := startServer(t, serverOpts{regs: []string{regs}, vendor: "SMA", product: "SB3.6"})
-	d := newDriver(t, Table{Name: "sma", Targets: []gateway.Target{tcpTarget(t, srv.addr)}, UnitIDs: []uint8{3}})
+	srv := startServer(t, peers.ModbusOptions{Regs: []string{regs}, Vendor: "SMA", Product: "SB3.6"})
+	d := newDriver(t, Table{Name: "sma", Targets: []gateway.Target{tcpTarget(t, srv.Addr)}, UnitIDs: []uint8{3}})
 	found, failed := discover(t, d)
 	require.Empty(t, failed)
 	require.Len(t, found, 1)
 	s := found[0]
 	require.Equal(t, Protocol, s.Protocol)
-	require.Equal(t, srv.addr+"?unit=3", s.Address)
+	require.Equal(t, srv.Addr+"?unit=3", s.Address)
 	require.Equal(t, "sunspec-inverter", s.Profile, "SunSpec models 1 and 101")
 	id := s.Identity
 	require.Equal(t, "SMA", id.Manufacturer)
@@ -62,8 +62,8 @@ func TestSMASunnyBoy(t *testing.T) {
 // identifies itself in no way, so the table names its profile.
 func TestEastronSDM630(t *testing.T) {
 	regs := peers.Shared(t, "testdata/real/modbus/eastron-sdm630.regs")
-	srv := startServer(t, serverOpts{regs: []string{regs}, vendor: "Eastron", product: "SDM630"})
-	d := newDriver(t, Table{Name: "meters", Targets: []gateway.Target{tcpTarget(t, srv.addr)}, UnitIDs: []uint8{1},
+	srv := startServer(t, peers.ModbusOptions{Regs: []string{regs}, Vendor: "Eastron", Product: "SDM630"})
+	d := newDriver(t, Table{Name: "meters", Targets: []gateway.Target{tcpTarget(t, srv.Addr)}, UnitIDs: []uint8{1},
 		Profile: "eastron-sdm630"})
 	found, failed := discover(t, d)
 	require.Empty(t, failed)
@@ -136,10 +136,10 @@ func encodings() (words []uint16, points []gateway.Point, want map[string]gatewa
 // TestRegisterFormats reads a value of every format and word order from pymodbus.
 func TestRegisterFormats(t *testing.T) {
 	words, points, want := encodings()
-	regs := writeRegs(t, map[string]map[uint16][]uint16{"hr": {0: words}})
-	srv := startServer(t, serverOpts{regs: []string{regs}, vendor: "Test", product: "Formats"})
-	d := newDriver(t, Table{Name: "t", Targets: []gateway.Target{tcpTarget(t, srv.addr)}})
-	ep := gateway.Endpoint{Protocol: Protocol, Address: srv.addr + "?unit=1", Credential: "t"}
+	regs := peers.WriteRegs(t, map[string]map[uint16][]uint16{"hr": {0: words}})
+	srv := startServer(t, peers.ModbusOptions{Regs: []string{regs}, Vendor: "Test", Product: "Formats"})
+	d := newDriver(t, Table{Name: "t", Targets: []gateway.Target{tcpTarget(t, srv.Addr)}})
+	ep := gateway.Endpoint{Protocol: Protocol, Address: srv.Addr + "?unit=1", Credential: "t"}
 	rs := poll(t, d, ep, points)
 	require.Len(t, rs, len(points))
 	for name, v := range want {
@@ -151,9 +151,9 @@ func TestRegisterFormats(t *testing.T) {
 // TestWriteLands writes settings of every kind to pymodbus and checks them with mbpoll, a client
 // nobody here wrote, as well as with the driver's read-back.
 func TestWriteLands(t *testing.T) {
-	srv := startServer(t, serverOpts{}) // the built-in map: hr[i] = 1000+i, coils alternate
-	d := newDriver(t, Table{Name: "t", Targets: []gateway.Target{tcpTarget(t, srv.addr)}})
-	ep := gateway.Endpoint{Protocol: Protocol, Address: srv.addr + "?unit=1", Credential: "t"}
+	srv := startServer(t, peers.ModbusOptions{}) // the built-in map: hr[i] = 1000+i, coils alternate
+	d := newDriver(t, Table{Name: "t", Targets: []gateway.Target{tcpTarget(t, srv.Addr)}})
+	ep := gateway.Endpoint{Protocol: Protocol, Address: srv.Addr + "?unit=1", Credential: "t"}
 	reg := func(addr uint16, format string) *gateway.Register {
 		return &gateway.Register{Table: gateway.TableHolding, Address: addr, Format: format, Count: 4}
 	}
@@ -178,12 +178,12 @@ func TestWriteLands(t *testing.T) {
 		require.Equal(t, c.v, back, c.p.Name)
 	}
 	// mbpoll: -0 zero-based addresses, -1 one poll, -r first -c count, -t 4 holding (4:hex raw).
-	out := mbpoll(t, srv.addr, "-t", "4:hex", "-r", "10", "-c", "8")
+	out := mbpoll(t, srv.Addr, "-t", "4:hex", "-r", "10", "-c", "8")
 	for _, w := range []string{"[10]: \t0x1092", "[11]: \t0xFF83", "[12]: \t0xFFFE", "[13]: \t0x7960",
 		"[14]: \t0x41AC", "[15]: \t0x0000", "[16]: \t0x0003"} {
 		require.Contains(t, out, w, out)
 	}
-	out = mbpoll(t, srv.addr, "-t", "0", "-r", "2", "-c", "1")
+	out = mbpoll(t, srv.Addr, "-t", "0", "-r", "2", "-c", "1")
 	require.Contains(t, out, "[2]: \t1", out)
 
 	t.Run("refusals", func(t *testing.T) {
@@ -193,7 +193,7 @@ func TestWriteLands(t *testing.T) {
 		p = gateway.Point{Name: "small", Register: reg(10, "u16"), Type: gateway.TypeUint, Writable: true}
 		_, err = d.Write(ctx, ep, p, gateway.Number(70000))
 		require.ErrorIs(t, err, ErrNotRepresentable)
-		require.Contains(t, err.Error(), "modbus "+srv.addr+" unit 1: set small")
+		require.Contains(t, err.Error(), "modbus "+srv.Addr+" unit 1: set small")
 		p = gateway.Point{Name: "nowhere", Register: reg(5000, "u16"), Type: gateway.TypeUint, Writable: true}
 		_, err = d.Write(ctx, ep, p, gateway.Number(1))
 		var we *gateway.WriteError
@@ -223,10 +223,10 @@ func mbpoll(t *testing.T, addr string, args ...string) string {
 // TestExceptions: an unmapped register is a reading error naming the exception, and the rest of the
 // poll goes on; a coalesced read that crosses a hole is re-read point by point.
 func TestExceptions(t *testing.T) {
-	regs := writeRegs(t, map[string]map[uint16][]uint16{"hr": {0: {1, 2, 3}, 6: {7, 8}}})
-	srv := startServer(t, serverOpts{regs: []string{regs}})
-	d := newDriver(t, Table{Name: "t", Targets: []gateway.Target{tcpTarget(t, srv.addr)}})
-	ep := gateway.Endpoint{Protocol: Protocol, Address: srv.addr + "?unit=1", Credential: "t"}
+	regs := peers.WriteRegs(t, map[string]map[uint16][]uint16{"hr": {0: {1, 2, 3}, 6: {7, 8}}})
+	srv := startServer(t, peers.ModbusOptions{Regs: []string{regs}})
+	d := newDriver(t, Table{Name: "t", Targets: []gateway.Target{tcpTarget(t, srv.Addr)}})
+	ep := gateway.Endpoint{Protocol: Protocol, Address: srv.Addr + "?unit=1", Credential: "t"}
 	pt := func(name string, addr uint16) gateway.Point {
 		return gateway.Point{Name: name, Register: &gateway.Register{Table: gateway.TableHolding, Address: addr, Format: "u16"}, Type: gateway.TypeUint}
 	}
@@ -237,7 +237,7 @@ func TestExceptions(t *testing.T) {
 			require.NoError(t, rs[name].Err, name)
 			require.Equal(t, v, rs[name].Value.Num, name)
 		}
-		require.ErrorContains(t, rs["hole"].Err, "hole: modbus "+srv.addr+" unit 1: read holding 4+1: exception 02 (illegal data address)")
+		require.ErrorContains(t, rs["hole"].Err, "hole: modbus "+srv.Addr+" unit 1: read holding 4+1: exception 02 (illegal data address)")
 		require.ErrorContains(t, rs["far"].Err, "exception 02 (illegal data address)")
 	}
 	d.mu.Lock()
@@ -248,8 +248,8 @@ func TestExceptions(t *testing.T) {
 // TestProxyFaults: device busy, a connection closed mid-request and a reply later than the timeout,
 // played by a proxy in front of pymodbus (which does none of these on cue).
 func TestProxyFaults(t *testing.T) {
-	srv := startServer(t, serverOpts{})
-	px := newProxy(t, srv.addr)
+	srv := startServer(t, peers.ModbusOptions{})
+	px := newProxy(t, srv.Addr)
 	d := newDriver(t, Table{Name: "t", Targets: []gateway.Target{tcpTarget(t, px.addr)}, Timeout: 300 * time.Millisecond})
 	ep := gateway.Endpoint{Protocol: Protocol, Address: px.addr + "?unit=1", Credential: "t"}
 	points := []gateway.Point{{Name: "x", Register: &gateway.Register{Table: gateway.TableHolding, Address: 5, Format: "u16"}, Type: gateway.TypeUint}}
@@ -309,8 +309,8 @@ func TestProxyFaults(t *testing.T) {
 // TestOneConnectionPerEndpoint: discovery over 8 unit ids and concurrent polls of all of them share one
 // connection, as devices that accept a single TCP client need.
 func TestOneConnectionPerEndpoint(t *testing.T) {
-	srv := startServer(t, serverOpts{})
-	px := newProxy(t, srv.addr)
+	srv := startServer(t, peers.ModbusOptions{})
+	px := newProxy(t, srv.Addr)
 	ids := []uint8{1, 2, 3, 4, 5, 6, 7, 8}
 	d := newDriver(t, Table{Name: "t", Targets: []gateway.Target{tcpTarget(t, px.addr)}, UnitIDs: ids})
 	found, failed := discover(t, d)
@@ -348,14 +348,14 @@ func (e errTest) Error() string { return string(e) }
 // TestDeadEndpointDoesNotStall: a unit behind an endpoint that accepts connections and never answers
 // takes its timeout; a poll of a live endpoint started meanwhile finishes first.
 func TestDeadEndpointDoesNotStall(t *testing.T) {
-	srv := startServer(t, serverOpts{})
+	srv := startServer(t, peers.ModbusOptions{})
 	hole := blackhole(t)
 	d := newDriver(t,
 		Table{Name: "dead", Targets: []gateway.Target{tcpTarget(t, hole)}, Timeout: 2 * time.Second},
-		Table{Name: "live", Targets: []gateway.Target{tcpTarget(t, srv.addr)}})
+		Table{Name: "live", Targets: []gateway.Target{tcpTarget(t, srv.Addr)}})
 	points := []gateway.Point{{Name: "x", Register: &gateway.Register{Table: gateway.TableHolding, Address: 0, Format: "u16"}, Type: gateway.TypeUint}}
 	dead := gateway.Endpoint{Protocol: Protocol, Address: hole + "?unit=1", Credential: "dead"}
-	live := gateway.Endpoint{Protocol: Protocol, Address: srv.addr + "?unit=1", Credential: "live"}
+	live := gateway.Endpoint{Protocol: Protocol, Address: srv.Addr + "?unit=1", Credential: "live"}
 	done := make(chan string, 2)
 	go func() {
 		_, err := d.Poll(context.Background(), dead, points)
@@ -388,7 +388,7 @@ func TestDeadEndpointDoesNotStall(t *testing.T) {
 	// Discovery reports a single host that cannot be reached; the others are still found.
 	found, failed := discover(t, newDriver(t,
 		Table{Name: "gone", Targets: []gateway.Target{tcpTarget(t, refused.Address[:strings.Index(refused.Address, "?")])}},
-		Table{Name: "live", Targets: []gateway.Target{tcpTarget(t, srv.addr)}}))
+		Table{Name: "live", Targets: []gateway.Target{tcpTarget(t, srv.Addr)}}))
 	require.Len(t, found, 1)
 	require.Len(t, failed, 1)
 	require.ErrorIs(t, failed[0], ErrUnreachable)
@@ -423,14 +423,14 @@ func blackhole(t *testing.T) string {
 // the SMA map (identified by SunSpec: function 43 is not asked over RTU).
 func TestRTU(t *testing.T) {
 	regs := peers.Shared(t, "testdata/real/modbus/sma-sunnyboy36_2025-05-18.regs")
-	srv := startServer(t, serverOpts{regs: []string{regs}, rtu: true, baud: 38400})
-	d := newDriver(t, Table{Name: "line", Serial: &Serial{Device: srv.rtu, Baud: 38400, Parity: "none"}, UnitIDs: []uint8{1},
+	srv := startServer(t, peers.ModbusOptions{Regs: []string{regs}, RTU: true, Baud: 38400})
+	d := newDriver(t, Table{Name: "line", Serial: &Serial{Device: srv.RTU, Baud: 38400, Parity: "none"}, UnitIDs: []uint8{1},
 		Timeout: time.Second})
 	found, failed := discover(t, d)
 	require.Empty(t, failed)
 	require.Len(t, found, 1)
 	s := found[0]
-	require.Equal(t, srv.rtu+"?unit=1", s.Address)
+	require.Equal(t, srv.RTU+"?unit=1", s.Address)
 	require.Equal(t, "sunspec-inverter", s.Profile)
 	require.Equal(t, "3005067415", s.Identity.Serial)
 	require.Empty(t, s.Identity.IP)

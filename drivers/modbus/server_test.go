@@ -6,11 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,131 +18,6 @@ import (
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/internal/peers"
 )
-
-// server is a pymodbus server of the test's own (the peers kit's modbus_server.py), so that each test
-// has the register map and identity it needs without restarting the shared one.
-type server struct {
-	addr string // 127.0.0.1:port
-	rtu  string // client end of the pty pair, when started with rtu
-	log  string
-}
-
-type serverOpts struct {
-	regs            []string // .regs files
-	vendor, product string
-	rtu             bool
-	baud            int
-}
-
-// startServer runs `$PEERS_PYTHON $PEERS_MODBUS_SERVER` on a free loopback port and stops it (by PID)
-// when the test ends.
-func startServer(t *testing.T, o serverOpts) *server {
-	t.Helper()
-	v := peers.Need(t, "PEERS_PYTHON", "PEERS_MODBUS_SERVER")
-	port := freePort(t)
-	dir := t.TempDir()
-	args := []string{v[1], "--host", "127.0.0.1", "--port", strconv.Itoa(port)}
-	for _, r := range o.regs {
-		args = append(args, "--regs", r)
-	}
-	if o.vendor != "" {
-		args = append(args, "--vendor", o.vendor)
-	}
-	if o.product != "" {
-		args = append(args, "--product", o.product)
-	}
-	s := &server{addr: "127.0.0.1:" + strconv.Itoa(port), log: filepath.Join(dir, "modbus.log")}
-	if o.rtu {
-		srv, cli := ptyPair(t, dir)
-		s.rtu = cli
-		args = append(args, "--rtu", srv, "--baud", strconv.Itoa(o.baud))
-	}
-	logf, err := os.Create(s.log)
-	require.NoError(t, err)
-	cmd := exec.Command(v[0], args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", s.addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(s.log)
-			t.Fatalf("pymodbus did not start on %s: %s", s.addr, b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if o.rtu {
-		time.Sleep(300 * time.Millisecond) // the serial server starts after the TCP one
-	}
-	return s
-}
-
-// ptyPair makes a socat pty pair in dir: the server end and the client end.
-func ptyPair(t *testing.T, dir string) (srv, cli string) {
-	t.Helper()
-	bin, err := exec.LookPath("socat")
-	if err != nil {
-		if peers.InCI() {
-			t.Fatal("socat is not installed (../shared/peers/install.sh installs it)")
-		}
-		t.Skip("socat is not installed")
-	}
-	srv, cli = filepath.Join(dir, "rtu-server"), filepath.Join(dir, "rtu-client")
-	cmd := exec.Command(bin, "pty,raw,echo=0,link="+srv, "pty,raw,echo=0,link="+cli)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for range 100 {
-		if _, err := os.Stat(cli); err == nil {
-			if _, err := os.Stat(srv); err == nil {
-				return srv, cli
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("socat made no pty pair")
-	return
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// writeRegs writes a .regs file (the peers kit's format) with words from address first of kind ("hr",
-// "ir").
-func writeRegs(t *testing.T, blocks map[string]map[uint16][]uint16) string {
-	t.Helper()
-	var b strings.Builder
-	for kind, starts := range blocks {
-		for first, words := range starts {
-			fmt.Fprintf(&b, "@%s %d\n", kind, first)
-			for i, w := range words {
-				fmt.Fprintf(&b, "%04X", w)
-				if i%10 == 9 {
-					b.WriteByte('\n')
-				} else {
-					b.WriteByte(' ')
-				}
-			}
-			b.WriteByte('\n')
-		}
-	}
-	p := filepath.Join(t.TempDir(), "test.regs")
-	require.NoError(t, os.WriteFile(p, []byte(b.String()), 0o644))
-	return p
-}
 
 func library(t *testing.T) *profile.Library {
 	t.Helper()
@@ -326,3 +197,8 @@ func readADU(r *bufio.Reader) ([]byte, error) {
 }
 
 func listenTCP() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func startServer(t *testing.T, o peers.ModbusOptions) *peers.ModbusServer {
+	return peers.StartModbus(t, o)
+}
+func freePort(t *testing.T) int { return peers.FreePort(t) }
