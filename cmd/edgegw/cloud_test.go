@@ -251,36 +251,9 @@ down_address = "/queue/set-down-%s"
 	}, 20*time.Second, 200*time.Millisecond, "%s %s", out.String(), errOut.String())
 
 	// The cloud sets the location.
-	conn, err := uplink.Dial(ctx, uplink.DialConfig{URL: v[0], CAFile: v[1], CertFile: v[2], KeyFile: v[3]})
-	require.NoError(t, err)
-	defer conn.Close()
-	sess, err := conn.NewSession(ctx, nil)
-	require.NoError(t, err)
-	in, err := uplink.OpenInbox(ctx, sess, "/queue/set-up-"+q, 64)
-	require.NoError(t, err)
-	send, err := sess.NewSender(ctx, "/queue/set-down-"+q, &amqp.SenderOptions{TargetDurability: amqp.DurabilityUnsettledState})
-	require.NoError(t, err)
+	cloud := newCloudSide(t, ctx, v[:4], "/queue/set-up-"+q, "/queue/set-down-"+q)
 	want := "rack-" + q[:6]
-	body, _ := protocol.EncodeCommand(gateway.DesiredCommand{DeviceID: dev, Version: 7, Desired: map[string]gateway.Value{"location": gateway.String(want)}})
-	require.NoError(t, send.Send(ctx, protocol.Envelope{Kind: protocol.KindTwinDesired, GatewayID: "gw-set", MessageID: "set-1",
-		Created: time.Now(), Body: body}.AMQP(), nil))
-	var res gateway.DesiredResult
-	for {
-		m, err := in.Receive(ctx)
-		require.NoError(t, err)
-		require.NoError(t, in.Accept(ctx, m))
-		e, err := protocol.FromAMQP(m)
-		require.NoError(t, err)
-		if e.CorrelationID != "set-1" {
-			continue
-		}
-		require.Equal(t, "twin-desired-result", e.Kind)
-		var r protocol.Result
-		require.NoError(t, json.Unmarshal(e.Body, &r))
-		require.True(t, r.OK, r.Error)
-		require.NoError(t, json.Unmarshal(r.Result, &res))
-		break
-	}
+	res := cloud.desired("gw-set", dev, 7, map[string]gateway.Value{"location": gateway.String(want)})
 	require.Equal(t, int64(7), res.Version)
 	require.Equal(t, gateway.DesiredApplied, res.Properties["location"].Status, res.Properties["location"].Reason)
 	require.Equal(t, want, res.Properties["location"].Value.Str)
@@ -301,4 +274,63 @@ down_address = "/queue/set-down-%s"
 	require.Equal(t, want, change.New)
 	require.Equal(t, "cloud", change.By)
 	require.Equal(t, "location", change.Detail)
+}
+
+// cloudSide plays the cloud in daemon tests: a receiver on the gateway's up-address and a sender to its
+// down-address, on the real broker.
+type cloudSide struct {
+	t    *testing.T
+	ctx  context.Context
+	in   *uplink.Inbox
+	send *amqp.Sender
+	n    int
+}
+
+// newCloudSide connects to the broker with v = url, ca, cert, key (peers.env's PEERS_AMQPS_URL, ...).
+func newCloudSide(t *testing.T, ctx context.Context, v []string, up, down string) *cloudSide {
+	t.Helper()
+	conn, err := uplink.Dial(ctx, uplink.DialConfig{URL: v[0], CAFile: v[1], CertFile: v[2], KeyFile: v[3]})
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	sess, err := conn.NewSession(ctx, nil)
+	require.NoError(t, err)
+	in, err := uplink.OpenInbox(ctx, sess, up, 64)
+	require.NoError(t, err)
+	send, err := sess.NewSender(ctx, down, &amqp.SenderOptions{TargetDurability: amqp.DurabilityUnsettledState})
+	require.NoError(t, err)
+	return &cloudSide{t: t, ctx: ctx, in: in, send: send}
+}
+
+// desired sends a twin-desired command and returns the gateway's result, which must be ok.
+func (c *cloudSide) desired(gatewayID, dev string, version int64, values map[string]gateway.Value) gateway.DesiredResult {
+	c.t.Helper()
+	c.n++
+	id := fmt.Sprintf("desired-%d", c.n)
+	body, err := protocol.EncodeCommand(gateway.DesiredCommand{DeviceID: dev, Version: version, Desired: values})
+	require.NoError(c.t, err)
+	require.NoError(c.t, c.send.Send(c.ctx, protocol.Envelope{Kind: protocol.KindTwinDesired, GatewayID: gatewayID, MessageID: id,
+		Created: time.Now(), Body: body}.AMQP(), nil))
+	e := c.await(func(e protocol.Envelope) bool { return e.CorrelationID == id })
+	require.Equal(c.t, "twin-desired-result", e.Kind)
+	var r protocol.Result
+	require.NoError(c.t, json.Unmarshal(e.Body, &r))
+	require.True(c.t, r.OK, r.Error)
+	var res gateway.DesiredResult
+	require.NoError(c.t, json.Unmarshal(r.Result, &res))
+	return res
+}
+
+// await receives (and accepts) messages from the gateway until one satisfies ok.
+func (c *cloudSide) await(ok func(protocol.Envelope) bool) protocol.Envelope {
+	c.t.Helper()
+	for {
+		m, err := c.in.Receive(c.ctx)
+		require.NoError(c.t, err)
+		require.NoError(c.t, c.in.Accept(c.ctx, m))
+		e, err := protocol.FromAMQP(m)
+		require.NoError(c.t, err)
+		if ok(e) {
+			return e
+		}
+	}
 }
