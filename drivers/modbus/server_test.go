@@ -19,7 +19,7 @@ import (
 	"github.com/edgegw/edgegw/internal/peers"
 )
 
-func library(t *testing.T) *profile.Library {
+func library(t testing.TB) *profile.Library {
 	t.Helper()
 	lib, err := profile.Load(nil)
 	require.NoError(t, err)
@@ -83,7 +83,7 @@ type proxy struct {
 	upstream string
 	l        net.Listener
 
-	conns, open, maxOpen atomic.Int64
+	conns, open, maxOpen, requests atomic.Int64
 	// mode for the next requests: "" pass, "close" close the connection on the next request,
 	// "close-always", "busy" answer exception 06 once, "busy-always", "delay" hold replies for delayBy.
 	mu      sync.Mutex
@@ -92,7 +92,7 @@ type proxy struct {
 	wg      sync.WaitGroup
 }
 
-func newProxy(t *testing.T, upstream string) *proxy {
+func newProxy(t testing.TB, upstream string) *proxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -150,6 +150,7 @@ func (p *proxy) serve(c net.Conn) {
 		if err != nil {
 			return
 		}
+		p.requests.Add(1)
 		mode, delay := p.take()
 		switch mode {
 		case "close", "close-always":
