@@ -221,23 +221,10 @@ community = %q
 write_community = %q
 [polling]
 interval = "1s"
-[cloud]
-enabled = true
-url = %q
-ca_file = %q
-cert_file = %q
-key_file = %q
-up_address = "/queue/set-up-%s"
-down_address = "/queue/set-down-%s"
-`, addr, v[5], v[6], v[0], v[1], v[2], v[3], q, q)), 0o600))
-	cfg, err := config.Load(cfgPath)
-	require.NoError(t, err)
+%s`, addr, v[5], v[6], cloudTOML(v, "/queue/set-up-"+q, "/queue/set-down-"+q))), 0o600))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	dctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- daemon(dctx, cfg, slog.New(slog.DiscardHandler)) }()
-	defer func() { stop(); <-done }()
+	startDaemon(t, ctx, cfgPath)
 
 	var out, errOut bytes.Buffer
 	var rows []discovered
@@ -333,4 +320,30 @@ func (c *cloudSide) await(ok func(protocol.Envelope) bool) protocol.Envelope {
 			return e
 		}
 	}
+}
+
+// startDaemon loads the configuration at cfgPath and runs the daemon until the test ends.
+func startDaemon(t *testing.T, ctx context.Context, cfgPath string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(cfgPath)
+	require.NoError(t, err)
+	dctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- daemon(dctx, cfg, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() { stop(); <-done })
+	return cfg
+}
+
+// cloudTOML is a [cloud] table for RabbitMQ with v = url, ca, cert, key, sending to up and listening on
+// down.
+func cloudTOML(v []string, up, down string) string {
+	return fmt.Sprintf(`[cloud]
+enabled = true
+url = %q
+ca_file = %q
+cert_file = %q
+key_file = %q
+up_address = %q
+down_address = %q
+`, v[0], v[1], v[2], v[3], up, down)
 }

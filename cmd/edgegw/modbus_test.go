@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgegw/edgegw/config"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/internal/peers"
 	"github.com/edgegw/edgegw/uplink"
@@ -71,24 +69,11 @@ unit_ids = [1]
 timeout = "1s"
 [polling]
 interval = "1s"
-[cloud]
-enabled = true
-url = %q
-ca_file = %q
-cert_file = %q
-key_file = %q
-up_address = "/queue/mb-up-%s"
-down_address = "/queue/mb-down-%s"
-`, srv.Addr, v[0], v[1], v[2], v[3], q, q)), 0o600))
-	cfg, err := config.Load(cfgPath)
-	require.NoError(t, err)
+%s`, srv.Addr, cloudTOML(v, "/queue/mb-up-"+q, "/queue/mb-down-"+q))), 0o600))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cloud := newCloudSide(t, ctx, v[:4], "/queue/mb-up-"+q, "/queue/mb-down-"+q)
-	dctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- daemon(dctx, cfg, slog.New(slog.DiscardHandler)) }()
-	defer func() { stop(); <-done }()
+	startDaemon(t, ctx, cfgPath)
 
 	cli := func(args ...string) (int, string) {
 		var out, errOut bytes.Buffer
