@@ -1,5 +1,6 @@
-// Package sim runs a simulated site of SNMP devices on loopback, in process,
-// for tests, benchmarks and demos (cmd/edgegw-sim wraps it).
+// Package sim runs a simulated site of SNMP devices (Start) and Modbus TCP
+// devices (StartModbus) on loopback, in process, for tests, benchmarks and
+// demos (cmd/edgegw-sim wraps it).
 //
 // Each device is an SNMP agent on its own UDP socket, built on gosnmp's
 // packet decoding and encoding. It answers GET, GETNEXT, GETBULK and SET in
@@ -108,4 +109,37 @@
 //
 // Site.SetFault makes one device Silent, Slow, answer Garbage, answer with
 // the WrongRequestID, or serve HugeValues, for tests of a hostile agent.
+//
+// # Modbus TCP devices
+//
+// StartModbus serves ModbusOptions.N devices, one TCP listener each, with
+// MAC 02:ed:68:xx:xx:xx (apart from the SNMP devices') and unit id 1 (255
+// too); other unit ids get exception 0B, as behind a TCP gateway. A device
+// accepts MaxConns connections at once (default 2) and closes further ones,
+// drops a connection on a malformed frame, and closes one idle for two
+// minutes. Addresses are 0-based PDU addresses; reads that touch an address
+// outside the map get exception 02, out-of-range writes 03.
+//
+// Even indexes are ACME EM100 energy meters (profile acme-em100). Read Device
+// Identification (43/14, codes 1-4, conformity 0x82): VendorName "ACME",
+// ProductCode "EM100", MajorMinorRevision "2.1.0", VendorUrl, ProductName
+// "EM100 Energy Meter", ModelName "EM100-3P".
+//
+//	input 0-1      f32 voltage, 230 V ±3        holding 0      ctRatio 1..5000 (100)
+//	input 2-3      f32 current, 5 A ±2          holding 1      displayMode 0..2 (1)
+//	input 4-5      f32 power = V×I              holding 2-3    i32 powerLimit ±100000 W (FC16 only)
+//	input 6-9      u64 energy, Wh, growing      holding 4-5    f32 voltage alarm 0..500 V
+//	input 10       i16 temperature, 0.1 °C      holding 8-15   meter name, 16 bytes
+//	input 11       u16 frequency, 0.01 Hz       holding 20     reboot: write 1 (uptime restarts)
+//	input 12-13    u32 uptime s, low word first holding 100-107 serial; 110-112 MAC (6 bytes)
+//	coil 0         relay (writable)             coil 1         resetEnergy: write 1
+//	discrete 0     tamper alarm (false)         holes: holding 6-7, 16-19, 21-99, 108-109
+//
+// Odd indexes are ACME SI3600 inverters (profile sunspec-inverter), without
+// function 43 (exception 01): "SunS" at holding 40000, then model 1 (common:
+// Mn "ACME", Md "SI3600", Vr "1.4.2", SN, DA 1) at 40002, model 11 (Ethernet,
+// the MAC as EUI-48 in four registers) at 40070, model 101 (single-phase
+// inverter: current, voltage, power, frequency, energy, DC side, cabinet
+// temperature, state MPPT, with scale factors; phases B and C not
+// implemented) at 40085, and the end marker at 40137. The map is read-only.
 package sim

@@ -1,10 +1,11 @@
-// Command edgegw-sim runs a simulated site of SNMP devices on loopback, for
-// demos and for testing edgegw against many devices. See package sim for the
-// objects each device serves.
+// Command edgegw-sim runs a simulated site of SNMP and Modbus TCP devices on
+// loopback, for demos and for testing edgegw against many devices. See package
+// sim for the objects and registers each device serves.
 //
 //	edgegw-sim --snmp 100                        # 127.0.0.1:16100..16199
 //	edgegw-sim --snmp 50 --listen 127.0.10.0/24  # 127.0.10.1..50, port 161
 //	edgegw-sim --snmp 10 --devices-csv -         # also print a claim list
+//	edgegw-sim --snmp 20 --modbus 4 --listen 127.0.10.0/27  # Modbus on 127.0.10.21..24, port 1502
 package main
 
 import (
@@ -38,7 +39,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("edgegw-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		n         = fs.Int("snmp", 0, "number of simulated SNMP devices (required, 1.."+fmt.Sprint(sim.MaxDevices)+")")
+		n         = fs.Int("snmp", 0, "number of simulated SNMP devices (1.."+fmt.Sprint(sim.MaxDevices)+")")
+		nModbus   = fs.Int("modbus", 0, "number of simulated Modbus TCP devices: EM100 meters and SI3600 SunSpec inverters, alternating")
+		mbPort    = fs.Int("modbus-port", -1, "first Modbus TCP port; default 15200 for an address, 1502 for a prefix (after the SNMP devices' addresses); 0 lets the OS choose")
 		listen    = fs.String("listen", "127.0.0.1", "loopback address (device i on port base-port+i) or loopback prefix such as 127.0.10.0/24 (device i on the prefix's i-th host address); nothing else is accepted")
 		basePort  = fs.Int("base-port", -1, "first UDP port; default 16100 for an address, 161 for a prefix; 0 lets the OS choose")
 		csvPath   = fs.String("devices-csv", "", "write MAC,Serial,Address,Model of every device to this file (- for stdout)")
@@ -51,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		verbose   = fs.Bool("v", false, "log at debug level")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: edgegw-sim --snmp N [flags]\n\nRuns N simulated SNMP devices on loopback until SIGINT/SIGTERM.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: edgegw-sim --snmp N [--modbus M] [flags]\n\nRuns simulated SNMP and Modbus TCP devices on loopback until SIGINT/SIGTERM.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -71,6 +74,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *n < 1 || *n > sim.MaxDevices {
 		return usage("--snmp must be 1..%d", sim.MaxDevices)
 	}
+	if *nModbus < 0 || *nModbus > sim.MaxDevices {
+		return usage("--modbus must be 0..%d", sim.MaxDevices)
+	}
+	if *mbPort < 0 {
+		*mbPort = 15200
+		if sim.IsPrefix(*listen) {
+			*mbPort = 1502
+		}
+	}
 	if *basePort < 0 {
 		*basePort = 16100
 		if sim.IsPrefix(*listen) {
@@ -79,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Validate the addresses before anything binds, so a bad --listen is a
 	// usage error.
-	if _, err := sim.PlanAddrs(*listen, *basePort, *n); err != nil {
+	if _, err := sim.PlanAddrs(*listen, *basePort, *n+*nModbus); err != nil {
 		return usage("%v", err)
 	}
 	level := slog.LevelInfo
@@ -99,10 +111,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer site.Close()
+	var mb *sim.ModbusSite
+	if *nModbus > 0 {
+		if mb, err = sim.StartModbus(ctx, sim.ModbusOptions{N: *nModbus, Listen: *listen, BasePort: *mbPort, Skip: *n,
+			Seed: *seed, Logger: log}); err != nil {
+			fmt.Fprintf(stderr, "edgegw-sim: %v\n", err)
+			return 1
+		}
+		defer mb.Close()
+	}
 
 	devices := site.Devices()
+	var mbDevices []sim.ModbusDevice
+	if mb != nil {
+		mbDevices = mb.Devices()
+	}
 	if *csvPath != "" {
-		if err := writeCSV(*csvPath, stdout, devices); err != nil {
+		if err := writeCSV(*csvPath, stdout, devices, mbDevices); err != nil {
 			fmt.Fprintf(stderr, "edgegw-sim: devices csv %s: %v\n", *csvPath, err)
 			return 1
 		}
@@ -114,6 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out = stderr
 	}
 	printDevices(out, devices)
+	printModbus(out, mbDevices)
 	if *v3User != "" {
 		fmt.Fprintf(out, "v3 users %s (SHA/AES-128) and %s256 (SHA-256/AES-128)\n", *v3User, *v3User)
 	}
@@ -124,6 +150,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case <-site.Done():
 	}
 	_ = site.Close()
+	if mb != nil {
+		_ = mb.Close()
+		fmt.Fprintf(out, "modbus: %d requests answered\n", mb.Requests())
+	}
 	st := site.Stats()
 	fmt.Fprintf(out, "stopped: %d requests received, %d answered, %d bad community, %d malformed\n",
 		st.Received, st.Answered, st.BadCommunity, st.Malformed)
@@ -145,8 +175,19 @@ func printDevices(w io.Writer, devices []sim.Device) {
 		len(devices), devices[0].Addr, devices[len(devices)-1].Addr, kinds["display"], kinds["projector"], kinds["ups"])
 }
 
-// writeCSV writes the claim list: MAC,Serial,Address,Model with a header.
-func writeCSV(path string, stdout io.Writer, devices []sim.Device) (err error) {
+func printModbus(w io.Writer, devices []sim.ModbusDevice) {
+	if len(devices) > listAll {
+		fmt.Fprintf(w, "%d Modbus TCP devices, %s .. %s\n", len(devices), devices[0].Addr, devices[len(devices)-1].Addr)
+		return
+	}
+	for _, d := range devices {
+		fmt.Fprintf(w, "%-21s %-9s %-6s %-17s %s unit %d\n", d.Addr, d.Kind, d.Model, d.MAC, d.Serial, d.Unit)
+	}
+}
+
+// writeCSV writes the claim list: MAC,Serial,Address,Model with a header; Modbus devices' addresses
+// are written as modbus://host:port?unit=N.
+func writeCSV(path string, stdout io.Writer, devices []sim.Device, mb []sim.ModbusDevice) (err error) {
 	w := stdout
 	if path != "-" {
 		f, err := os.Create(path)
@@ -164,6 +205,9 @@ func writeCSV(path string, stdout io.Writer, devices []sim.Device) (err error) {
 	_ = cw.Write([]string{"MAC", "Serial", "Address", "Model"})
 	for _, d := range devices {
 		_ = cw.Write([]string{d.MAC, d.Serial, d.Addr.String(), d.Model})
+	}
+	for _, d := range mb {
+		_ = cw.Write([]string{d.MAC, d.Serial, fmt.Sprintf("modbus://%s?unit=%d", d.Addr, d.Unit), d.Model})
 	}
 	cw.Flush()
 	return cw.Error()
