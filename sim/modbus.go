@@ -425,8 +425,10 @@ func (d *mbDevice) deviceID(data []byte) []byte {
 // t is seconds since the site started, for the drifting values.
 func (d *mbDevice) t() float64 { return d.now().Sub(d.energyFrom).Seconds() }
 
-func (d *mbDevice) volts() float64 { return 230 + 3*math.Sin(d.phase+d.now().Sub(d.boot).Seconds()/300) }
-func (d *mbDevice) amps() float64  { return 5 + 2*math.Sin(d.phase+d.now().Sub(d.boot).Seconds()/120) }
+func (d *mbDevice) volts() float64 {
+	return 230 + 3*math.Sin(d.phase+d.now().Sub(d.boot).Seconds()/300)
+}
+func (d *mbDevice) amps() float64 { return 5 + 2*math.Sin(d.phase+d.now().Sub(d.boot).Seconds()/120) }
 
 // energy is Wh since the counter was last reset, growing at about the mean power.
 func (d *mbDevice) energy() float64 { return d.energyBase + 1150*d.now().Sub(d.energyFrom).Hours() }
