@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The demo: a simulated site of 24 SNMP devices on loopback (127.0.10.1-24, port 16100) and the gateway
-# on it. The gateway sweeps 127.0.10.0/27, makes a twin of every device that answers, and polls them every
-# 5 s; the log shows devices found, claimed from the simulator's CSV, and twins changing. Runs DEMO_SECONDS (default 60), then stops both
-# processes by PID. Everything stays on loopback.
+# The demo: a simulated site of 24 SNMP devices (127.0.10.1-24, port 16100) and 4 Modbus TCP devices
+# (energy meters and SunSpec inverters, 127.0.10.25-28, port 1502) on loopback, and the gateway on it.
+# The gateway sweeps 127.0.10.0/27 over both protocols, makes a twin of every device that answers, and
+# polls them every 5 s; the log shows devices found, claimed from the simulator's CSV, and twins
+# changing. Runs DEMO_SECONDS (default 60), then stops both processes by PID. Everything stays on
+# loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${DEMO_DEVICES:-24}
+M=${DEMO_MODBUS:-4}
 SECONDS_TO_RUN=${DEMO_SECONDS:-60}
 dir=$(mktemp -d /tmp/edgegw-demo.XXXXXX)
 pids=()
@@ -16,12 +19,14 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-bin/edgegw-sim --snmp "$N" --listen 127.0.10.0/27 --base-port 16100 --devices-csv "$dir/devices.csv" > "$dir/sim.log" 2>&1 &
+bin/edgegw-sim --snmp "$N" --modbus "$M" --listen 127.0.10.0/27 --base-port 16100 --modbus-port 1502 \
+  --devices-csv "$dir/devices.csv" > "$dir/sim.log" 2>&1 &
 pids+=($!)
 sleep 0.5
-echo "demo: simulated site of $N devices on 127.0.10.0/27 port 16100 (MAC,Serial,Address,Model in $dir/devices.csv)"
+echo "demo: simulated site of $N SNMP devices (port 16100) and $M Modbus devices (port 1502) on 127.0.10.0/27 (MAC,Serial,Address,Model in $dir/devices.csv)"
 head -4 "$dir/devices.csv" | sed 's/^/    /'
 echo "    ..."
+tail -2 "$dir/devices.csv" | sed 's/^/    /'
 
 cat > "$dir/edgegw.toml" <<TOML
 [gateway]
@@ -38,6 +43,12 @@ version = "2c"
 community = "public"
 timeout = "500ms"
 retries = 0
+
+[[discovery.modbus]]
+targets = ["127.0.10.0/27"]
+port = 1502
+unit_ids = [1]
+timeout = "500ms"
 
 [polling]
 interval = "5s"

@@ -106,10 +106,12 @@ func decodeRaw(r *gateway.Register, words []uint16, sunspec bool) (raw, error) {
 		n, notImpl = float64(v), v == math.MinInt64
 	case gateway.FormatF32:
 		f := math.Float32frombits(binary.BigEndian.Uint32(b))
-		n = float64(f)
-		if math.IsNaN(n) || math.IsInf(n, 0) {
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
 			return raw{}, fmt.Errorf("%w (raw %08x, not a number)", ErrAbsent, binary.BigEndian.Uint32(b))
 		}
+		// The shortest decimal that is this float32 (230.5, not 230.50000762939453): a float32 holds
+		// no more than that, and twins should not report digits the device never had.
+		n, _ = strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
 	case gateway.FormatF64:
 		n = math.Float64frombits(binary.BigEndian.Uint64(b))
 		if math.IsNaN(n) || math.IsInf(n, 0) {
