@@ -34,6 +34,16 @@ func TestExampleLoads(t *testing.T) {
 			require.True(t, tg.Prefix.Addr().IsLoopback(), "example target %s is not loopback", tg.Raw)
 		}
 	}
+	require.Len(t, c.Discovery.Modbus, 1)
+	m := c.Discovery.Modbus[0]
+	for _, tg := range m.Targets {
+		require.True(t, netip.MustParseAddr(tg.Host).IsLoopback(), "example target %s is not loopback", tg.Raw)
+	}
+	var md Modbus
+	md.setDefaults()
+	require.Equal(t, md.Port, m.Port)
+	require.Equal(t, md.UnitIDs, m.UnitIDs)
+	require.Equal(t, md.Timeout, m.Timeout)
 	require.Empty(t, c.Warnings())
 
 	// The example states the defaults; they must be the real ones.
