@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"strings"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/edgegw/edgegw/drivers/profile"
 	"github.com/edgegw/edgegw/drivers/snmp"
 	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/internal/neigh"
 )
 
 // snmpGroups turns the configuration's [[discovery.snmp]] tables into the driver's groups. This is the
@@ -97,7 +97,7 @@ func newDrivers(cfg *config.Config, lib *profile.Library, log *slog.Logger, prog
 	ds.add(snmp.Protocol, s, s.Close)
 	if len(cfg.Discovery.Modbus) > 0 {
 		m, err := modbus.New(modbus.Options{Tables: modbusTables(cfg), Profiles: lib, MaxAddresses: cfg.Discovery.MaxAddresses,
-			Neighbors: neighbors, Logger: log})
+			Neighbors: neigh.Lookup, Logger: log})
 		if err != nil {
 			ds.Close()
 			return nil, err
@@ -168,6 +168,3 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 	}
 	return cfg, nil
 }
-
-// neighbors finds a host's MAC in the kernel's neighbour table; none until internal/neigh lands.
-var neighbors func(ip netip.Addr) (string, bool)
