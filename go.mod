@@ -8,15 +8,20 @@ require (
 	github.com/coder/websocket v1.8.15
 	github.com/goburrow/modbus v0.1.0
 	github.com/gosnmp/gosnmp v1.47.0
+	github.com/hashicorp/mdns v1.0.7
+	github.com/miekg/dns v1.1.72
 	github.com/stretchr/testify v1.12.1
 	go.etcd.io/bbolt v1.5.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/net v0.48.0
 	golang.org/x/term v0.47.0
 )
 
 require (
 	github.com/goburrow/serial v0.1.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/mod v0.31.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/tools v0.40.0 // indirect
 )

@@ -52,6 +52,9 @@ var owners = map[string][]string{
 	"github.com/coder/websocket": {"uplink"},
 	"github.com/goburrow/modbus": {"drivers/modbus", "sim"},
 	"github.com/hashicorp/mdns":  {"drivers/mdns", "sim"},
+	// hashicorp/mdns's own parser and multicast helpers, for the records it would drop.
+	"github.com/miekg/dns": {"drivers/mdns", "sim"},
+	"golang.org/x/net":     {"drivers/mdns", "sim"},
 }
 
 func within(path string, prefixes []string) bool {
