@@ -148,6 +148,33 @@ func TestDiscoverModbus(t *testing.T) {
 	require.Contains(t, errOut, "modbus 127.0.0.1:1 unit 1: read device identification: unreachable")
 }
 
+// TestDiscoverMDNS: discover --target mdns:// inside the peers kit's client namespace finds avahi's
+// display-01 once, with the identity of both its services.
+func TestDiscoverMDNS(t *testing.T) {
+	v := peers.Need(t, "PEERS_MDNS_NETNS", "PEERS_MDNS_IFACE", "PEERS_MDNS_SERVER_ADDR")
+	if !peers.InNetns(t, v[0]) {
+		return
+	}
+	code, out, errOut := runCLI("discover", "--json", "--target", "mdns://_pjlink._tcp?interface="+v[1]+"&timeout=1s",
+		"--target", "mdns://_http._tcp?interface="+v[1])
+	require.Equal(t, exitOK, code, errOut)
+	var rows []map[string]string
+	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	require.Len(t, rows, 1, out)
+	require.Equal(t, "mdns", rows[0]["protocol"])
+	require.Equal(t, v[2], rows[0]["address"])
+	require.Equal(t, "SN-DP55-000123", rows[0]["serial"])
+	require.Equal(t, "DP55", rows[0]["model"])
+	require.Equal(t, "display-01", rows[0]["hostname"])
+	require.Equal(t, "acme-display-mdns", rows[0]["profile"])
+	require.NotEmpty(t, rows[0]["mac"], "from the neighbour table")
+	require.Equal(t, "mac-"+strings.ReplaceAll(rows[0]["mac"], ":", ""), rows[0]["id"])
+
+	code, _, errOut = runCLI("discover", "--target", "mdns://_pjlink._tcp?interface=nosuchif0")
+	require.Equal(t, exitFailure, code)
+	require.Contains(t, errOut, "mdns: interface nosuchif0")
+}
+
 // TestDaemonRestartRestoresTwins runs the daemon against a simulated site, stops it as SIGTERM would,
 // starts it again, and finds every twin restored before any new discovery.
 func TestDaemonRestartRestoresTwins(t *testing.T) {

@@ -5,11 +5,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
 
 	"github.com/edgegw/edgegw/config"
+	"github.com/edgegw/edgegw/drivers/mdns"
 	"github.com/edgegw/edgegw/drivers/modbus"
 	"github.com/edgegw/edgegw/drivers/profile"
 	"github.com/edgegw/edgegw/drivers/snmp"
@@ -103,6 +105,15 @@ func newDrivers(cfg *config.Config, lib *profile.Library, log *slog.Logger, prog
 			return nil, err
 		}
 		ds.add(modbus.Protocol, m, m.Close)
+	}
+	if c := cfg.Discovery.MDNS; c != nil {
+		m, err := mdns.New(mdns.Options{Services: slices.Clone(c.Services), Interface: c.Interface, Timeout: c.Timeout,
+			Profiles: lib, Neighbors: neigh.Lookup, Logger: log})
+		if err != nil {
+			ds.Close()
+			return nil, err
+		}
+		ds.add(mdns.Protocol, m, m.Close)
 	}
 	return ds, nil
 }
