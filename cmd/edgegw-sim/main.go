@@ -6,6 +6,7 @@
 //	edgegw-sim --snmp 50 --listen 127.0.10.0/24  # 127.0.10.1..50, port 161
 //	edgegw-sim --snmp 10 --devices-csv -         # also print a claim list
 //	edgegw-sim --snmp 20 --modbus 4 --listen 127.0.10.0/27  # Modbus on 127.0.10.21..24, port 1502
+//	ip netns exec demo edgegw-sim --snmp 6 --mdns-netns demo  # displays and projectors also on mDNS
 package main
 
 import (
@@ -44,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		mbPort    = fs.Int("modbus-port", -1, "first Modbus TCP port; default 15200 for an address, 1502 for a prefix (after the SNMP devices' addresses); 0 lets the OS choose")
 		listen    = fs.String("listen", "127.0.0.1", "loopback address (device i on port base-port+i) or loopback prefix such as 127.0.10.0/24 (device i on the prefix's i-th host address); nothing else is accepted")
 		basePort  = fs.Int("base-port", -1, "first UDP port; default 16100 for an address, 161 for a prefix; 0 lets the OS choose")
+		mdnsNetns = fs.String("mdns-netns", "", "announce every display and projector over mDNS (_pjlink._tcp) with sockets in this network namespace (one made for it, never the host's)")
 		csvPath   = fs.String("devices-csv", "", "write MAC,Serial,Address,Model of every device to this file (- for stdout)")
 		community = fs.String("community", "public", "read-only community")
 		rwComm    = fs.String("rw-community", "private", "read-write community (SET)")
@@ -122,6 +124,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	devices := site.Devices()
+	if *mdnsNetns != "" {
+		r, err := sim.StartMDNS(sim.MDNSOptions{Netns: *mdnsNetns, Devices: devices, Logger: log})
+		if err != nil {
+			fmt.Fprintf(stderr, "edgegw-sim: %v\n", err)
+			return 1
+		}
+		defer r.Close()
+	}
 	var mbDevices []sim.ModbusDevice
 	if mb != nil {
 		mbDevices = mb.Devices()

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -39,3 +41,34 @@ func InNetns(t *testing.T, ns string) bool {
 	}
 	return false
 }
+
+// LoopbackNetns makes a network namespace of the test's own whose only interface, lo, carries
+// multicast (lo up, multicast on, 224.0.0.0/4 routed to it), and deletes it when the test ends. Inside
+// a test that InNetns re-ran in it, it returns that namespace's name and makes nothing. Needs root.
+func LoopbackNetns(t *testing.T) string {
+	t.Helper()
+	if ns := os.Getenv(netnsMarker); ns != "" {
+		return ns
+	}
+	if os.Geteuid() != 0 {
+		if InCI() {
+			t.Fatal("making a network namespace needs root")
+		}
+		t.Skip("making a network namespace needs root")
+	}
+	ns := "edgegw-test-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(int(nsSeq.Add(1)))
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	run("netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
+	run("-n", ns, "link", "set", "lo", "up")
+	run("-n", ns, "link", "set", "lo", "multicast", "on")
+	run("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo")
+	return ns
+}
+
+var nsSeq atomic.Int64
