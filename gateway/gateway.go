@@ -244,7 +244,7 @@ func (g *Gateway) Observe(s Sighting) string {
 	case oldSerial != "" && s.Identity.Serial != "" && oldSerial != s.Identity.Serial:
 		g.log.Warn("device answers with another serial", "device", id, "old_serial", oldSerial, "new_serial", s.Identity.Serial)
 	case changed:
-		g.log.Info("device identity changed", "device", id, "address", s.Address)
+		g.log.Info("device identity changed", "device", id, "protocol", s.Protocol, "address", s.Address)
 	}
 	return id
 }
