@@ -15,6 +15,9 @@ cd "$(dirname "$0")/.."
 N=${DEMO_DEVICES:-24}
 M=${DEMO_MODBUS:-4}
 SECONDS_TO_RUN=${DEMO_SECONDS:-60}
+net=127.0.10.0/27                            # 30 host addresses; a bigger site gets a /24
+[ $((N + M)) -le 30 ] || net=127.0.10.0/24
+[ $((N + M)) -le 254 ] || { echo "demo: at most 254 devices (DEMO_DEVICES + DEMO_MODBUS)" >&2; exit 2; }
 dir=$(mktemp -d /tmp/edgegw-demo.XXXXXX)
 pids=()
 ns=""
@@ -41,11 +44,11 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && [ -z "${DEMO_NO_NETNS:-}" ]
   echo "demo: network namespace $ns (lo only, multicast on): SNMP, Modbus and mDNS stay inside it"
 fi
 
-"${inns[@]}" bin/edgegw-sim --snmp "$N" --modbus "$M" --listen 127.0.10.0/27 --base-port 16100 --modbus-port 1502 \
+"${inns[@]}" bin/edgegw-sim --snmp "$N" --modbus "$M" --listen "$net" --base-port 16100 --modbus-port 1502 \
   "${simflags[@]}" --devices-csv "$dir/devices.csv" > "$dir/sim.log" 2>&1 &
 pids+=($!)
 sleep 0.5
-echo "demo: simulated site of $N SNMP devices (port 16100) and $M Modbus devices (port 1502) on 127.0.10.0/27 (MAC,Serial,Address,Model in $dir/devices.csv)"
+echo "demo: simulated site of $N SNMP devices (port 16100) and $M Modbus devices (port 1502) on $net (MAC,Serial,Address,Model in $dir/devices.csv)"
 head -4 "$dir/devices.csv" | sed 's/^/    /'
 echo "    ..."
 tail -2 "$dir/devices.csv" | sed 's/^/    /'
@@ -59,7 +62,7 @@ state_dir = "$dir/state"
 interval = "30s"
 
 [[discovery.snmp]]
-targets = ["127.0.10.0/27"]
+targets = ["$net"]
 port = 16100
 version = "2c"
 community = "public"
@@ -67,7 +70,7 @@ timeout = "500ms"
 retries = 0
 
 [[discovery.modbus]]
-targets = ["127.0.10.0/27"]
+targets = ["$net"]
 port = 1502
 unit_ids = [1]
 timeout = "500ms"

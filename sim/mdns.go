@@ -27,9 +27,13 @@ type MDNSOptions struct {
 
 // Responders is a running set of mDNS announcements.
 type Responders struct {
-	srv       *mdns.Server
+	srvs      []*mdns.Server
 	instances []string
 }
+
+// perServer is how many instances one responder answers for: all of them go into one answer to a
+// PTR query, which must stay well inside one datagram (16 instances are about 2.5 KB).
+const perServer = 16
 
 // PJLinkService is the service type the simulated displays and projectors announce.
 const PJLinkService = "_pjlink._tcp"
@@ -62,12 +66,19 @@ func StartMDNS(opts MDNSOptions) (*Responders, error) {
 		return nil, errors.New("sim: no display or projector to announce over mDNS")
 	}
 	err := inNetns(opts.Netns, func() error {
-		var err error
-		// The server makes its sockets here, on this thread, so they belong to the namespace.
-		r.srv, err = mdns.NewServer(&mdns.Config{Zone: zone, Logger: log.New(io.Discard, "", 0)})
-		return err
+		// Servers make their sockets here, on this thread, so they belong to the namespace. Several
+		// share port 5353 (SO_REUSEADDR); each hears every query and answers for its own instances.
+		for i := 0; i < len(zone); i += perServer {
+			srv, err := mdns.NewServer(&mdns.Config{Zone: zone[i:min(i+perServer, len(zone))], Logger: log.New(io.Discard, "", 0)})
+			if err != nil {
+				return err
+			}
+			r.srvs = append(r.srvs, srv)
+		}
+		return nil
 	})
 	if err != nil {
+		r.Close()
 		return nil, fmt.Errorf("sim: mDNS responders in netns %s: %w", opts.Netns, err)
 	}
 	if opts.Logger != nil {
@@ -79,8 +90,13 @@ func StartMDNS(opts MDNSOptions) (*Responders, error) {
 // Instances lists the announced instance names.
 func (r *Responders) Instances() []string { return r.instances }
 
-// Close stops the responder. It is idempotent.
-func (r *Responders) Close() error { return r.srv.Shutdown() }
+// Close stops the responders. It is idempotent.
+func (r *Responders) Close() error {
+	for _, s := range r.srvs {
+		s.Shutdown()
+	}
+	return nil
+}
 
 // multiZone answers for several services: a PTR query for the type lists every instance, with their
 // SRV, TXT and A records, in one answer, as a real responder with several instances does.
