@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -410,4 +411,21 @@ func (p *Profile) ProtocolName() string {
 		return "snmp"
 	}
 	return p.Protocol
+}
+
+// Collect runs one pass of a discoverer and gathers what it found and what failed, without an
+// inventory: for the CLI's one-off commands and for driver tests.
+func Collect(ctx context.Context, d Discoverer) (DiscoveryResult, error) {
+	var mu sync.Mutex
+	var res DiscoveryResult
+	err := d.Discover(ctx, func(s Sighting) {
+		mu.Lock()
+		res.Sightings = append(res.Sightings, s)
+		mu.Unlock()
+	}, func(e TargetError) {
+		mu.Lock()
+		res.Errors = append(res.Errors, e)
+		mu.Unlock()
+	})
+	return res, err
 }

@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 
@@ -256,20 +255,16 @@ func profileTest(w io.Writer, cfg *config.Config, lib *profile.Library, target, 
 	// One discovery pass over the one target: the first device that answers is the one tested.
 	var sight gateway.Sighting
 	var failure error
-	var mu sync.Mutex
 	for _, d := range drv.discoverers {
-		if err := d.Discover(ctx, func(s gateway.Sighting) {
-			mu.Lock()
-			if sight.Protocol == "" {
-				sight = s
-			}
-			mu.Unlock()
-		}, func(e gateway.TargetError) {
-			mu.Lock()
-			failure = errors.Join(failure, e)
-			mu.Unlock()
-		}); err != nil {
+		res, err := gateway.Collect(ctx, d)
+		if err != nil {
 			return err
+		}
+		for _, e := range res.Errors {
+			failure = errors.Join(failure, e)
+		}
+		if len(res.Sightings) > 0 && sight.Protocol == "" {
+			sight = res.Sightings[0]
 		}
 	}
 	if sight.Protocol == "" {

@@ -45,21 +45,11 @@ func newTestDriver(t *testing.T, iface string, services ...string) *Driver {
 
 func discoverAll(t *testing.T, d *Driver) ([]gateway.Sighting, []gateway.TargetError) {
 	t.Helper()
-	var mu sync.Mutex
-	var found []gateway.Sighting
-	var failed []gateway.TargetError
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	require.NoError(t, d.Discover(ctx, func(s gateway.Sighting) {
-		mu.Lock()
-		found = append(found, s)
-		mu.Unlock()
-	}, func(e gateway.TargetError) {
-		mu.Lock()
-		failed = append(failed, e)
-		mu.Unlock()
-	}))
-	return found, failed
+	res, err := gateway.Collect(ctx, d)
+	require.NoError(t, err)
+	return res.Sightings, res.Errors
 }
 
 // publish adds an avahi service file for the test's duration; avahi reloads it in about a second.

@@ -49,10 +49,10 @@ func TestSonosPacket(t *testing.T) {
 	require.Equal(t, "Sonos-542A1BC9220E._sonos._tcp.local.", in.Name)
 	require.Equal(t, "sonos-542a1bc9220e.local.", in.Host)
 	require.Equal(t, uint16(1443), in.Port)
-	require.Equal(t, "192.168.2.58", in.Addr.String())
+	require.Equal(t, "192.168.2.58", in.Addr.String()) // read from the captured packet; never contacted
 	// The TXT as EXPECTED.tsv says: protovers, vers, info, location (the model is not in TXT).
 	for k, want := range map[string]string{"protovers": "1.24.1", "vers": "3",
-		"info": "/api/v1/players/RINCON_542A1BC9220E01400/info", "location": "http://192.168.2.58:1400/xml/device_description.xml"} {
+		"info": "/api/v1/players/RINCON_542A1BC9220E01400/info", "location": "http://192.168.2.58:1400/xml/device_description.xml"} { // TXT text from the capture
 		v, ok := txtText(in.TXT, k)
 		require.True(t, ok, k)
 		require.Equal(t, want, v, k)
@@ -72,7 +72,7 @@ func TestShellyPacket(t *testing.T) {
 	}
 	h := names["ShellyPro4PM-94B97EC07650._http._tcp.local."]
 	require.Equal(t, "shellypro4pm-94b97ec07650.local.", h.Host)
-	require.Equal(t, "192.168.188.61", h.Addr.String())
+	require.Equal(t, "192.168.188.61", h.Addr.String()) // read from the captured packet; never contacted
 	s := names["shellypro4pm-94b97ec07650._shelly._tcp.local."]
 	require.Equal(t, h.Addr, s.Addr, "one host")
 	v, _ := txtText(s.TXT, "app")
@@ -84,5 +84,5 @@ func TestShellyPacket(t *testing.T) {
 	require.NoError(t, err)
 	sg := d.sighting(h.Addr, ins)
 	require.Equal(t, "shellypro4pm-94b97ec07650", sg.Identity.Hostname)
-	require.Equal(t, "192.168.188.61", sg.Address)
+	require.Equal(t, "192.168.188.61", sg.Address) // a sighting made in memory; never contacted
 }

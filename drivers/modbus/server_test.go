@@ -47,19 +47,9 @@ func discover(t *testing.T, d *Driver) ([]gateway.Sighting, []gateway.TargetErro
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var mu sync.Mutex
-	var found []gateway.Sighting
-	var failed []gateway.TargetError
-	require.NoError(t, d.Discover(ctx, func(s gateway.Sighting) {
-		mu.Lock()
-		found = append(found, s)
-		mu.Unlock()
-	}, func(e gateway.TargetError) {
-		mu.Lock()
-		failed = append(failed, e)
-		mu.Unlock()
-	}))
-	return found, failed
+	res, err := gateway.Collect(ctx, d)
+	require.NoError(t, err)
+	return res.Sightings, res.Errors
 }
 
 func poll(t *testing.T, d *Driver, ep gateway.Endpoint, points []gateway.Point) map[string]gateway.Reading {
