@@ -12,11 +12,11 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
-# A simulated site of 24 SNMP devices on loopback and the gateway on it, for 90 seconds (DEMO_SECONDS).
+# A simulated site (24 SNMP, 4 Modbus devices; mDNS inside a namespace as root) and the gateway on it, for 60 seconds (DEMO_SECONDS).
 demo: build
 	./scripts/demo.sh
 
-# Every test, with the real peers (net-snmp, snmpsim) started first and stopped after.
+# Every test, with the real peers (net-snmp, snmpsim, pymodbus, avahi, RabbitMQ, rhea) started first and stopped after.
 test:
 	./scripts/test.sh
 
@@ -30,6 +30,10 @@ bench: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./config
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./drivers/profile
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./drivers/modbus
+	$(GO) test -run '^$$' -fuzz FuzzMessage -fuzztime 30s ./drivers/mdns
+	$(GO) test -run '^$$' -fuzz FuzzTXT -fuzztime 30s ./drivers/mdns
+	$(GO) test -run '^$$' -fuzz FuzzModbusRequest -fuzztime 30s ./sim
 
 clean:
 	rm -rf $(BIN)
