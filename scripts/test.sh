@@ -31,7 +31,7 @@ if [ -d "$PEERS" ]; then
       rabbitmq) peer_running PEERS_AMQPS_URL "$PEERS_STATE/rabbitmq/rabbitmq.pid" && continue ;;
       rhea) peer_running PEERS_RHEA_AMQPS_URL "$PEERS_STATE/rhea/rhea.pid" && continue ;;
       modbus) peer_running PEERS_MODBUS_ADDR "$PEERS_STATE/modbus/modbus.pid" && continue ;;
-      avahi) peer_running PEERS_MDNS_NETNS "$PEERS_STATE/avahi/avahi.pid" && continue ;;
+      avahi) peer_running PEERS_MDNS_NETNS "$PEERS_STATE/mdns/avahi.pid" && continue ;;
     esac
     started+=("$p")
   done
