@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -283,23 +282,14 @@ func (d *mbDevice) conn(c net.Conn) {
 	}
 }
 
-// ParseModbusRequest splits a request PDU into function code and data; it fails on an empty PDU.
-// (Exported for the fuzz target's sake: what the server does with any byte string.)
-func ParseModbusRequest(pdu []byte) (fc byte, data []byte, err error) {
-	if len(pdu) < 1 {
-		return 0, nil, errors.New("empty PDU")
-	}
-	return pdu[0], pdu[1:], nil
-}
-
 func exception(fc, code byte) []byte { return []byte{fc | 0x80, code} }
 
 // handle answers one request PDU for unit.
 func (d *mbDevice) handle(unit byte, pdu []byte) []byte {
-	fc, data, err := ParseModbusRequest(pdu)
-	if err != nil {
+	if len(pdu) == 0 {
 		return exception(0, exIllegalFunction)
 	}
+	fc, data := pdu[0], pdu[1:]
 	if unit != d.info.Unit && unit != 0xFF {
 		return exception(fc, exNoResponse)
 	}
@@ -655,13 +645,34 @@ func (d *mbDevice) writeCoil(a int, v bool) byte {
 }
 
 // writeRegisters writes holding registers from a: settings in range, whole (a two-register setting
-// in one request).
+// in one request). A request with one bad register changes nothing.
 func (d *mbDevice) writeRegisters(a int, w []uint16) byte {
 	if d.info.Kind != meterKind {
 		return exIllegalAddress // the inverter's map is read-only here
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	before := settings{d.boot, d.ctRatio, d.displayMode, d.powerLimit, d.voltAlarm, d.name}
+	if ex := d.applyRegisters(a, w); ex != 0 {
+		d.boot, d.ctRatio, d.displayMode, d.powerLimit, d.voltAlarm, d.name =
+			before.boot, before.ctRatio, before.displayMode, before.powerLimit, before.voltAlarm, before.name
+		return ex
+	}
+	return 0
+}
+
+// settings are the meter's writable holding registers, saved so a refused request can be undone.
+type settings struct {
+	boot        time.Time
+	ctRatio     uint16
+	displayMode uint16
+	powerLimit  int32
+	voltAlarm   float32
+	name        [16]byte
+}
+
+// applyRegisters writes register by register; d.mu is held.
+func (d *mbDevice) applyRegisters(a int, w []uint16) byte {
 	end := a + len(w)
 	for i := 0; i < len(w); {
 		r := a + i

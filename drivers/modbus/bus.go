@@ -141,7 +141,7 @@ func (b *bus) do(ctx context.Context, unit byte, timeout time.Duration, idempote
 			return err
 		}
 		fresh := !b.used
-		err := b.connect(timeout)
+		err := b.connect()
 		if err == nil {
 			b.used = true
 			err = fn(b.client, b.h)
@@ -187,7 +187,7 @@ func (b *bus) setUnit(unit byte, timeout time.Duration) {
 	}
 }
 
-func (b *bus) connect(timeout time.Duration) error {
+func (b *bus) connect() error {
 	if b.used {
 		return nil // goburrow reconnects by itself after its idle close
 	}
