@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -24,6 +25,9 @@ type Identity struct {
 	Hardware     string `json:"hardware,omitempty"`
 	Hostname     string `json:"hostname,omitempty"`
 	IP           string `json:"ip,omitempty"`
+	// Kind is the device family (ups, pdu, sensor, printer, projector, display, codec, switch, meter,
+	// inverter, other), from the profile or the standard MIBs.
+	Kind string `json:"kind,omitempty"`
 	// SysObjectID and SysDescr are SNMP's self-description, kept because profiles match on them.
 	SysObjectID string `json:"sysObjectId,omitempty"`
 	SysDescr    string `json:"sysDescr,omitempty"`
@@ -40,6 +44,29 @@ type Sighting struct {
 	Identity   Identity  `json:"identity"`
 	Profile    string    `json:"profile,omitempty"`
 	Seen       time.Time `json:"seen"`
+	// Tried lists, field by field, the places the driver looked for the identity and what each gave,
+	// for `profile test` and for a claim that finds no serial. It is not stored.
+	Tried []IdentityAttempt `json:"-"`
+}
+
+// IdentityAttempt is one place a driver looked for an identity field.
+type IdentityAttempt struct {
+	Field  string `json:"field"`  // serial, model, manufacturer, firmware, hardware, mac
+	Source string `json:"source"` // where: "ENTITY-MIB entPhysicalSerialNum.1", "profile apc-ups .1.3.6.1.4.1.318.1.1.1.1.2.3.0"
+	Value  string `json:"value"`  // what it gave, "" for nothing usable
+	Note   string `json:"note,omitempty"`
+	Used   bool   `json:"used,omitempty"` // the value the identity kept
+}
+
+// TriedFor returns the attempts made for one field.
+func (s *Sighting) TriedFor(field string) []IdentityAttempt {
+	var out []IdentityAttempt
+	for _, a := range s.Tried {
+		if a.Field == field {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Endpoint is how a driver reaches one device for polling.
@@ -246,27 +273,88 @@ type Match struct {
 	SunSpecModels []int  `json:"sunspecModels,omitempty"`
 }
 
-// IdentityOIDs names vendor OIDs that hold a device's identity, read at discovery. Each overrides what
-// the standard MIBs said, when the device answers it with a usable value.
+// IdentityOIDs says where a profile's devices keep their identity, read at discovery. For SNMP,
+// Sources holds, per profile key ("serial", "serial_from_sys_descr", ...), the places tried in order;
+// the first that gives a usable value wins and beats what the standard MIBs said. Fallback is tried
+// after the standard MIBs (generic sysDescr grammars, say).
 type IdentityOIDs struct {
-	Serial       string `json:"serial,omitempty"`
-	Model        string `json:"model,omitempty"`
-	Manufacturer string `json:"manufacturer,omitempty"`
-	Firmware     string `json:"firmware,omitempty"`
-	Hardware     string `json:"hardware,omitempty"`
-	MAC          string `json:"mac,omitempty"`
-	// The *FromSysDescr fields are regular expressions with one group that pick a value out of sysDescr
-	// ("Firmware (\\S+)"), for devices that say it nowhere else. An OID that answers wins over them.
-	SerialFromSysDescr   string `json:"serialFromSysDescr,omitempty"`
-	ModelFromSysDescr    string `json:"modelFromSysDescr,omitempty"`
-	FirmwareFromSysDescr string `json:"firmwareFromSysDescr,omitempty"`
-	HardwareFromSysDescr string `json:"hardwareFromSysDescr,omitempty"`
+	// Sources is keyed by the profile's identity keys: a field ("serial", "model", "manufacturer",
+	// "firmware", "hardware", "mac") or a field's "_from_sys_descr" key. Chain gives one field's
+	// sources in the order they are tried.
+	Sources map[string][]IdentitySource `json:"sources,omitempty"`
+	// Fallback is keyed by field; a profile's fallback sources come before its bases'.
+	Fallback map[string][]IdentitySource `json:"fallback,omitempty"`
 	// Registers name Modbus registers holding identity, keyed by field: "serial", "model",
 	// "manufacturer", "firmware", "hardware", "mac" (a string, or 6 bytes in 3 registers).
 	Registers map[string]Register `json:"registers,omitempty"`
 	// TXT names the mDNS TXT keys holding identity, keyed by field as Registers, each a list of keys
 	// tried in order (case-insensitive).
 	TXT map[string][]string `json:"txt,omitempty"`
+}
+
+// String says where a source reads, for `profile test` and claim errors.
+func (s IdentitySource) String() string {
+	var b strings.Builder
+	switch {
+	case s.SysDescr:
+		b.WriteString("sysDescr")
+	case s.SysObjectID:
+		b.WriteString("sysObjectID")
+	case s.OID != "" && s.Next:
+		b.WriteString("first object under " + s.OID)
+	case s.OID != "":
+		b.WriteString(s.OID)
+	default:
+		b.WriteString(strings.Join(s.OIDs, " + "))
+	}
+	if s.As != "" {
+		b.WriteString(" as " + s.As)
+	}
+	if s.Regex != "" {
+		fmt.Fprintf(&b, " =~ /%s/", s.Regex)
+		if s.Replace != "" {
+			b.WriteString(" -> " + s.Replace)
+		}
+	}
+	if s.Map != nil {
+		fmt.Fprintf(&b, " through a map of %d", len(s.Map))
+	}
+	return b.String()
+}
+
+// Chain returns the sources of one identity field in the order they are tried: the field's own key,
+// then its "_from_sys_descr" rules.
+func (id *IdentityOIDs) Chain(field string) []IdentitySource {
+	own, descr := id.Sources[field], id.Sources[field+"_from_sys_descr"]
+	if len(descr) == 0 {
+		return own
+	}
+	return append(append(make([]IdentitySource, 0, len(own)+len(descr)), own...), descr...)
+}
+
+// IdentitySource is one place an SNMP agent may keep an identity field, and how to read the value
+// out of what is there. Exactly one of OID, OIDs, SysDescr and SysObjectID is set.
+type IdentitySource struct {
+	// OID is read with GET; with Next, it is a column or subtree and the first object under it is read
+	// (a table whose row index differs between units).
+	OID  string `json:"oid,omitempty"`
+	Next bool   `json:"next,omitempty"`
+	// OIDs are read together and their usable values joined with Join (a space when empty): a model
+	// made of a family and a rating.
+	OIDs []string `json:"oids,omitempty"`
+	Join string   `json:"join,omitempty"`
+	// SysDescr and SysObjectID take the value from the system group already read.
+	SysDescr    bool `json:"sysDescr,omitempty"`
+	SysObjectID bool `json:"sysObjectId,omitempty"`
+	// As says how an OCTET STRING becomes text: "" (text; other bytes as hex), "mac" (six octets as
+	// aa:bb:cc:dd:ee:ff) or "hex".
+	As string `json:"as,omitempty"`
+	// Regex, when set, must match the value; the value becomes its one group, or Replace expanded
+	// with the groups ($1, ${name}).
+	Regex   string `json:"regex,omitempty"`
+	Replace string `json:"replace,omitempty"`
+	// Map turns the value (after Regex) into text; a value the map does not hold gives nothing.
+	Map map[string]string `json:"map,omitempty"`
 }
 
 // Identity fields that IdentityOIDs.Registers and IdentityOIDs.TXT may name.
@@ -276,7 +364,8 @@ var IdentityFields = []string{"serial", "model", "manufacturer", "firmware", "ha
 type Profile struct {
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
-	// Kind is the device family ("display", "ups", "pdu", "printer", "generic").
+	// Kind is the device family: ups, pdu, sensor, printer, projector, display, codec, switch, meter,
+	// inverter or other.
 	Kind string `json:"kind,omitempty"`
 	// Protocol is the protocol the profile's points speak: "snmp" (the default), "modbus" or "mdns".
 	Protocol string `json:"protocol,omitempty"`

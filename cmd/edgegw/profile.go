@@ -161,12 +161,12 @@ func profileShow(w io.Writer, p *gateway.Profile, asJSON bool) error {
 	fmt.Fprintf(w, "%s: %s\n  kind %s, manufacturer %s, from %s\n  matches: %s\n", p.Name, p.Description, p.Kind,
 		dash(p.Manufacturer), p.Source, matchText(p.Match))
 	id := p.Identity
-	for _, f := range [][2]string{{"serial", id.Serial}, {"model", id.Model}, {"manufacturer", id.Manufacturer},
-		{"firmware", id.Firmware}, {"hardware", id.Hardware}, {"mac", id.MAC},
-		{"serial from sysDescr", id.SerialFromSysDescr}, {"model from sysDescr", id.ModelFromSysDescr},
-		{"firmware from sysDescr", id.FirmwareFromSysDescr}, {"hardware from sysDescr", id.HardwareFromSysDescr}} {
-		if f[1] != "" {
-			fmt.Fprintf(w, "  identity %s: %s\n", f[0], f[1])
+	for _, f := range gateway.IdentityFields {
+		for _, s := range id.Chain(f) {
+			fmt.Fprintf(w, "  identity %s: %s\n", f, s)
+		}
+		for _, s := range id.Fallback[f] {
+			fmt.Fprintf(w, "  identity %s (fallback): %s\n", f, s)
 		}
 	}
 	for _, f := range gateway.IdentityFields {

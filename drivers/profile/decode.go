@@ -34,8 +34,9 @@ var (
 	memberNameRE  = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
 )
 
-// kinds are the device families a profile may name.
-var kinds = []string{"display", "projector", "ups", "pdu", "printer", "meter", "switch", "generic"}
+// kinds are the device families a profile may name; every twin has one. "generic", the name of
+// "other" before there were more kinds, is still read.
+var kinds = []string{"ups", "pdu", "sensor", "printer", "projector", "display", "codec", "switch", "meter", "inverter", "other"}
 
 // units are the unit codes a point may carry: UCUM case-sensitive codes (as SenML, RFC 8428, uses
 // them), so that a consumer can convert without guessing.
@@ -407,6 +408,9 @@ func (d *decoder) profile(t map[string]any, path []string) *rawProfile {
 	}
 	p.Description, _ = d.str(t, path, "description")
 	if kind, ok := d.str(t, path, "kind"); ok {
+		if kind == "generic" {
+			kind = "other"
+		}
 		if !slices.Contains(kinds, kind) {
 			d.errorf(d.ix.val(sub(path, "kind")), "unknown kind %q (known: %s)", kind, strings.Join(kinds, ", "))
 		} else {
@@ -505,54 +509,214 @@ func (d *decoder) match(t map[string]any, path []string, m *gateway.Match) {
 	}
 }
 
+// identityFields are the identity fields a profile may say where to read.
+var identityFields = []string{"serial", "model", "manufacturer", "firmware", "hardware", "mac"}
+
+// sourceKeys are the keys of one identity source table.
+var sourceKeys = []string{"oid", "next", "oids", "join", "sys_descr", "sys_object_id", "as", "regex", "replace", "map"}
+
 func (d *decoder) identity(t map[string]any, path []string, id *gateway.IdentityOIDs) {
-	fields := []struct {
-		key string
-		dst *string
-	}{
-		{"serial", &id.Serial}, {"model", &id.Model}, {"manufacturer", &id.Manufacturer},
-		{"firmware", &id.Firmware}, {"hardware", &id.Hardware}, {"mac", &id.MAC},
+	keys := slices.Clone(identityFields)
+	for _, f := range identityFields {
+		keys = append(keys, f+"_from_sys_descr")
 	}
-	keys := make([]string, len(fields), len(fields)+4)
-	for i, f := range fields {
-		keys[i] = f.key
-	}
-	regexps := []struct {
-		key string
-		dst *string
-	}{
-		{"serial_from_sys_descr", &id.SerialFromSysDescr}, {"model_from_sys_descr", &id.ModelFromSysDescr},
-		{"firmware_from_sys_descr", &id.FirmwareFromSysDescr}, {"hardware_from_sys_descr", &id.HardwareFromSysDescr},
-	}
-	for _, r := range regexps {
-		keys = append(keys, r.key)
-	}
+	keys = append(keys, "fallback")
 	d.fields(t, path, keys...)
 	if d.proto != "snmp" {
-		d.protoIdentity(t, path, keys[:len(fields)], id)
+		d.protoIdentity(t, path, identityFields, id)
 		return
 	}
-	for _, r := range regexps {
-		s, ok := d.str(t, path, r.key)
-		if !ok {
-			continue
-		}
-		at := d.ix.val(sub(path, r.key))
-		if re, err := regexp.Compile(s); err != nil {
-			d.errorf(at, "%s: bad regular expression: %v", describe(sub(path, r.key)), err)
-		} else if re.NumSubexp() != 1 {
-			d.errorf(at, "%s: the expression needs exactly one group (the value), it has %d", describe(sub(path, r.key)), re.NumSubexp())
-		} else {
-			*r.dst = s
-		}
+	id.Sources = d.identitySources(t, path, true)
+	if fb, ok := d.table(t, path, "fallback"); ok {
+		fp := sub(path, "fallback")
+		d.fields(fb, fp, identityFields...)
+		id.Fallback = d.identitySources(fb, fp, false)
 	}
-	for _, f := range fields {
-		if s, ok := d.str(t, path, f.key); ok {
-			if o, ok := d.oid(s, sub(path, f.key)); ok {
-				*f.dst = o
+}
+
+// identitySources decodes the identity fields of t (and, when descr, their _from_sys_descr keys) into
+// sources keyed as written.
+func (d *decoder) identitySources(t map[string]any, path []string, descr bool) map[string][]gateway.IdentitySource {
+	out := map[string][]gateway.IdentitySource{}
+	for _, f := range identityFields {
+		if v, ok := t[f]; ok {
+			if src := d.sourceList(v, sub(path, f), f); len(src) > 0 {
+				out[f] = src
+			}
+		}
+		k := f + "_from_sys_descr"
+		if v, ok := t[k]; ok && descr {
+			var exprs []any
+			switch x := v.(type) {
+			case string:
+				exprs = []any{x}
+			case []any:
+				exprs = x
+			default:
+				d.wrongType(sub(path, k), "a regular expression or an array of them", v)
+			}
+			for i, e := range exprs {
+				ep := sub(path, k)
+				if _, list := v.([]any); list {
+					ep = sub(ep, strconv.Itoa(i))
+				}
+				re, ok := e.(string)
+				if !ok {
+					d.errorf(d.ix.val(ep), "%s must hold regular expressions, not %s", k, typeName(e))
+					continue
+				}
+				if d.regex(re, "", ep, k) {
+					out[k] = append(out[k], gateway.IdentitySource{SysDescr: true, Regex: re})
+				}
 			}
 		}
 	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// sourceList decodes an identity field: an OID, a source table, or an array of either.
+func (d *decoder) sourceList(v any, path []string, field string) []gateway.IdentitySource {
+	var out []gateway.IdentitySource
+	one := func(e any, p []string) {
+		switch x := e.(type) {
+		case string:
+			if o, ok := d.oid(x, p); ok {
+				out = append(out, gateway.IdentitySource{OID: o})
+			}
+		case map[string]any:
+			if s, ok := d.source(x, p, field); ok {
+				out = append(out, s)
+			}
+		default:
+			d.errorf(d.ix.val(p), "%s must be an OID, a source table ({ oid = ..., regex = ... }) or an array of them, not %s", field, typeName(e))
+		}
+	}
+	switch x := v.(type) {
+	case []any:
+		if len(x) == 0 {
+			d.errorf(d.ix.val(path), "%s is an empty array: leave it out", field)
+		}
+		for i, e := range x {
+			one(e, sub(path, strconv.Itoa(i)))
+		}
+	case []map[string]any:
+		for i, e := range x {
+			one(e, sub(path, strconv.Itoa(i)))
+		}
+	default:
+		one(v, path)
+	}
+	return out
+}
+
+// source decodes one identity source table.
+func (d *decoder) source(t map[string]any, path []string, field string) (gateway.IdentitySource, bool) {
+	var s gateway.IdentitySource
+	d.fields(t, path, sourceKeys...)
+	n := len(d.errs)
+	from := 0
+	if o, ok := d.str(t, path, "oid"); ok {
+		from++
+		s.OID, _ = d.oid(o, sub(path, "oid"))
+	}
+	s.Next, _ = d.boolean(t, path, "next")
+	if _, ok := t["oids"]; ok {
+		from++
+		oids, paths := d.strs(t, path, "oids")
+		if len(oids) < 2 {
+			d.errorf(d.ix.val(sub(path, "oids")), "oids joins two or more OIDs; for one write oid")
+		}
+		for i, o := range oids {
+			if n, ok := d.oid(o, paths[i]); ok {
+				s.OIDs = append(s.OIDs, n)
+			}
+		}
+	}
+	if j, ok := d.str(t, path, "join"); ok {
+		if s.OIDs == nil {
+			d.errorf(d.ix.key(sub(path, "join")), "join needs oids")
+		}
+		s.Join = j
+	}
+	if b, ok := d.boolean(t, path, "sys_descr"); ok && b {
+		from++
+		s.SysDescr = true
+	}
+	if b, ok := d.boolean(t, path, "sys_object_id"); ok && b {
+		from++
+		s.SysObjectID = true
+	}
+	if s.Next && s.OID == "" {
+		d.errorf(d.ix.key(sub(path, "next")), "next needs oid (the column or subtree whose first object is read)")
+	}
+	switch {
+	case from == 0:
+		d.errorf(d.tableAt(path), "identity %s: say where the value is: oid, oids, sys_descr = true or sys_object_id = true", field)
+	case from > 1:
+		d.errorf(d.tableAt(path), "identity %s: give only one of oid, oids, sys_descr and sys_object_id", field)
+	}
+	if as, ok := d.str(t, path, "as"); ok {
+		if !slices.Contains([]string{"text", "mac", "hex"}, as) {
+			d.errorf(d.ix.val(sub(path, "as")), "as %q: use text, mac or hex", as)
+		} else if as != "text" {
+			s.As = as
+		}
+	}
+	re, hasRe := d.str(t, path, "regex")
+	rep, hasRep := d.str(t, path, "replace")
+	if hasRep && !hasRe {
+		d.errorf(d.ix.key(sub(path, "replace")), "replace needs regex")
+	}
+	if hasRe && d.regex(re, rep, sub(path, "regex"), "regex") {
+		s.Regex, s.Replace = re, rep
+	}
+	if m, ok := d.table(t, path, "map"); ok {
+		mp := sub(path, "map")
+		s.Map = map[string]string{}
+		for _, k := range sortedKeys(m) {
+			v, ok := m[k].(string)
+			if !ok || strings.TrimSpace(v) == "" {
+				d.errorf(d.ix.val(sub(mp, k)), "map values are non-empty strings")
+				continue
+			}
+			key := k
+			if s.SysObjectID {
+				n, err := normalizeOID(k)
+				if err != nil {
+					d.errorf(d.ix.key(sub(mp, k)), "map key %q: with sys_object_id the keys are OIDs: %v", k, err)
+					continue
+				}
+				key = n
+			}
+			s.Map[key] = v
+		}
+		if len(s.Map) == 0 && len(m) == 0 {
+			d.errorf(d.ix.val(mp), "map is empty: leave it out")
+		}
+	}
+	return s, len(d.errs) == n
+}
+
+// regex checks an identity expression: it compiles, and without replace it has exactly one group.
+func (d *decoder) regex(re, replace string, path []string, key string) bool {
+	at := d.ix.val(path)
+	c, err := regexp.Compile(re)
+	if err != nil {
+		d.errorf(at, "%s: bad regular expression: %v", key, err)
+		return false
+	}
+	if replace == "" && c.NumSubexp() != 1 {
+		d.errorf(at, "%s: the expression needs exactly one group (the value), it has %d", key, c.NumSubexp())
+		return false
+	}
+	if replace != "" && c.NumSubexp() == 0 {
+		d.errorf(at, "%s: replace needs groups to refer to ($1, ...)", key)
+		return false
+	}
+	return true
 }
 
 // rowSuffixRE is one or more decimal arcs.

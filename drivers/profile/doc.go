@@ -54,7 +54,7 @@
 // from the later base, but a point or method that two different bases define is an error unless the
 // profile defines it itself (one base reached along two paths is fine). Match conditions, name and
 // description are never inherited. An unknown base and a cycle are errors. A profile whose kind is set
-// nowhere is "generic".
+// nowhere is "other".
 //
 // # Matching
 //

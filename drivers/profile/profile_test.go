@@ -65,7 +65,7 @@ func TestEmbeddedProfilesLoad(t *testing.T) {
 		"cyberpower-ups", "generex-ups", "epson-projector", "barco-clickshare", "zenitel-vsdevice", "cisco-sb",
 		"ubiquiti-edgeswitch", "moxa-eds", "brother-printer", "ricoh-printer", "konica-minolta-printer", "zebra-printer"})
 	require.True(t, slices.IsSorted(names))
-	require.Equal(t, "generic", lib.Get(Fallback).Kind)
+	require.Equal(t, "other", lib.Get(Fallback).Kind)
 	require.Nil(t, lib.Get("nope"))
 }
 
@@ -133,30 +133,11 @@ func TestEmbeddedPoints(t *testing.T) {
 	require.Equal(t, map[int64]string{1: "hdmi1", 2: "hdmi2", 3: "displayport", 4: "dvi"}, lib.Get("acme-display").Point("inputSource").Enum)
 	require.Equal(t, 255, lib.Get("mib2").Point("hostname").MaxLen)
 
-	require.Equal(t, gateway.IdentityOIDs{
-		Serial:       ".1.3.6.1.2.1.47.1.1.1.1.11.1",
-		Model:        ".1.3.6.1.2.1.47.1.1.1.1.13.1",
-		Manufacturer: ".1.3.6.1.2.1.47.1.1.1.1.12.1",
-		Firmware:     ".1.3.6.1.2.1.47.1.1.1.1.9.1",
-		Hardware:     ".1.3.6.1.2.1.47.1.1.1.1.8.1",
-	}, lib.Get("entity").Identity)
-	require.Equal(t, gateway.IdentityOIDs{
-		Manufacturer: ".1.3.6.1.2.1.33.1.1.1.0",
-		Model:        ".1.3.6.1.2.1.33.1.1.2.0",
-		Firmware:     ".1.3.6.1.2.1.33.1.1.3.0",
-	}, lib.Get("ups-mib").Identity)
-	require.Equal(t, gateway.IdentityOIDs{
-		Serial: ".1.3.6.1.2.1.43.5.1.1.17.1",
-		Model:  ".1.3.6.1.2.1.25.3.2.1.3.1",
-	}, lib.Get("printer-mib").Identity)
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.47.1.1.1.1.13.1", "manufacturer": ".1.3.6.1.2.1.47.1.1.1.1.12.1", "firmware": ".1.3.6.1.2.1.47.1.1.1.1.9.1", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), lib.Get("entity").Identity)
+	require.Equal(t, identityOIDs(map[string]string{"manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "model": ".1.3.6.1.2.1.33.1.1.2.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0"}), lib.Get("ups-mib").Identity)
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.43.5.1.1.17.1", "model": ".1.3.6.1.2.1.25.3.2.1.3.1"}), lib.Get("printer-mib").Identity)
 	// acme-ups extends entity, then ups-mib: the later base wins where both name an OID.
-	require.Equal(t, gateway.IdentityOIDs{
-		Serial:       ".1.3.6.1.2.1.47.1.1.1.1.11.1",
-		Model:        ".1.3.6.1.2.1.33.1.1.2.0",
-		Manufacturer: ".1.3.6.1.2.1.33.1.1.1.0",
-		Firmware:     ".1.3.6.1.2.1.33.1.1.3.0",
-		Hardware:     ".1.3.6.1.2.1.47.1.1.1.1.8.1",
-	}, lib.Get("acme-ups").Identity)
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.33.1.1.2.0", "manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), lib.Get("acme-ups").Identity)
 	require.Equal(t, "ACME", lib.Get("acme-ups").Manufacturer)
 	require.Equal(t, []string{".1.3.6.1.4.1.99999.1.55"}, lib.Get("acme-display").Match.SysObjectIDs)
 	require.Equal(t, []string{".1.3.6.1.4.1.99999.2.4"}, lib.Get("acme-projector").Match.SysObjectIDs)
@@ -233,11 +214,7 @@ type = "bool"
 	require.Equal(t, ".1.3.6.1.4.1.3.20", child.Point("two").OID)
 	require.Equal(t, "pdu", child.Kind, "kind inherited")
 	require.Equal(t, "Child Inc", child.Manufacturer, "own manufacturer wins")
-	require.Equal(t, gateway.IdentityOIDs{
-		Serial:   ".1.3.6.1.4.1.1.1",
-		Model:    ".1.3.6.1.4.1.2.2", // base-b, later in extends, wins
-		Firmware: ".1.3.6.1.4.1.3.4",
-	}, child.Identity)
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.4.1.1.1", "model": ".1.3.6.1.4.1.2.2", "firmware": ".1.3.6.1.4.1.3.4"}), child.Identity)
 	require.Equal(t, []gateway.Method{{Name: "reboot", OID: ".1.3.6.1.4.1.1.99", Type: gateway.TypeInt, Value: "1"}}, child.Methods)
 	require.Equal(t, []string{".1.3.6.1.4.1.2"}, child.Match.SysObjectIDs, "match is not inherited")
 
@@ -356,13 +333,13 @@ func TestValidation(t *testing.T) {
 		{"key in the wrong case", head + "Kind = \"ups\"\n", []string{`x.toml:3:1: unknown key "Kind" in [[profile]]: keys are case-sensitive, write "kind"`}},
 		{"unknown key in match", head + "[profile.match]\n  sysDescr = \"x\"\n", []string{`x.toml:4:3: unknown key "sysDescr" in [profile.match] (known: sys_object_ids, sys_descr, present)`}},
 		{"unknown key in point", point("type = \"int\"\nUnit = \"V\"\n"), []string{`x.toml:7:1: unknown key "Unit" in [[profile.point]]: keys are case-sensitive, write "unit"`}},
-		{"unknown key in inline table", head + "identity = { serial = \"1.3\", sreial = \"1.3\" }\n", []string{`x.toml:3:30: unknown key "sreial" in [profile.identity] (known: serial, model, manufacturer, firmware, hardware, mac, serial_from_sys_descr, model_from_sys_descr, firmware_from_sys_descr, hardware_from_sys_descr)`}},
+		{"unknown key in inline table", head + "identity = { serial = \"1.3\", sreial = \"1.3\" }\n", []string{`x.toml:3:30: unknown key "sreial" in [profile.identity] (known: serial, model, manufacturer, firmware, hardware, mac, serial_from_sys_descr, model_from_sys_descr, manufacturer_from_sys_descr, firmware_from_sys_descr, hardware_from_sys_descr, mac_from_sys_descr, fallback)`}},
 		{"unknown dotted key", head + "match.sys_oid = [\"1.3\"]\n", []string{`x.toml:3:1: unknown key "sys_oid" in [profile.match] (known: sys_object_ids, sys_descr, present)`}},
 		{"wrong toml type", head + "kind = 5\n", []string{`x.toml:3:8: kind must be a string, not an integer`}},
 		{"no name", "[[profile]]\nkind = \"ups\"\n", []string{`x.toml:1:1: profile has no name`}},
 		{"bad profile name", "[[profile]]\nname = \"My_UPS\"\n", []string{`x.toml:2:8: profile name "My_UPS": use lower-case letters, digits and hyphens`}},
 		{"duplicate profile", head + "\n" + head, []string{`x.toml:5:8: profile "p" is already defined at x.toml:2:8`}},
-		{"unknown kind", head + "kind = \"toaster\"\n", []string{`x.toml:3:8: unknown kind "toaster" (known: display, projector, ups, pdu, printer, meter, switch, generic)`}},
+		{"unknown kind", head + "kind = \"toaster\"\n", []string{`x.toml:3:8: unknown kind "toaster" (known: ups, pdu, sensor, printer, projector, display, codec, switch, meter, inverter, other)`}},
 		{"bad oid: letters", head + "[profile.match]\nsys_object_ids = [\".1.3.6.1.4.1.9\", \"iso.3.6\"]\n", []string{`x.toml:4:37: sys_object_ids: oid "iso.3.6" arc 1 ("iso") is not a number: an OID is numeric, dotted`}},
 		{"bad oid: one arc", head + "[profile.match]\npresent = [\".1\"]\n", []string{`x.toml:4:12: present: oid ".1" needs at least two arcs`}},
 		{"bad oid: empty arc", head + "[profile.identity]\nserial = \"1.3..6\"\n", []string{`x.toml:4:10: serial: oid "1.3..6" arc 3 is empty`}},
@@ -412,7 +389,7 @@ func TestValidation(t *testing.T) {
 			"several errors at once, in file order",
 			head + "kind = \"toaster\"\n[[profile.point]]\nname = \"Bad\"\noid = \"x\"\ntype = \"int\"\n",
 			[]string{
-				`x.toml:3:8: unknown kind "toaster" (known: display, projector, ups, pdu, printer, meter, switch, generic)`,
+				`x.toml:3:8: unknown kind "toaster" (known: ups, pdu, sensor, printer, projector, display, codec, switch, meter, inverter, other)`,
 				`x.toml:5:8: point name "Bad" is not camelCase (a lower-case letter, then letters and digits)`,
 				`x.toml:6:7: oid: oid "x" needs at least two arcs`,
 			},
@@ -475,7 +452,7 @@ func TestLoadErrors(t *testing.T) {
 	_, err = Load([]string{dir})
 	msgs := messages(t, err)
 	require.Len(t, msgs, 2)
-	require.Equal(t, filepath.Join(dir, "a.toml")+`:3:8: unknown kind "x" (known: display, projector, ups, pdu, printer, meter, switch, generic)`, msgs[0])
+	require.Equal(t, filepath.Join(dir, "a.toml")+`:3:8: unknown kind "x" (known: ups, pdu, sensor, printer, projector, display, codec, switch, meter, inverter, other)`, msgs[0])
 	require.True(t, strings.HasPrefix(msgs[1], filepath.Join(dir, "b.toml")+":1:"), msgs[1])
 }
 
@@ -591,4 +568,13 @@ func propertyTable(lib *Library) string {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", n, keys(in.units), keys(in.types), vals, strings.Join(ps, ", "))
 	}
 	return b.String()
+}
+
+// identityOIDs is the IdentityOIDs of fields that are each one OID.
+func identityOIDs(byField map[string]string) gateway.IdentityOIDs {
+	id := gateway.IdentityOIDs{Sources: map[string][]gateway.IdentitySource{}}
+	for f, oid := range byField {
+		id.Sources[f] = []gateway.IdentitySource{{OID: oid}}
+	}
+	return id
 }

@@ -3,6 +3,7 @@ package profile
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -99,7 +100,7 @@ func (r *resolver) resolve(name string) *resolved {
 		p.Kind = own.Kind
 	}
 	if p.Kind == "" {
-		p.Kind = "generic"
+		p.Kind = "other"
 	}
 	if own.Manufacturer != "" {
 		p.Manufacturer = own.Manufacturer
@@ -169,17 +170,27 @@ func (r *resolver) extendsAt(raw *rawProfile, base string) position {
 	return raw.at
 }
 
-// mergeIdentity sets every OID that from names.
+// mergeIdentity merges from (a base, or the profile itself last) into dst: a key's sources replace
+// the ones dst had; fallback sources go before the ones dst had, so that a profile's own come first,
+// then its last base's.
 func mergeIdentity(dst *gateway.IdentityOIDs, from gateway.IdentityOIDs) {
-	for _, f := range []struct{ d, s *string }{
-		{&dst.Serial, &from.Serial}, {&dst.Model, &from.Model}, {&dst.Manufacturer, &from.Manufacturer},
-		{&dst.Firmware, &from.Firmware}, {&dst.Hardware, &from.Hardware}, {&dst.MAC, &from.MAC},
-		{&dst.SerialFromSysDescr, &from.SerialFromSysDescr}, {&dst.ModelFromSysDescr, &from.ModelFromSysDescr},
-		{&dst.FirmwareFromSysDescr, &from.FirmwareFromSysDescr}, {&dst.HardwareFromSysDescr, &from.HardwareFromSysDescr},
-	} {
-		if *f.s != "" {
-			*f.d = *f.s
+	for k, v := range from.Sources {
+		if dst.Sources == nil {
+			dst.Sources = map[string][]gateway.IdentitySource{}
 		}
+		dst.Sources[k] = slices.Clone(v)
+	}
+	for k, v := range from.Fallback {
+		if dst.Fallback == nil {
+			dst.Fallback = map[string][]gateway.IdentitySource{}
+		}
+		merged := slices.Clone(v)
+		for _, old := range dst.Fallback[k] {
+			if !slices.ContainsFunc(merged, func(s gateway.IdentitySource) bool { return reflect.DeepEqual(s, old) }) {
+				merged = append(merged, old)
+			}
+		}
+		dst.Fallback[k] = merged
 	}
 	for k, v := range from.Registers {
 		if dst.Registers == nil {

@@ -96,6 +96,7 @@ type Driver struct {
 	log    *slog.Logger
 	usmMu  sync.Mutex
 	usm    map[string]*usmState // by credential name + "|" + address
+	res    sync.Map             // identity expression -> *regexp.Regexp
 	closed sync.Once
 }
 
