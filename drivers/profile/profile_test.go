@@ -133,11 +133,11 @@ func TestEmbeddedPoints(t *testing.T) {
 	require.Equal(t, map[int64]string{1: "hdmi1", 2: "hdmi2", 3: "displayport", 4: "dvi"}, lib.Get("acme-display").Point("inputSource").Enum)
 	require.Equal(t, 255, lib.Get("mib2").Point("hostname").MaxLen)
 
-	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.47.1.1.1.1.13.1", "manufacturer": ".1.3.6.1.2.1.47.1.1.1.1.12.1", "firmware": ".1.3.6.1.2.1.47.1.1.1.1.9.1", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), lib.Get("entity").Identity)
-	require.Equal(t, identityOIDs(map[string]string{"manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "model": ".1.3.6.1.2.1.33.1.1.2.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0"}), lib.Get("ups-mib").Identity)
-	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.43.5.1.1.17.1", "model": ".1.3.6.1.2.1.25.3.2.1.3.1"}), lib.Get("printer-mib").Identity)
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.47.1.1.1.1.13.1", "manufacturer": ".1.3.6.1.2.1.47.1.1.1.1.12.1", "firmware": ".1.3.6.1.2.1.47.1.1.1.1.9.1", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), lib.Get("entity").Identity.Sources)
+	require.Equal(t, identityOIDs(map[string]string{"manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "model": ".1.3.6.1.2.1.33.1.1.2.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0"}), lib.Get("ups-mib").Identity.Sources)
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.43.5.1.1.17.1", "model": ".1.3.6.1.2.1.25.3.2.1.3.1"}), lib.Get("printer-mib").Identity.Sources)
 	// acme-ups extends entity, then ups-mib: the later base wins where both name an OID.
-	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.33.1.1.2.0", "manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), lib.Get("acme-ups").Identity)
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.33.1.1.2.0", "manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), lib.Get("acme-ups").Identity.Sources)
 	require.Equal(t, "ACME", lib.Get("acme-ups").Manufacturer)
 	require.Equal(t, []string{".1.3.6.1.4.1.99999.1.55"}, lib.Get("acme-display").Match.SysObjectIDs)
 	require.Equal(t, []string{".1.3.6.1.4.1.99999.2.4"}, lib.Get("acme-projector").Match.SysObjectIDs)
@@ -214,7 +214,7 @@ type = "bool"
 	require.Equal(t, ".1.3.6.1.4.1.3.20", child.Point("two").OID)
 	require.Equal(t, "pdu", child.Kind, "kind inherited")
 	require.Equal(t, "Child Inc", child.Manufacturer, "own manufacturer wins")
-	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.4.1.1.1", "model": ".1.3.6.1.4.1.2.2", "firmware": ".1.3.6.1.4.1.3.4"}), child.Identity)
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.4.1.1.1", "model": ".1.3.6.1.4.1.2.2", "firmware": ".1.3.6.1.4.1.3.4"}), child.Identity.Sources)
 	require.Equal(t, []gateway.Method{{Name: "reboot", OID: ".1.3.6.1.4.1.1.99", Type: gateway.TypeInt, Value: "1"}}, child.Methods)
 	require.Equal(t, []string{".1.3.6.1.4.1.2"}, child.Match.SysObjectIDs, "match is not inherited")
 
@@ -570,11 +570,11 @@ func propertyTable(lib *Library) string {
 	return b.String()
 }
 
-// identityOIDs is the IdentityOIDs of fields that are each one OID.
-func identityOIDs(byField map[string]string) gateway.IdentityOIDs {
-	id := gateway.IdentityOIDs{Sources: map[string][]gateway.IdentitySource{}}
+// identityOIDs is the identity sources of fields that are each one OID.
+func identityOIDs(byField map[string]string) map[string][]gateway.IdentitySource {
+	src := map[string][]gateway.IdentitySource{}
 	for f, oid := range byField {
-		id.Sources[f] = []gateway.IdentitySource{{OID: oid}}
+		src[f] = []gateway.IdentitySource{{OID: oid}}
 	}
-	return id
+	return src
 }
