@@ -132,12 +132,13 @@ const (
 	TypeMAC       ValueType = "mac"       // six octets, shown as aa:bb:cc:dd:ee:ff
 	TypeIP        ValueType = "ip"        // IpAddress or four octets, shown dotted
 	TypeOID       ValueType = "oid"       // OBJECT IDENTIFIER, shown dotted
+	TypeBits      ValueType = "bits"      // BITS: the names of the bits that are set, comma-separated
 )
 
 // Valid reports whether t is one of the known types.
 func (t ValueType) Valid() bool {
 	switch t {
-	case TypeInt, TypeUint, TypeCounter, TypeFloat, TypeString, TypeTimeticks, TypeBool, TypeEnum, TypeMAC, TypeIP, TypeOID:
+	case TypeInt, TypeUint, TypeCounter, TypeFloat, TypeString, TypeTimeticks, TypeBool, TypeEnum, TypeMAC, TypeIP, TypeOID, TypeBits:
 		return true
 	}
 	return false
@@ -165,8 +166,16 @@ type Point struct {
 	// RowSuffix keeps only the table rows whose index ends in these arcs ("1" keeps "3.1", "2.1"), and
 	// drops them from the property's index: for tables that key each row by the quantity it measures
 	// (Raritan's PDU2-MIB sensor type). Empty keeps every row.
-	RowSuffix string    `json:"rowSuffix,omitempty"`
-	Type      ValueType `json:"type"`
+	RowSuffix string `json:"rowSuffix,omitempty"`
+	// WhereOID and WhereIn keep only the table rows whose value in the column WhereOID, at the same row
+	// index, is one of WhereIn: a sensor table that mixes kinds of sensor in one column (Raritan's
+	// external sensors, keyed by externalSensorType).
+	WhereOID string  `json:"whereOid,omitempty"`
+	WhereIn  []int64 `json:"whereIn,omitempty"`
+	// DecimalsOID holds a count of decimal digits d (for a table point, a column read at the same row
+	// index): the raw number is divided by 10^d before Scale applies.
+	DecimalsOID string    `json:"decimalsOid,omitempty"`
+	Type        ValueType `json:"type"`
 	// Scale multiplies the raw number (0 means 1); Offset is added after scaling.
 	Scale  float64 `json:"scale,omitempty"`
 	Offset float64 `json:"offset,omitempty"`
@@ -176,6 +185,9 @@ type Point struct {
 	Absent []float64 `json:"absent,omitempty"`
 	// Enum maps raw integers to names for TypeEnum.
 	Enum map[int64]string `json:"enum,omitempty"`
+	// Bits names the bits of a TypeBits value; bit 0 is the most significant bit of the first octet, as
+	// in SNMP's BITS. A set bit without a name is reported as "bitN".
+	Bits map[int64]string `json:"bits,omitempty"`
 	// Writable marks a setting the cloud may change, within Min/Max (numbers), MaxLen (strings) or Enum.
 	Writable bool     `json:"writable,omitempty"`
 	Min      *float64 `json:"min,omitempty"`

@@ -726,7 +726,7 @@ var rowSuffixRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
 func (d *decoder) point(t map[string]any, path []string) (gateway.Point, bool) {
 	var p gateway.Point
 	d.fields(t, path, slices.Concat([]string{"name"}, addressKeys[d.proto], []string{"type", "scale", "offset", "unit",
-		"absent", "enum", "writable", "min", "max", "max_len"})...)
+		"absent", "enum", "bits", "writable", "min", "max", "max_len"})...)
 	at := d.tableAt(path)
 	valAt := func(key string) position { return d.ix.val(sub(path, key)) }
 
@@ -794,6 +794,19 @@ func (d *decoder) point(t map[string]any, path []string) (gateway.Point, bool) {
 	} else if _, present := t["enum"]; !present && p.Type == gateway.TypeEnum {
 		d.errorf(valAt("type"), "type \"enum\" needs an enum table: enum = { 1 = \"on\", 2 = \"off\" }")
 	}
+	if e, present := d.table(t, path, "bits"); present {
+		p.Bits = d.enum(e, sub(path, "bits"))
+		for n := range p.Bits {
+			if n < 0 || n > 65535 {
+				d.errorf(d.ix.key(sub(path, "bits", strconv.FormatInt(n, 10))), "bit %d: bits count from 0 (the first octet's most significant bit)", n)
+			}
+		}
+		if typeOK && p.Type != gateway.TypeBits {
+			d.errorf(d.ix.key(sub(path, "bits")), "bits is only for type \"bits\", not %q", p.Type)
+		}
+	} else if _, present := t["bits"]; !present && p.Type == gateway.TypeBits {
+		d.errorf(valAt("type"), "type \"bits\" needs a bits table: bits = { 0 = \"lowPaper\", 1 = \"noPaper\" }")
+	}
 	if v, present := t["absent"]; present {
 		list, ok := v.([]any)
 		if !ok {
@@ -826,8 +839,47 @@ func (d *decoder) point(t map[string]any, path []string) (gateway.Point, bool) {
 			p.RowSuffix = rs
 		}
 	}
+	if wt, present := d.table(t, path, "where"); present {
+		wp := sub(path, "where")
+		d.fields(wt, wp, "oid", "in")
+		if !p.Table {
+			d.errorf(d.ix.key(wp), "where selects table rows: it needs table = true")
+		}
+		if o, ok := d.str(wt, wp, "oid"); ok {
+			p.WhereOID, _ = d.oid(o, sub(wp, "oid"))
+		} else if _, present := wt["oid"]; !present {
+			d.errorf(d.tableAt(wp), "where needs oid (the column whose value selects rows)")
+		}
+		switch in := wt["in"].(type) {
+		case []any:
+			for i, e := range in {
+				n, ok := e.(int64)
+				if !ok {
+					d.errorf(d.ix.val(sub(wp, "in", strconv.Itoa(i))), "in must hold integers, not %s", typeName(e))
+					continue
+				}
+				p.WhereIn = append(p.WhereIn, n)
+			}
+			if len(in) == 0 {
+				d.errorf(d.ix.val(sub(wp, "in")), "in is empty: no row would be kept")
+			}
+		case nil:
+			d.errorf(d.tableAt(wp), "where needs in (the values of rows to keep: in = [10])")
+		default:
+			d.wrongType(sub(wp, "in"), "an array of integers", in)
+		}
+	}
+	if o, present := d.str(t, path, "decimals_oid"); present {
+		p.DecimalsOID, _ = d.oid(o, sub(path, "decimals_oid"))
+		if typeOK && !numeric {
+			d.errorf(valAt("decimals_oid"), "decimals_oid applies to numbers, not to type %q", p.Type)
+		}
+	}
 	if w, present := d.boolean(t, path, "writable"); present {
 		p.Writable = w
+		if w && p.Type == gateway.TypeBits {
+			d.errorf(valAt("writable"), "a bits point cannot be writable")
+		}
 		if w && p.Table {
 			d.errorf(valAt("writable"), "a table point cannot be writable (name one row's OID in a point of its own)")
 		}
@@ -882,8 +934,9 @@ func typeList() string {
 
 // enum decodes { 1 = "on", 2 = "standby" }: integer keys, distinct non-empty names.
 func (d *decoder) enum(t map[string]any, path []string) map[int64]string {
+	what := path[len(path)-1] // "enum" or "bits"
 	if len(t) == 0 {
-		d.errorf(d.ix.val(path), "enum is empty")
+		d.errorf(d.ix.val(path), "%s is empty", what)
 		return nil
 	}
 	out := make(map[int64]string, len(t))
@@ -898,24 +951,24 @@ func (d *decoder) enum(t map[string]any, path []string) map[int64]string {
 		kp := sub(path, k)
 		n, err := strconv.ParseInt(k, 10, 64)
 		if err != nil {
-			d.errorf(d.ix.key(kp), "enum key %q is not an integer", k)
+			d.errorf(d.ix.key(kp), "%s key %q is not an integer", what, k)
 			continue
 		}
 		v, ok := t[k].(string)
 		if !ok {
-			d.errorf(d.ix.val(kp), "enum value for %s must be a string, not %s", k, typeName(t[k]))
+			d.errorf(d.ix.val(kp), "%s value for %s must be a string, not %s", what, k, typeName(t[k]))
 			continue
 		}
 		if _, dup := out[n]; dup {
-			d.errorf(d.ix.key(kp), "enum key %q repeats %d", k, n)
+			d.errorf(d.ix.key(kp), "%s key %q repeats %d", what, k, n)
 			continue
 		}
 		if v == "" {
-			d.errorf(d.ix.val(kp), "enum name for %d is empty", n)
+			d.errorf(d.ix.val(kp), "%s name for %d is empty", what, n)
 			continue
 		}
 		if prev, dup := names[v]; dup {
-			d.errorf(d.ix.val(kp), "enum name %q is used for both %d and %d", v, prev, n)
+			d.errorf(d.ix.val(kp), "%s name %q is used for both %d and %d", what, v, prev, n)
 			continue
 		}
 		names[v] = n

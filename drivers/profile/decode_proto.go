@@ -19,7 +19,7 @@ var registerKeys = []string{"register", "address", "format", "count", "word_orde
 // [profile.match] keys.
 var (
 	addressKeys = map[string][]string{
-		"snmp":   {"oid", "table", "row_suffix"},
+		"snmp":   {"oid", "table", "row_suffix", "where", "decimals_oid"},
 		"modbus": registerKeys,
 		"mdns":   {"txt"},
 	}

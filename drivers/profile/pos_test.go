@@ -53,7 +53,7 @@ func TestPositions(t *testing.T) {
 	_, err = Parse("tricky.toml", data)
 	require.Equal(t, []string{
 		`tricky.toml:2:1: unknown key "top" in the top level (known: profile)`,
-		`tricky.toml:27:1: unknown key "when" in [[profile.point]] (known: name, oid, table, row_suffix, type, scale, offset, unit, absent, enum, writable, min, max, max_len)`,
+		`tricky.toml:27:1: unknown key "when" in [[profile.point]] (known: name, oid, table, row_suffix, where, decimals_oid, type, scale, offset, unit, absent, enum, bits, writable, min, max, max_len)`,
 		`tricky.toml:40:54: enum is only for type "enum", not "int"`,
 	}, messages(t, err))
 }

@@ -34,6 +34,9 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 	for _, p := range points {
 		if p.OID != "" && !p.Table {
 			oids = appendNew(oids, p.OID)
+			if p.DecimalsOID != "" {
+				oids = appendNew(oids, p.DecimalsOID)
+			}
 		}
 	}
 	vals, err := cl.get(oids)
@@ -59,8 +62,12 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 				r.Err = fmt.Errorf("%s (%s): no such object", p.Name, p.OID)
 			default:
 				r.Raw = rawText(pdu.Value)
-				if r.Value, err = Convert(pdu.Type, pdu.Value, &p); err != nil {
-					r.Err = fmt.Errorf("%s (%s): %w", p.Name, p.OID, err)
+				div, derr := divisor(p.DecimalsOID, vals[normOID(p.DecimalsOID)])
+				if r.Value, err = convert(pdu.Type, pdu.Value, &p, div); err == nil {
+					err = derr
+				}
+				if err != nil {
+					r.Value, r.Err = gateway.Value{}, fmt.Errorf("%s (%s): %w", p.Name, p.OID, err)
 				}
 			}
 			out = append(out, r)
@@ -69,29 +76,80 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 	return out, nil
 }
 
-// column walks a table point's column: one reading per row, named Name[INDEX].
+// column walks a table point's column: one reading per row, named Name[INDEX]. A point with a where
+// condition or a decimals column walks those columns too and joins them by row index.
 func (cl *client) column(p gateway.Point) ([]gateway.Reading, error) {
+	byRow := func(col string) (map[string]gosnmp.SnmpPDU, error) {
+		if col == "" {
+			return nil, nil
+		}
+		out := map[string]gosnmp.SnmpPDU{}
+		err := cl.walk(col, maxTableRows, func(pdu gosnmp.SnmpPDU) {
+			if idx, ok := strings.CutPrefix(normOID(pdu.Name), col+"."); ok {
+				out[idx] = pdu
+			}
+		})
+		return out, err
+	}
+	where, err := byRow(p.WhereOID)
+	if err != nil {
+		return nil, err
+	}
+	decimals, err := byRow(p.DecimalsOID)
+	if err != nil {
+		return nil, err
+	}
 	col := normOID(p.OID)
 	var out []gateway.Reading
-	err := cl.walk(col, maxTableRows, func(pdu gosnmp.SnmpPDU) {
+	err = cl.walk(col, maxTableRows, func(pdu gosnmp.SnmpPDU) {
 		oid := normOID(pdu.Name)
 		idx, ok := strings.CutPrefix(oid, col+".")
 		if !ok {
 			return
 		}
+		if p.WhereOID != "" {
+			w, ok := where[idx]
+			if !ok || !slices.Contains(p.WhereIn, gosnmp.ToBigInt(w.Value).Int64()) {
+				return
+			}
+		}
+		full := idx
 		if p.RowSuffix != "" {
 			if idx, ok = strings.CutSuffix(idx, "."+p.RowSuffix); !ok {
 				return
 			}
 		}
 		r := gateway.Reading{Name: p.Name + "[" + idx + "]", Unit: p.Unit, Source: oid, Raw: rawText(pdu.Value)}
+		var div float64 = 1
 		var err error
-		if r.Value, err = Convert(pdu.Type, pdu.Value, &p); err != nil {
-			r.Err = fmt.Errorf("%s (%s): %w", r.Name, oid, err)
+		if p.DecimalsOID != "" {
+			div, err = divisor(p.DecimalsOID, decimals[full])
+		}
+		if err == nil {
+			r.Value, err = convert(pdu.Type, pdu.Value, &p, div)
+		}
+		if err != nil {
+			r.Value, r.Err = gateway.Value{}, fmt.Errorf("%s (%s): %w", r.Name, oid, err)
 		}
 		out = append(out, r)
 	})
 	return out, err
+}
+
+// divisor is 10^d for the decimal digits d that the varbind holds (1 when the point has no decimals
+// column). A missing or unreasonable count is an error for the reading, not a guess.
+func divisor(oid string, pdu gosnmp.SnmpPDU) (float64, error) {
+	if oid == "" {
+		return 1, nil
+	}
+	if pdu.Value == nil {
+		return 0, fmt.Errorf("no decimal digits at %s", oid)
+	}
+	d := gosnmp.ToBigInt(pdu.Value).Int64()
+	if d < 0 || d > 9 {
+		return 0, fmt.Errorf("%d decimal digits at %s", d, oid)
+	}
+	return math.Pow10(int(d)), nil
 }
 
 // ErrType is a value whose SNMP type does not fit the point's type.
@@ -102,7 +160,18 @@ var ErrAbsent = errors.New("the device reports no value")
 
 // Convert turns a raw SNMP value (as gosnmp decodes it) into a point's typed, scaled value.
 func Convert(typ gosnmp.Asn1BER, raw any, p *gateway.Point) (gateway.Value, error) {
+	return convert(typ, raw, p, 1)
+}
+
+// convert is Convert with the raw number divided by div first (a decimals column's 10^d).
+func convert(typ gosnmp.Asn1BER, raw any, p *gateway.Point, div float64) (gateway.Value, error) {
 	switch p.Type {
+	case gateway.TypeBits:
+		b, ok := raw.([]byte)
+		if !ok {
+			return gateway.Value{}, fmt.Errorf("%w: BITS must be an OCTET STRING", ErrType)
+		}
+		return gateway.String(bitNames(b, p.Bits)), nil
 	case gateway.TypeString:
 		s, err := text(gosnmp.SnmpPDU{Type: typ, Value: raw})
 		return gateway.String(s), err
@@ -147,6 +216,7 @@ func Convert(typ gosnmp.Asn1BER, raw any, p *gateway.Point) (gateway.Value, erro
 	case gateway.TypeTimeticks:
 		n /= 100
 	}
+	n /= div
 	if p.Scale != 0 {
 		n *= p.Scale
 	}
@@ -208,4 +278,24 @@ func rawText(v any) string {
 		return truncate(fmt.Sprintf("0x%x", b), 200)
 	}
 	return truncate(fmt.Sprint(v), 200)
+}
+
+// bitNames lists the set bits of a BITS value by name, in bit order, comma-separated ("" when none is
+// set). Bit 0 is the most significant bit of the first octet (RFC 2578 7.1.4).
+func bitNames(b []byte, names map[int64]string) string {
+	var out []string
+	for i, octet := range b {
+		for j := 0; j < 8; j++ {
+			if octet&(0x80>>j) == 0 {
+				continue
+			}
+			n := int64(i*8 + j)
+			if name, ok := names[n]; ok {
+				out = append(out, name)
+			} else {
+				out = append(out, "bit"+strconv.FormatInt(n, 10))
+			}
+		}
+	}
+	return strings.Join(out, ",")
 }
