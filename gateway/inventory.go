@@ -90,6 +90,20 @@ func merge(t *Twin, s Sighting, now time.Time) (identityChanged bool, conflicts 
 			}
 		}
 	}
+	// The kind and the network facts: from the highest-ranked protocol that knows them ("other" is
+	// what a protocol says when it does not know).
+	id.Kind, id.Network = "", Network{}
+	for _, e := range ranked {
+		if k := e.Identity.Kind; k != "" && k != "other" && id.Kind == "" {
+			id.Kind = k
+		}
+		if id.Network == (Network{}) {
+			id.Network = e.Identity.Network
+		}
+	}
+	if id.Kind == "" && (before.Kind != "" || s.Identity.Kind != "") {
+		id.Kind = "other"
+	}
 	t.Profile = ""
 	for _, e := range ranked {
 		if e.Profile != "" {

@@ -28,9 +28,24 @@ type Identity struct {
 	// Kind is the device family (ups, pdu, sensor, printer, projector, display, codec, switch, meter,
 	// inverter, other), from the profile or the standard MIBs.
 	Kind string `json:"kind,omitempty"`
+	// Network is what the device says about its own network settings, where it says them.
+	Network Network `json:"network,omitzero"`
 	// SysObjectID and SysDescr are SNMP's self-description, kept because profiles match on them.
 	SysObjectID string `json:"sysObjectId,omitempty"`
 	SysDescr    string `json:"sysDescr,omitempty"`
+}
+
+// Network is a device's own view of its network settings (IP-MIB, IP-FORWARD-MIB, or a vendor's MIB).
+// Empty fields are unknown.
+type Network struct {
+	// IPv4 and IPv6 are addresses with their prefix length ("192.0.2.10/24", "2001:db8::10/64"): the
+	// one the gateway reached, or else the device's first global one.
+	IPv4 string `json:"ipv4,omitempty"`
+	IPv6 string `json:"ipv6,omitempty"`
+	// DefaultGateway is the next hop of the device's default route.
+	DefaultGateway string `json:"defaultGateway,omitempty"`
+	// Addressing is "dhcp" or "static" where the device says which.
+	Addressing string `json:"addressing,omitempty"`
 }
 
 // Sighting is what one protocol saw at one address during a discovery pass.

@@ -47,6 +47,16 @@ const (
 	oidLldpChassisID      = ".1.0.8802.1.1.2.1.3.2.0"
 	oidBridgeAddress      = ".1.3.6.1.2.1.17.1.1.0"
 	oidBridgeNumPorts     = ".1.3.6.1.2.1.17.1.2.0"
+
+	// Network facts: IP-MIB's IPv4 address table (indexed by the address, the mask as value) and its
+	// newer address table (ipAddressPrefix points to a prefix row whose last arc is the length);
+	// the default route's next hop in RFC 1213's ipRouteTable, IP-FORWARD-MIB's ipCidrRouteTable
+	// and inetCidrRouteTable.
+	oidIPAdEntNetMask   = ".1.3.6.1.2.1.4.20.1.3"
+	oidIPAddressPrefix  = ".1.3.6.1.2.1.4.34.1.5"
+	oidIPRouteNextHop0  = ".1.3.6.1.2.1.4.21.1.7.0.0.0.0"
+	oidIPCidrNextHop0   = ".1.3.6.1.2.1.4.24.4.1.4.0.0.0.0.0.0.0.0"
+	oidInetCidrNextHop0 = ".1.3.6.1.2.1.4.24.7.1.7.1.4.0.0.0.0.0"
 )
 
 // entPhysicalTable columns and classes.
@@ -127,7 +137,7 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 	// One GET for every scalar we may want; an agent that lacks some answers noSuchObject for those.
 	oids := []string{oidSysDescr, oidSysObjectID, oidSysUpTime, oidSysName, oidSysServices,
 		oidPrtSerial, oidHrDeviceType1, oidHrDeviceDescr1, oidUpsMfr, oidUpsModel, oidUpsSoftware,
-		oidLldpChassisSubtype, oidLldpChassisID, oidBridgeAddress, oidBridgeNumPorts}
+		oidLldpChassisSubtype, oidLldpChassisID, oidBridgeAddress, oidBridgeNumPorts, oidIPRouteNextHop0}
 	if d.opts.Profiles != nil {
 		oids = appendNew(oids, d.opts.Profiles.ProbeOIDs()...)
 	}
@@ -199,6 +209,9 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 		}
 	}
 	id.Kind = x.kind(p)
+	if id.Network, err = x.cl.network(id.IP, x.vals); err != nil {
+		return s, describe(addr, "read network settings", err)
+	}
 	s.Tried = x.tried
 	if len(x.bad) > 0 {
 		return s, fmt.Errorf("snmp %s: bad identity values: %w", addr, errors.Join(x.bad...))
@@ -503,10 +516,12 @@ func (x *identifier) kind(p *gateway.Profile) string {
 	case ups:
 		return "ups"
 	}
-	// A bridge with ports whose agent says it works at layer 2 (sysServices bit 2).
+	// A bridge (BRIDGE-MIB: a base address, or four ports or more) whose agent does not deny working
+	// at layer 2 (sysServices bit 2; many agents leave sysServices out).
 	ports := gosnmp.ToBigInt(x.vals[oidBridgeNumPorts].Value).Int64()
-	services := gosnmp.ToBigInt(x.vals[oidSysServices].Value).Int64()
-	if ports >= 4 && services&2 != 0 {
+	_, bridge := x.vals[oidBridgeAddress]
+	svc, hasSvc := x.vals[oidSysServices]
+	if (ports >= 4 || bridge) && (!hasSvc || gosnmp.ToBigInt(svc.Value).Int64()&2 != 0) {
 		return "switch"
 	}
 	return "other"
@@ -640,4 +655,91 @@ func (d *Driver) regexp(expr string) (*regexp.Regexp, error) {
 	}
 	d.res.Store(expr, re)
 	return re, nil
+}
+
+// network reads the device's own view of its addresses and default route. reached is the address the
+// gateway talks to: its IPv4 row is preferred. A table the agent lacks is simply unknown; only a
+// timeout is an error.
+func (cl *client) network(reached string, vals map[string]gosnmp.SnmpPDU) (gateway.Network, error) {
+	var n gateway.Network
+	var first string
+	err := cl.walk(oidIPAdEntNetMask, maxTableRows, func(p gosnmp.SnmpPDU) {
+		a, err := netip.ParseAddr(strings.TrimPrefix(normOID(p.Name), oidIPAdEntNetMask+"."))
+		mask := ipOf(p.Value)
+		if err != nil || !a.Is4() || !mask.Is4() || a.IsLoopback() || a.IsUnspecified() || a.IsLinkLocalUnicast() {
+			return
+		}
+		ones, _ := net.IPMask(mask.AsSlice()).Size()
+		cidr := netip.PrefixFrom(a, ones).String()
+		if a.String() == reached {
+			n.IPv4 = cidr
+		} else if first == "" {
+			first = cidr
+		}
+	})
+	if isTimeout(err) {
+		return n, err
+	}
+	if n.IPv4 == "" {
+		n.IPv4 = first
+	}
+	err = cl.walk(oidIPAddressPrefix, maxTableRows, func(p gosnmp.SnmpPDU) {
+		if n.IPv6 != "" {
+			return
+		}
+		// Index: addressType(2 = ipv6).16.<16 octets>; value: ...prefix row..., whose last arc is the length.
+		arcs := strings.Split(strings.TrimPrefix(normOID(p.Name), oidIPAddressPrefix+"."), ".")
+		if len(arcs) != 18 || arcs[0] != "2" || arcs[1] != "16" {
+			return
+		}
+		var b [16]byte
+		for i, a := range arcs[2:] {
+			v, err := strconv.ParseUint(a, 10, 8)
+			if err != nil {
+				return
+			}
+			b[i] = byte(v)
+		}
+		addr := netip.AddrFrom16(b)
+		ptr := strings.Split(oidValue(p), ".")
+		bits, err := strconv.Atoi(ptr[len(ptr)-1])
+		if !addr.IsGlobalUnicast() || err != nil || bits <= 0 || bits > 128 {
+			return
+		}
+		n.IPv6 = netip.PrefixFrom(addr, bits).String()
+	})
+	if isTimeout(err) {
+		return n, err
+	}
+	gw := ipOf(vals[oidIPRouteNextHop0].Value)
+	for _, root := range []string{oidIPCidrNextHop0, oidInetCidrNextHop0} {
+		if gw.IsValid() && !gw.IsUnspecified() {
+			break
+		}
+		p, ok, err := cl.first(root)
+		if isTimeout(err) {
+			return n, err
+		}
+		if ok {
+			gw = ipOf(p.Value)
+		}
+	}
+	if gw.IsValid() && !gw.IsUnspecified() {
+		n.DefaultGateway = gw.String()
+	}
+	return n, nil
+}
+
+// ipOf reads an IpAddress varbind (gosnmp gives a dotted string) or an InetAddress (4 or 16 octets).
+func ipOf(v any) netip.Addr {
+	switch x := v.(type) {
+	case string:
+		a, _ := netip.ParseAddr(x)
+		return a
+	case []byte:
+		if a, ok := netip.AddrFromSlice(x); ok {
+			return a.Unmap()
+		}
+	}
+	return netip.Addr{}
 }

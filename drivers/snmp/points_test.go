@@ -71,3 +71,22 @@ func TestBitNames(t *testing.T) {
 		require.Equal(t, c.want, bitNames(c.in, names), "%x", c.in)
 	}
 }
+
+// TestNetworkOnSNMPSim reads a device's own addresses and default route (IP-MIB, RFC 1213 ipRouteTable)
+// at discovery: the IPv4 row that is not loopback, the first global IPv6 address, the next hop of
+// 0.0.0.0.
+func TestNetworkOnSNMPSim(t *testing.T) {
+	addr := peers.StartSNMPSim(t, "testdata/agents")
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := net.LookupPort("udp", port)
+	g := Group{Credentials: Credentials{Name: "sim", Version: V2c, Community: "sensors"},
+		Targets: []Target{{Host: host, Port: uint16(p)}}, Timeout: 2 * time.Second, Retries: 1}
+	d, err := New(Options{Groups: []Group{g}})
+	require.NoError(t, err)
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := d.Identify(ctx, addr, &g.Credentials, g.Timeout, g.Retries)
+	require.NoError(t, err)
+	require.Equal(t, gateway.Network{IPv4: "192.0.2.77/24", IPv6: "2001:db8::10/64", DefaultGateway: "192.0.2.1"}, s.Identity.Network)
+}
