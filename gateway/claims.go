@@ -143,13 +143,14 @@ func (g *Gateway) evaluateClaim(ctx context.Context, mac, serial, group, by stri
 		return c, true, nil
 	}
 	c.DeviceID = id
-	live, err := g.liveSerial(ctx, id, ep)
+	live, tried, err := g.liveSerial(ctx, id, ep)
 	switch {
 	case err != nil:
 		c.Reason = "the device did not answer; the claim is checked again at every discovery: " + err.Error()
 	case live == "":
 		c.State, c.Expires = ClaimRejected, time.Time{}
-		c.Reason = "the device does not report a serial number; it cannot be claimed by serial"
+		c.Reason = "the device does not report a serial number" + triedText(tried) +
+			"; it cannot be claimed by serial until a profile says where this model keeps it (edgegw profile test --target ...)"
 	case SameSerial(live, serial):
 		c.State, c.Expires = ClaimClaimed, time.Time{}
 	default:
@@ -159,18 +160,40 @@ func (g *Gateway) evaluateClaim(ctx context.Context, mac, serial, group, by stri
 	return c, true, nil
 }
 
-// liveSerial reads the serial from the device now, through the first endpoint whose driver can.
-func (g *Gateway) liveSerial(ctx context.Context, id string, ep Endpoint) (string, error) {
+// liveSerial reads the serial from the device now, through the first endpoint whose driver can, with
+// the places the driver looked for it.
+func (g *Gateway) liveSerial(ctx context.Context, id string, ep Endpoint) (string, []IdentityAttempt, error) {
 	r, ok := g.opts.Pollers[ep.Protocol].(Reidentifier)
 	if !ok {
 		t, _ := g.Twin(id)
-		return t.Identity.Serial, nil // a driver that cannot re-read: the serial it reported at discovery
+		return t.Identity.Serial, nil, nil // a driver that cannot re-read: the serial it reported at discovery
 	}
 	s, err := r.Reidentify(ctx, ep)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return s.Identity.Serial, nil
+	return s.Identity.Serial, s.TriedFor("serial"), nil
+}
+
+// triedText says where a driver looked for a field, for a claim's reason: " (tried: A: why; B: why)".
+func triedText(tried []IdentityAttempt) string {
+	if len(tried) == 0 {
+		return ""
+	}
+	const most = 6
+	var parts []string
+	for i, a := range tried {
+		if i == most {
+			parts = append(parts, fmt.Sprintf("and %d more", len(tried)-most))
+			break
+		}
+		part := a.Source
+		if a.Note != "" {
+			part += ": " + a.Note
+		}
+		parts = append(parts, part)
+	}
+	return " (tried " + strings.Join(parts, "; ") + ")"
 }
 
 // deviceByMAC finds the device with mac and the endpoint to read its serial from: the one of the

@@ -28,6 +28,10 @@ func (d *liveDriver) Reidentify(ctx context.Context, ep Endpoint) (Sighting, err
 	}
 	s := display
 	s.Identity.Serial = d.serial
+	if d.serial == "" {
+		s.Tried = []IdentityAttempt{{Field: "serial", Source: "ENTITY-MIB", Note: "no chassis, stack or serial row"},
+			{Field: "serial", Source: "profile acme-display .1.3.6.1.4.1.99999.9.0", Note: "no such object"}}
+	}
 	return s, nil
 }
 
@@ -191,4 +195,20 @@ func TestClaimsSurviveRestart(t *testing.T) {
 	log, err := g.AuditLog("", time.Time{})
 	require.NoError(t, err)
 	require.Len(t, log, 1)
+}
+
+// TestClaimWithoutSerialSaysWhereItLooked: a device that reports no serial cannot be claimed, and the
+// refusal names the places the driver tried, so that writing the missing profile is quick.
+func TestClaimWithoutSerialSaysWhereItLooked(t *testing.T) {
+	r := newClaimRig(t)
+	r.g.Observe(display)
+	r.drv.mu.Lock()
+	r.drv.serial = ""
+	r.drv.mu.Unlock()
+	c, err := r.g.Claim(context.Background(), "02:ed:67:00:00:01", "SIM-1", "", "cli")
+	require.NoError(t, err)
+	require.Equal(t, ClaimRejected, c.State)
+	require.Contains(t, c.Reason, "does not report a serial number (tried ENTITY-MIB: no chassis, stack or serial row; "+
+		"profile acme-display .1.3.6.1.4.1.99999.9.0: no such object)")
+	require.Contains(t, c.Reason, "edgegw profile test")
 }

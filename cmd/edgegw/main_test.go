@@ -466,6 +466,8 @@ func TestProfileCommands(t *testing.T) {
 	code, out, errOut = runCLI("profile", "test", "--target", "snmp://"+site.Devices()[0].Addr.String())
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, "matched profile: acme-display")
+	require.Contains(t, out, "kind display")
+	require.Regexp(t, `(?m)^  serial +\S.* +\* SIM-`, out, "where the serial came from")
 	require.Contains(t, out, "temperatureCelsius")
 	require.Contains(t, out, "0 failed")
 	code, out, _ = runCLI("profile", "test", "--json", "--profile", "acme-ups", "--target", "snmp://"+site.Devices()[0].Addr.String())

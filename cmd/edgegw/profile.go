@@ -299,11 +299,12 @@ func profileTest(w io.Writer, cfg *config.Config, lib *profile.Library, target, 
 			Error string         `json:"error,omitempty"`
 		}
 		out := struct {
-			Matched  string           `json:"matched"`
-			Tested   string           `json:"tested"`
-			Identity gateway.Identity `json:"identity"`
-			Points   []point          `json:"points"`
-		}{Matched: sight.Profile, Tested: name, Identity: sight.Identity}
+			Matched  string                    `json:"matched"`
+			Tested   string                    `json:"tested"`
+			Identity gateway.Identity          `json:"identity"`
+			Tried    []gateway.IdentityAttempt `json:"tried,omitempty"`
+			Points   []point                   `json:"points"`
+		}{Matched: sight.Profile, Tested: name, Identity: sight.Identity, Tried: sight.Tried}
 		failed := false
 		for _, r := range readings {
 			pt := point{Name: r.Name, OID: r.Source, Raw: r.Raw, Unit: r.Unit}
@@ -327,8 +328,43 @@ func profileTest(w io.Writer, cfg *config.Config, lib *profile.Library, target, 
 	}
 	fmt.Fprintf(w, "  manufacturer %s, model %s, serial %s, firmware %s, hardware %s, mac %s\n",
 		dash(id.Manufacturer), dash(id.Model), dash(id.Serial), dash(id.Firmware), dash(id.Hardware), dash(id.MAC))
+	fmt.Fprintf(w, "  kind %s", dash(id.Kind))
+	if n := id.Network; n != (gateway.Network{}) {
+		fmt.Fprintf(w, ", ipv4 %s, ipv6 %s, default gateway %s", dash(n.IPv4), dash(n.IPv6), dash(n.DefaultGateway))
+		if n.Addressing != "" {
+			fmt.Fprintf(w, ", %s", n.Addressing)
+		}
+	}
+	fmt.Fprintln(w)
 	if sight.Protocol == "snmp" {
 		fmt.Fprintf(w, "  sysObjectID %s\n  sysDescr %q\n", dash(id.SysObjectID), id.SysDescr)
+	}
+	if len(sight.Tried) > 0 {
+		// Where each identity field came from, and what every other place gave: what to write in a
+		// profile when a field is missing (docs/profiles.md).
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  IDENTITY\tSOURCE\tGAVE")
+		for _, f := range gateway.IdentityFields {
+			found := false
+			for _, a := range sight.TriedFor(f) {
+				gave := a.Value
+				switch {
+				case a.Used:
+					gave, found = "* "+gave, true
+				case a.Note != "":
+					gave = strings.TrimSpace(gave + " (" + a.Note + ")")
+				}
+				src := a.Source
+				if r := []rune(src); len(r) > 72 {
+					src = string(r[:71]) + "…" // a long expression: --json has it whole
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", f, src, gave)
+			}
+			if !found {
+				fmt.Fprintf(tw, "  %s\t(nothing found: say where in [profile.identity] %s)\t-\n", f, f)
+			}
+		}
+		tw.Flush()
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  POINT\tSOURCE\tRAW\tVALUE")

@@ -119,7 +119,10 @@ type identifier struct {
 	next  map[string]gosnmp.SnmpPDU // by subtree: the first object under it
 	id    *gateway.Identity
 	tried []gateway.IdentityAttempt
-	bad   []error
+	// missed lists, per field, the standard places that gave nothing, for the record when no source
+	// at all gives the field.
+	missed map[string][]gateway.IdentityAttempt
+	bad    []error
 }
 
 // Identify reads one agent's identity. Each field is settled in falling order of trust: the matched
@@ -150,7 +153,8 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 			return s, fmt.Errorf("snmp %s: agent answered but has no system group (sysDescr, sysObjectID)", addr)
 		}
 	}
-	x := &identifier{d: d, cl: cl, vals: vals, next: map[string]gosnmp.SnmpPDU{}, id: &s.Identity}
+	x := &identifier{d: d, cl: cl, vals: vals, next: map[string]gosnmp.SnmpPDU{}, id: &s.Identity,
+		missed: map[string][]gateway.IdentityAttempt{}}
 	id := &s.Identity
 	id.SysDescr = x.str(oidSysDescr)
 	id.SysObjectID = oidValue(vals[oidSysObjectID])
@@ -182,15 +186,21 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 		if v == "" {
 			v = x.pick(f, std[f])
 		}
+		if v == "" {
+			x.tried = append(x.tried, x.missed[f]...)
+		}
 		if v == "" && p != nil {
 			v = x.chain(f, "profile "+p.Name+" fallback", p.Identity.Fallback[f])
 		}
 		if v == "" && f == "manufacturer" && p != nil && p.Manufacturer != "" {
 			v = x.pick(f, []finding{{p.Manufacturer, "profile " + p.Name + " manufacturer"}})
 		}
-		if v == "" && f == "manufacturer" {
-			if name := enterprise.OfOID(id.SysObjectID); name != "" {
-				v = x.pick(f, []finding{{name, "enterprise number of sysObjectID " + id.SysObjectID}})
+		if n, ok := enterprise.Number(id.SysObjectID); ok && v == "" && f == "manufacturer" {
+			src := "IANA enterprise " + strconv.FormatUint(uint64(n), 10) + " (sysObjectID)"
+			if name := enterprise.Name(n); name != "" {
+				v = x.pick(f, []finding{{name, src}})
+			} else {
+				x.tried = append(x.tried, gateway.IdentityAttempt{Field: f, Source: src, Note: "not in the registry"})
 			}
 		}
 		switch f {
@@ -233,9 +243,16 @@ func (x *identifier) str(oid string) string {
 func (x *identifier) standard() (map[string][]finding, error) {
 	std := map[string][]finding{}
 	add := func(field, oid string) {
-		if v := usable(x.str(oid)); v != "" {
+		raw := x.str(oid)
+		if v := usable(raw); v != "" {
 			std[field] = append(std[field], finding{v, oidName(oid)})
+			return
 		}
+		note := "no such object"
+		if _, ok := x.vals[oid]; ok {
+			note = fmt.Sprintf("%q is a placeholder", clip(raw))
+		}
+		x.missed[field] = append(x.missed[field], gateway.IdentityAttempt{Field: field, Source: oidName(oid), Note: note})
 	}
 	rows, err := x.cl.entityRows()
 	if isTimeout(err) {
@@ -243,6 +260,11 @@ func (x *identifier) standard() (map[string][]finding, error) {
 	}
 	if err != nil {
 		x.d.log.Debug("entity-mib walk failed", "target", x.cl.addr, "err", err)
+	}
+	if len(rows) == 0 {
+		for _, f := range []string{"serial", "model", "firmware"} {
+			x.missed[f] = append(x.missed[f], gateway.IdentityAttempt{Field: f, Source: "ENTITY-MIB", Note: "no chassis, stack or serial row"})
+		}
 	}
 	if len(rows) > 0 {
 		var cols []string
@@ -320,6 +342,10 @@ func (x *identifier) standard() (map[string][]finding, error) {
 		std["mac"] = append(std["mac"], ifs[0])
 	}
 	std["mac"] = append(std["mac"], std["macBase"]...)
+	if len(std["mac"]) == 0 {
+		x.missed["mac"] = append(x.missed["mac"], gateway.IdentityAttempt{Field: "mac",
+			Source: "IF-MIB ifPhysAddress, LLDP-MIB lldpLocChassisId, BRIDGE-MIB dot1dBaseBridgeAddress", Note: "no unicast six-octet address"})
+	}
 	return std, nil
 }
 
