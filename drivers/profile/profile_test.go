@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -582,6 +583,65 @@ func propertyTable(lib *Library) string {
 			vals = vals[:77] + "..."
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", n, keys(in.units), keys(in.types), vals, strings.Join(ps, ", "))
+	}
+	return b.String()
+}
+
+// TestDevicesTableDocumented: README's "Devices recognised out of the box" table is generated from the
+// built-in profiles. After changing profiles: go test ./drivers/profile -run DevicesTable -update
+func TestDevicesTableDocumented(t *testing.T) {
+	const path = "../../README.md"
+	const head = "|---|---|---|---|---|---|\n"
+	const tail = "<!-- end of generated table -->"
+	doc, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lib, err := Load(nil)
+	require.NoError(t, err)
+	before, rest, ok := strings.Cut(string(doc), head)
+	require.True(t, ok, "the generated table's header is gone from %s", path)
+	_, after, ok := strings.Cut(rest, tail)
+	require.True(t, ok, "the generated table's end marker is gone from %s", path)
+	want := before + head + devicesTable(lib) + tail + after
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(want), 0o644))
+	}
+	require.Equal(t, want, string(doc), "README.md's device table is stale: go test ./drivers/profile -run DevicesTable -update")
+}
+
+// devicesTable lists every profile that matches devices by itself (bases are left out): vendor, family,
+// kind, protocol, the identity fields the profile reads from the device, name.
+func devicesTable(lib *Library) string {
+	type row struct{ vendor, family, kind, proto, fields, name string }
+	var rows []row
+	for _, p := range lib.List() {
+		m := p.Match
+		if len(m.SysObjectIDs) == 0 && m.SysDescr == "" && len(m.Present) == 0 && len(m.Services) == 0 &&
+			m.VendorName == "" && m.ProductCode == "" && len(m.SunSpecModels) == 0 && p.Name != Fallback {
+			continue
+		}
+		var fields []string
+		for _, f := range gateway.IdentityFields {
+			_, reg := p.Identity.Registers[f]
+			if len(p.Identity.Chain(f)) > 0 || len(p.Identity.Fallback[f]) > 0 || reg || len(p.Identity.TXT[f]) > 0 {
+				fields = append(fields, f)
+			}
+		}
+		vendor := p.Manufacturer
+		if vendor == "" {
+			vendor = "any"
+		}
+		rows = append(rows, row{vendor, p.Description, p.Kind, p.ProtocolName(), strings.Join(fields, ", "), p.Name})
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		return cmp.Or(strings.Compare(strings.ToLower(a.vendor), strings.ToLower(b.vendor)), strings.Compare(a.name, b.name))
+	})
+	var b strings.Builder
+	for _, r := range rows {
+		fields := r.fields
+		if fields == "" {
+			fields = "standard MIBs only"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | `%s` |\n", r.vendor, strings.ReplaceAll(r.family, "|", "/"), r.kind, r.proto, fields, r.name)
 	}
 	return b.String()
 }
