@@ -58,13 +58,42 @@ var ErrNoClaim = errors.New("no claim")
 // live and compared: claimed or rejected. If it is not known yet (or does not answer), the claim is
 // pending and is checked again at every discovery until ClaimTTL. Claiming again with the same serial
 // and group changes nothing.
+//
+// A rejected attempt on a MAC that has a standing claim (claimed, pending or mismatch) leaves that
+// claim as it was and is only audited: otherwise anyone able to send a claim could knock a claimed
+// device off the cloud with a wrong serial.
 func (g *Gateway) Claim(ctx context.Context, mac, serial, group, by string) (Claim, error) {
 	c, changed, err := g.evaluateClaim(ctx, mac, serial, group, by)
 	if err != nil || !changed {
 		return c, err
 	}
+	if g.keepStanding(&c, by) {
+		return c, nil
+	}
 	g.setClaims([]*Claim{&c}, by)
 	return c, nil
+}
+
+// keepStanding handles a rejected attempt on a MAC with a standing claim: the attempt is audited, the
+// claim stays, and the result says so. It reports whether it did.
+func (g *Gateway) keepStanding(c *Claim, by string) bool {
+	if c.State != ClaimRejected {
+		return false
+	}
+	g.mu.Lock()
+	old, ok := g.claims[c.MAC]
+	var standing Claim
+	if ok {
+		standing = *old
+	}
+	g.mu.Unlock()
+	if !ok || (standing.State != ClaimClaimed && standing.State != ClaimPending && standing.State != ClaimMismatch) {
+		return false
+	}
+	c.Reason += "; the standing claim (" + standing.State + ") is unchanged"
+	g.Audit(AuditEntry{DeviceID: c.DeviceID, MAC: c.MAC, Action: "claim attempt rejected", Old: standing.State,
+		New: standing.State, By: by, Detail: c.Reason})
+	return true
 }
 
 // ClaimResult is the outcome of one row of a bulk claim.
@@ -98,7 +127,7 @@ func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []C
 	wg.Wait()
 	var batch []*Claim
 	for i := range out {
-		if changed[i] {
+		if changed[i] && !g.keepStanding(&out[i].Claim, by) {
 			batch = append(batch, &out[i].Claim)
 		}
 	}

@@ -212,3 +212,44 @@ func TestClaimWithoutSerialSaysWhereItLooked(t *testing.T) {
 		"profile acme-display .1.3.6.1.4.1.99999.9.0: no such object)")
 	require.Contains(t, c.Reason, "edgegw profile test")
 }
+
+// TestWrongSerialLeavesStandingClaim: a rejected attempt (wrong serial) on a claimed device leaves the
+// claim as it was, is audited, and the device keeps going up. It used to turn the claim to rejected.
+func TestWrongSerialLeavesStandingClaim(t *testing.T) {
+	ctx := context.Background()
+	r := newClaimRig(t)
+	id := r.g.Observe(display)
+	c, err := r.g.Claim(ctx, "02:ed:67:00:00:01", "SIM-1", "Lobby", "cli")
+	require.NoError(t, err)
+	require.Equal(t, ClaimClaimed, c.State)
+
+	for _, claim := range []func() (Claim, error){
+		func() (Claim, error) { return r.g.Claim(ctx, "02:ed:67:00:00:01", "WRONG", "", "cloud") },
+		func() (Claim, error) {
+			res := r.g.ClaimMany(ctx, []ClaimRow{{Line: 2, MAC: "02:ed:67:00:00:01", Serial: "WRONG"}}, "csv")
+			return res[0].Claim, nil
+		},
+	} {
+		c, err = claim()
+		require.NoError(t, err)
+		require.Equal(t, ClaimRejected, c.State, "the attempt is refused")
+		require.Contains(t, c.Reason, "standing claim (claimed) is unchanged")
+		list := r.g.Claims()
+		require.Len(t, list, 1)
+		require.Equal(t, ClaimClaimed, list[0].State, "the claim stands")
+		require.Equal(t, "Lobby", list[0].Group)
+		tw, _ := r.g.Twin(id)
+		require.Equal(t, ClaimClaimed, tw.Claim.State)
+	}
+	log, err := r.g.AuditLog(id, time.Time{})
+	require.NoError(t, err)
+	var attempts int
+	for _, e := range log {
+		if e.Action == "claim attempt rejected" {
+			attempts++
+			require.Equal(t, ClaimClaimed, e.Old)
+			require.Equal(t, ClaimClaimed, e.New)
+		}
+	}
+	require.Equal(t, 2, attempts, "both attempts are audited")
+}

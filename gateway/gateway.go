@@ -233,7 +233,7 @@ func (g *Gateway) Observe(s Sighting) string {
 			c.Protocol, c.Value, c.OtherProtocol, c.OtherValue)
 		g.Audit(AuditEntry{DeviceID: id, MAC: merged.Identity.MAC, Action: "identity conflict", By: "discovery",
 			Old: c.OtherProtocol + ": " + c.OtherValue, New: c.Protocol + ": " + c.Value,
-			Detail: c.Field + " differs between " + c.OtherProtocol + " and " + c.Protocol + "; the twin keeps " + t.Identity.Serial})
+			Detail: c.Field + " differs between " + c.OtherProtocol + " and " + c.Protocol + "; the twin keeps " + merged.Identity.Serial})
 	}
 	g.checkClaim(id, merged)
 	switch {

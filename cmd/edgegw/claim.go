@@ -33,7 +33,13 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	verb, args := args[0], args[1:]
-	fs := newFlags("claim "+verb, "edgegw claim "+verb+" (see edgegw claim --help)", stdout)
+	usage := map[string]string{
+		"add":    "edgegw claim add --mac MAC --serial SERIAL [--group G] --config FILE",
+		"import": "edgegw claim import FILE.csv --config FILE   (rows: MAC,Serial[,Group])",
+		"list":   "edgegw claim list [--json] --config FILE",
+		"remove": "edgegw claim remove --mac MAC|DEVICE-ID --config FILE",
+	}[verb]
+	fs := newFlags("claim "+verb, usage, stdout)
 	cfgPath := fs.String("config", "", "configuration file of the running daemon (required)")
 	var mac, serial, group *string
 	var asJSON *bool

@@ -29,7 +29,8 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-const topUsage = `edgegw: an edge gateway that discovers SNMP devices and keeps a twin of each.
+const topUsage = `edgegw: an edge gateway that discovers devices over SNMP, Modbus and mDNS, keeps a twin of each,
+and carries the claimed ones to the cloud over one AMQP connection.
 
 Usage:
   edgegw run --config FILE                 run the daemon (discovery, polling, twins in the state store)
@@ -128,8 +129,7 @@ func newFlags(name, usage string, stdout io.Writer) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-		return err
+		return err // Parse has printed the usage already
 	}
 	if err != nil {
 		return usagef("edgegw %s: %v (see --help)", fs.Name(), err)

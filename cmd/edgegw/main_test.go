@@ -506,3 +506,22 @@ func TestTargetURLs(t *testing.T) {
 	require.NoError(t, addTarget(cfg, "mdns://_a._tcp?interface=a", 0))
 	require.ErrorContains(t, addTarget(cfg, "mdns://_b._tcp?interface=b", 1), "two interfaces")
 }
+
+// TestHelpOnce: every verb's --help prints its usage once (it used to print twice: the flag package
+// prints it on -help, and so did parse) and exits 0; the top-level help names every protocol.
+func TestHelpOnce(t *testing.T) {
+	for _, args := range [][]string{
+		{"discover", "--help"}, {"run", "--help"}, {"config", "check", "--help"}, {"claim", "add", "--help"},
+		{"claim", "import", "--help"}, {"claim", "list", "--help"}, {"claim", "remove", "--help"},
+		{"cloud", "enable", "--help"}, {"cloud", "disable", "--help"}, {"cloud", "status", "--help"},
+		{"audit", "--help"}, {"profile", "list", "--help"}, {"profile", "test", "--help"}, {"version", "--help"},
+	} {
+		code, out, errOut := runCLI(args...)
+		require.Equal(t, exitOK, code, "%v: %s", args, errOut)
+		require.Equal(t, 1, strings.Count(out, "Usage:"), "%v printed:\n%s", args, out)
+	}
+	_, out, _ := runCLI("--help")
+	for _, p := range []string{"SNMP", "Modbus", "mDNS"} {
+		require.Contains(t, out, p)
+	}
+}
