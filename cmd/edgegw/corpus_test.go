@@ -199,13 +199,15 @@ func scoreCorpus(t *testing.T, dir string) *corpusScore {
 	}
 	results := make([]result, len(recs))
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 6)
+	// snmpsim is one Python process, shared with every other test of the run: a few requests at a time,
+	// with time to answer on a loaded machine.
+	sem := make(chan struct{}, 4)
 	for i, rec := range recs {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			var stdout, stderr bytes.Buffer
-			code := run([]string{"discover", "--json", "--target", "snmp://" + rec.name + "@" + addr}, &stdout, &stderr)
+			code := run([]string{"discover", "--json", "--target", "snmp://" + rec.name + "@" + addr + "?timeout=10s&retries=2"}, &stdout, &stderr)
 			var rows []discovered
 			if err := json.Unmarshal(stdout.Bytes(), &rows); err != nil || len(rows) != 1 {
 				results[i].err = fmt.Sprintf("exit %d, %d rows: %s", code, len(rows), strings.TrimSpace(stderr.String()))

@@ -47,7 +47,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	cfgPath := fs.String("config", "", "configuration file (optional when --target is given)")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
 	var targets targetList
-	fs.Var(&targets, "target", "an extra target, may be repeated: snmp://[community@]host[:port] (v2c),\n"+
+	fs.Var(&targets, "target", "an extra target, may be repeated: snmp://[community@]host[:port][?timeout=2s&retries=1] (v2c),\n"+
 		"modbus://host[:port]?unit=1[&unit=2-4][&profile=NAME], modbus:///dev/ttyUSB0?unit=1[&baud=19200&parity=even],\n"+
 		"mdns://_service._tcp?interface=IF[&timeout=2s]")
 	if err := parse(fs, args); err != nil {
@@ -134,7 +134,7 @@ func printTable(w io.Writer, rows []discovered) {
 	}
 }
 
-// parseTargetURL reads snmp://[community@]host[:port]. The scheme is required so later protocols
+// parseTargetURL reads snmp://[community@]host[:port][?timeout=2s&retries=1]. The scheme is required so later protocols
 // (modbus://, mdns://) fit the same flag. Timing comes from the first configured SNMP table, if any.
 func parseTargetURL(raw string, like []config.SNMP) (config.SNMP, error) {
 	u, err := url.Parse(raw)
@@ -177,6 +177,25 @@ func parseTargetURL(raw string, like []config.SNMP) (config.SNMP, error) {
 		Community: config.Secret(community), Timeout: 2 * time.Second, Retries: 1}
 	if len(like) > 0 {
 		s.Timeout, s.Retries = like[0].Timeout, like[0].Retries
+	}
+	q := u.Query()
+	for k, v := range q {
+		switch {
+		case k == "timeout" && len(v) == 1:
+			d, err := time.ParseDuration(v[0])
+			if err != nil || d <= 0 || d > time.Minute {
+				return config.SNMP{}, fmt.Errorf("timeout %q: want a duration up to 1m (timeout=5s)", v[0])
+			}
+			s.Timeout = d
+		case k == "retries" && len(v) == 1:
+			n, err := strconv.Atoi(v[0])
+			if err != nil || n < 0 || n > 10 {
+				return config.SNMP{}, fmt.Errorf("retries %q: want 0 to 10", v[0])
+			}
+			s.Retries = n
+		default:
+			return config.SNMP{}, fmt.Errorf("unknown query parameter %q (known: timeout, retries)", k)
+		}
 	}
 	return s, nil
 }

@@ -481,6 +481,9 @@ func TestTargetURLs(t *testing.T) {
 	require.NoError(t, addTarget(cfg, "modbus://127.0.0.1", 1))
 	require.NoError(t, addTarget(cfg, "modbus:///dev/ttyUSB0?unit=7&baud=9600&parity=none", 2))
 	require.NoError(t, addTarget(cfg, "mdns://_pjlink._tcp?interface=veth-mdns-b", 3))
+	require.NoError(t, addTarget(cfg, "snmp://c@127.0.0.1:1161?timeout=5s&retries=3", 5))
+	require.Equal(t, 5*time.Second, cfg.Discovery.SNMP[0].Timeout)
+	require.Equal(t, 3, cfg.Discovery.SNMP[0].Retries)
 	require.NoError(t, addTarget(cfg, "mdns://_http._tcp?interface=veth-mdns-b&timeout=1s", 4))
 	m := cfg.Discovery.Modbus
 	require.Equal(t, "127.0.0.1:5020", m[0].Targets[0].String())
@@ -499,7 +502,8 @@ func TestTargetURLs(t *testing.T) {
 
 	for _, bad := range []string{"127.0.0.1", "ftp://x", "modbus://", "modbus://127.0.0.1?unit=0", "modbus://127.0.0.1?unit=9-3",
 		"modbus://127.0.0.1?slave=1", "modbus://127.0.0.1/x", "modbus://127.0.0.1?timeout=soon", "modbus:///dev/ttyUSB0?baud=123",
-		"mdns://", "mdns://pjlink", "mdns://_a._tcp?iface=x", "modbus://127.0.0.0/8"} {
+		"mdns://", "mdns://pjlink", "mdns://_a._tcp?iface=x", "modbus://127.0.0.0/8",
+		"snmp://127.0.0.1?timeout=forever", "snmp://127.0.0.1?retries=99", "snmp://127.0.0.1?community=x"} {
 		require.Error(t, addTarget(config.Default(), bad, 0), bad)
 	}
 	cfg = config.Default()
