@@ -69,7 +69,7 @@ type Discovery struct {
 type SNMP struct {
 	// Targets are "host", "host:port", "[v6]:port" or CIDR "127.0.10.0/28";
 	// required. Host names are kept as written and resolved at probe time.
-	Targets []Target `toml:"targets"`
+	Targets Targets `toml:"targets"`
 	// Port is used for targets written without one; default 161.
 	Port uint16 `toml:"port"`
 	// Version is "1", "2c" (default) or "3".

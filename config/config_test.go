@@ -40,7 +40,7 @@ func TestExampleLoads(t *testing.T) {
 		require.True(t, netip.MustParseAddr(tg.Host).IsLoopback(), "example target %s is not loopback", tg.Raw)
 	}
 	var md Modbus
-	md.setDefaults()
+	md.SetDefaults()
 	require.Equal(t, md.Port, m.Port)
 	require.Equal(t, md.UnitIDs, m.UnitIDs)
 	require.Equal(t, md.Timeout, m.Timeout)
@@ -55,7 +55,7 @@ func TestExampleLoads(t *testing.T) {
 	require.Equal(t, def.Profiles, c.Profiles)
 	require.Equal(t, def.Log, c.Log)
 	var sd SNMP
-	sd.setDefaults()
+	sd.SetDefaults()
 	require.Equal(t, sd.Port, s.Port)
 	require.Equal(t, sd.Version, s.Version)
 	require.Equal(t, sd.Timeout, s.Timeout)
@@ -170,7 +170,7 @@ func TestErrors(t *testing.T) {
 		{
 			name: "unknown key without hint",
 			in:   gw + "  colour = \"blue\"\n",
-			want: `edgegw.toml:3:3: gateway.colour: unknown key`,
+			want: `edgegw.toml:3:3: gateway.colour: unknown key (known: id, state_dir)`,
 		},
 		{
 			name: "unknown table",
@@ -398,7 +398,7 @@ func TestErrorsAreStructured(t *testing.T) {
 	var es Errors
 	require.ErrorAs(t, err, &es)
 	require.Len(t, es, 1)
-	require.Equal(t, Error{File: "edgegw.toml", Line: 5, Col: 13, Key: "discovery.snmp[0].timeout", Msg: `"5x" is not a duration`}, *es[0])
+	require.Equal(t, Error{Source: "edgegw.toml", Line: 5, Col: 13, Key: "discovery.snmp[0].timeout", Msg: `"5x" is not a duration`}, *es[0])
 }
 
 func TestLoadMissingFile(t *testing.T) {
@@ -470,7 +470,7 @@ func TestCanonicalSpelling(t *testing.T) {
 	require.Equal(t, Log{Level: "debug", Format: "json"}, c.Log)
 	s := c.Discovery.SNMP[0]
 	require.Equal(t, "2c", s.Version)
-	require.Equal(t, []Target{
+	require.Equal(t, Targets{
 		{Host: "::1", Port: 16100, Raw: "::1"},
 		{Host: "::1", Port: 16100, Raw: "[::1]:16100"},
 		{Host: "localhost", Port: 16100, Raw: "localhost"},

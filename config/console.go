@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/edgegw/edgegw/internal/tomlx"
 )
 
 // Console is edgegw-console's configuration: the cloud side of the uplink, one [cloud] table with the
@@ -56,7 +56,7 @@ type consoleFile struct {
 func LoadConsole(path string) (*Console, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, Errors{{File: path, Msg: "cannot read config: " + reason(err), Err: err}}
+		return nil, Errors{{Source: path, Msg: "cannot read config: " + reason(err), Err: err}}
 	}
 	c, err := parseConsole(path, data, filepath.Dir(path))
 	if err != nil {
@@ -73,13 +73,18 @@ func ParseConsole(name string, data []byte) (*Console, error) {
 }
 
 func parseConsole(name string, data []byte, baseDir string) (*Console, error) {
-	var raw map[string]any
-	if _, err := toml.Decode(string(data), &raw); err != nil {
-		return nil, syntaxError(name, data, err)
+	doc, err := tomlx.Parse(name, data)
+	if err != nil {
+		return nil, err
 	}
-	ix := buildIndex(data)
-
+	raw := doc.Root
 	var es errs
+	place := func() error {
+		for _, e := range es {
+			doc.Add(e)
+		}
+		return doc.Err()
+	}
 	// Everything but [cloud] is refused with a message that says why, rather than a bare "unknown key".
 	for _, k := range sortedKeys(raw) {
 		if k != "cloud" {
@@ -90,12 +95,12 @@ func parseConsole(name string, data []byte, baseDir string) (*Console, error) {
 	cloudRaw, ok := raw["cloud"]
 	if !ok {
 		es.add("cloud", "no [cloud] table: edgegw-console needs one, with at least url")
-		return nil, place(name, ix, es)
+		return nil, place()
 	}
 	// Gateway-only keys ([cloud] enabled, health_interval, ...) get their own message.
 	if m, ok := cloudRaw.(map[string]any); ok {
-		allowed := tags(reflect.TypeFor[consoleCloud]())
-		gatewayKeys := tags(reflect.TypeFor[Cloud]())
+		allowed := tomlTags(reflect.TypeFor[consoleCloud]())
+		gatewayKeys := tomlTags(reflect.TypeFor[Cloud]())
 		m = maps.Clone(m)
 		for _, k := range sortedKeys(m) {
 			if !slices.Contains(allowed, k) && slices.Contains(gatewayKeys, k) {
@@ -107,9 +112,7 @@ func parseConsole(name string, data []byte, baseDir string) (*Console, error) {
 	}
 
 	var f consoleFile
-	d := decoder{}
-	d.table("", raw, reflect.ValueOf(&f).Elem())
-	es = append(es, d.errs...)
+	tomlx.Decode(doc.Table(), &f)
 
 	cl := defaultCloud()
 	cl.Enabled = true
@@ -146,8 +149,8 @@ func parseConsole(name string, data []byte, baseDir string) (*Console, error) {
 	if cl.WebSocketSubprotocol == "" {
 		es.add("cloud.websocket_subprotocol", "must not be empty")
 	}
-	if len(es) > 0 {
-		return nil, place(name, ix, es)
+	if err := place(); err != nil {
+		return nil, err
 	}
 	// resolve's plaintext warning speaks of "the uplink"; say the same of the console.
 	var w []string
@@ -179,4 +182,15 @@ func hasKey(raw map[string]any, key string) bool {
 	}
 	_, ok = m[key]
 	return ok
+}
+
+// tomlTags lists the toml keys of a struct type.
+func tomlTags(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		if tag := t.Field(i).Tag.Get("toml"); tag != "" && tag != "-" {
+			out = append(out, tag)
+		}
+	}
+	return out
 }

@@ -68,8 +68,8 @@ func TestParseConsoleDefaults(t *testing.T) {
 
 // The console's keys are exactly the gateway's connection keys, spelled the same.
 func TestConsoleKeysAreCloudKeys(t *testing.T) {
-	gwTags := tags(reflect.TypeFor[Cloud]())
-	for _, k := range tags(reflect.TypeFor[consoleCloud]()) {
+	gwTags := tomlTags(reflect.TypeFor[Cloud]())
+	for _, k := range tomlTags(reflect.TypeFor[consoleCloud]()) {
 		require.Contains(t, gwTags, k)
 	}
 	ct := reflect.TypeFor[consoleCloud]()

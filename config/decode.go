@@ -1,300 +1,92 @@
 package config
 
 import (
-	"fmt"
-	"math"
-	"reflect"
-	"slices"
-	"strings"
-	"time"
+	"strconv"
+
+	"github.com/edgegw/edgegw/internal/tomlx"
 )
 
-// The loader decodes TOML into map[string]any with BurntSushi/toml and then
-// into Config with the small decoder below, instead of letting the library
-// fill the struct. The library's struct decoding matches keys
-// case-insensitively, stops at the first type error and reports it without a
-// column; this decoder matches keys exactly, keeps going, and names every
-// problem by its full key path so the loader can place it in the file.
+// The configuration is decoded by tomlx (strict keys, every error at once with its position); the types
+// below decode themselves where a TOML value needs more than a type check.
 
-var (
-	durationType = reflect.TypeFor[time.Duration]()
-	secretType   = reflect.TypeFor[Secret]()
-	targetsType  = reflect.TypeFor[[]Target]()
-)
-
-type decoder struct {
-	errs errs
+// DecodeTOML reads a secret: a string, never echoed in a message, even a mistyped one.
+func (s *Secret) DecodeTOML(d *tomlx.Doc, key string, raw any) {
+	v, ok := raw.(string)
+	if !ok {
+		d.Errorf(key, "must be a string, got %s", describe(raw, false))
+		return
+	}
+	*s = Secret(v)
 }
 
-// defaulter is implemented by table types whose fields have defaults that must
-// be in place before the table's keys are decoded over them.
-type defaulter interface{ setDefaults() }
+// Targets are a sweep's targets as written; they are parsed in resolve, once the sweep's port is known.
+type Targets []Target
 
-// table decodes the TOML table m at path into the struct v.
-func (d *decoder) table(path string, m map[string]any, v reflect.Value) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// DecodeTOML reads an array of target strings.
+func (ts *Targets) DecodeTOML(d *tomlx.Doc, key string, raw any) {
+	arr, ok := asArray(raw)
+	if !ok {
+		d.Errorf(key, "must be an array of strings like [\"127.0.0.1:161\"], got %s", describe(raw, true))
+		return
 	}
-	slices.Sort(keys) // deterministic order for errors the loader cannot place
-	t := v.Type()
-	for _, k := range keys {
-		kp := joinKey(path, k)
-		i, ok := fieldByTag(t, k)
+	out := make(Targets, 0, len(arr))
+	for i, el := range arr {
+		s, ok := el.(string)
 		if !ok {
-			d.errs.addAtKey(kp, "unknown key%s", hint(k, tags(t)))
+			d.Errorf(joinIndex(key, i), "must be a string, got %s", describe(el, true))
 			continue
 		}
-		d.value(kp, m[k], v.Field(i))
+		out = append(out, Target{Raw: s})
 	}
+	*ts = out
 }
 
-// fieldByTag finds the field whose toml tag is exactly key: TOML keys are
-// case-sensitive, and accepting "Interval" for "interval" would let the same
-// file mean different things to different tools.
-func fieldByTag(t reflect.Type, key string) (int, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.IsExported() && f.Tag.Get("toml") == key && key != "-" {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
-func tags(t reflect.Type) []string {
-	var out []string
-	for i := range t.NumField() {
-		if tag := t.Field(i).Tag.Get("toml"); tag != "" && tag != "-" {
-			out = append(out, tag)
-		}
-	}
-	return out
-}
-
-// hint suggests the known key the user most likely meant.
-func hint(key string, known []string) string {
-	for _, k := range known {
-		if strings.EqualFold(k, key) {
-			return fmt.Sprintf("; did you mean %s? (keys are case-sensitive)", k)
-		}
-	}
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(key), k); d < bestDist && d < len(k)/2+1 {
-			best, bestDist = k, d
-		}
-	}
-	if best != "" {
-		return fmt.Sprintf("; did you mean %s?", best)
-	}
-	return ""
-}
-
-// editDistance is the Levenshtein distance; keys are short, so O(n*m) is fine.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 30 // not worth comparing; a typo is never that long
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-// value decodes one TOML value into v.
-func (d *decoder) value(path string, raw any, v reflect.Value) {
-	t := v.Type()
-	switch {
-	case t == durationType:
-		s, ok := raw.(string)
-		if !ok {
-			d.errs.add(path, "must be a duration string like \"30s\", got %s", describe(raw, true))
-			return
-		}
-		dur, err := time.ParseDuration(s)
-		if err != nil {
-			d.errs.add(path, "%q is not a duration", s)
-			return
-		}
-		v.SetInt(int64(dur))
+// DecodeTOML reads unit_ids: integers and "A-B" ranges, each id 1..255, no repeats.
+func (u *UnitIDs) DecodeTOML(d *tomlx.Doc, key string, raw any) {
+	arr, ok := asArray(raw)
+	if !ok {
+		d.Errorf(key, "must be an array of unit ids like [1, 2, \"10-20\"], got %s", describe(raw, true))
 		return
-	case t == secretType:
-		s, ok := raw.(string)
-		if !ok {
-			// Never echo what might be a secret, even a mistyped one.
-			d.errs.add(path, "must be a string, got %s", describe(raw, false))
-			return
+	}
+	var out UnitIDs
+	seen := map[int]bool{}
+	add := func(ep string, n int) {
+		switch {
+		case n < 1 || n > 255:
+			d.Errorf(ep, "unit id %d is out of range 1..255 (0 is broadcast, which devices never answer)", n)
+		case seen[n]:
+			d.Errorf(ep, "unit id %d is listed twice", n)
+		default:
+			seen[n] = true
+			out = append(out, uint8(n))
 		}
-		v.SetString(s)
-		return
-	case t == unitIDsType:
-		d.decodeUnitIDs(path, raw, v)
-		return
-	case t == targetsType:
-		arr, ok := asArray(raw)
-		if !ok {
-			d.errs.add(path, "must be an array of strings like [\"127.0.0.1:161\"], got %s", describe(raw, true))
-			return
-		}
-		out := make([]Target, 0, len(arr))
-		for i, el := range arr {
-			s, ok := el.(string)
-			if !ok {
-				d.errs.add(joinIndex(path, i), "must be a string, got %s", describe(el, true))
+	}
+	for i, el := range arr {
+		ep := joinIndex(key, i)
+		switch x := el.(type) {
+		case int64:
+			add(ep, int(max(min(x, 1<<20), -1)))
+		case string:
+			m := unitRangeRE.FindStringSubmatch(x)
+			if m == nil {
+				d.Errorf(ep, "%q is not a unit id range like \"1-16\"", x)
 				continue
 			}
-			// Parsed in resolve, once the sweep's port is known.
-			out = append(out, Target{Raw: s})
-		}
-		v.Set(reflect.ValueOf(out))
-		return
-	}
-
-	switch t.Kind() {
-	case reflect.String:
-		s, ok := raw.(string)
-		if !ok {
-			d.errs.add(path, "must be a string, got %s", describe(raw, true))
-			return
-		}
-		v.SetString(s)
-	case reflect.Int:
-		n, ok := raw.(int64)
-		if !ok {
-			d.errs.add(path, "must be an integer, got %s", describe(raw, true))
-			return
-		}
-		if v.OverflowInt(n) {
-			d.errs.add(path, "%d is too large", n)
-			return
-		}
-		v.SetInt(n)
-	case reflect.Uint16: // only ports are uint16 here
-		n, ok := raw.(int64)
-		if !ok {
-			d.errs.add(path, "must be an integer, got %s", describe(raw, true))
-			return
-		}
-		if n < 1 || n > math.MaxUint16 {
-			d.errs.add(path, "must be between 1 and 65535, got %d", n)
-			return
-		}
-		v.SetUint(uint64(n))
-	case reflect.Float64:
-		switch n := raw.(type) {
-		case float64:
-			v.SetFloat(n)
-		case int64:
-			v.SetFloat(float64(n))
-		default:
-			d.errs.add(path, "must be a number, got %s", describe(raw, true))
-		}
-	case reflect.Bool:
-		b, ok := raw.(bool)
-		if !ok {
-			d.errs.add(path, "must be true or false, got %s", describe(raw, true))
-			return
-		}
-		v.SetBool(b)
-	case reflect.Struct:
-		m, ok := raw.(map[string]any)
-		if !ok {
-			d.errs.add(path, "must be a table, got %s", describe(raw, true))
-			return
-		}
-		d.table(path, m, v)
-	case reflect.Pointer:
-		m, ok := raw.(map[string]any)
-		if !ok || t.Elem().Kind() != reflect.Struct {
-			d.errs.add(path, "must be a table, got %s", describe(raw, true))
-			return
-		}
-		p := reflect.New(t.Elem())
-		if df, ok := p.Interface().(defaulter); ok {
-			df.setDefaults()
-		}
-		d.table(path, m, p.Elem())
-		v.Set(p)
-	case reflect.Slice:
-		arr, ok := asArray(raw)
-		if !ok {
-			d.errs.add(path, "must be an array, got %s", describe(raw, true))
-			return
-		}
-		out := reflect.MakeSlice(t, len(arr), len(arr))
-		for i, el := range arr {
-			ep := joinIndex(path, i)
-			ev := out.Index(i)
-			if df, ok := ev.Addr().Interface().(defaulter); ok {
-				df.setDefaults()
+			lo, _ := strconv.Atoi(m[1])
+			hi, _ := strconv.Atoi(m[2])
+			if lo > hi {
+				d.Errorf(ep, "range %q runs backwards", x)
+				continue
 			}
-			d.value(ep, el, ev)
+			for n := lo; n <= hi; n++ {
+				add(ep, n)
+			}
+		default:
+			d.Errorf(ep, "must be a unit id or a range, got %s", describe(el, true))
 		}
-		v.Set(out)
-	default:
-		// A field type this decoder does not know is a programming error in
-		// this package, not the user's: say so rather than skip the key.
-		d.errs.add(path, "internal error: cannot decode into %s", t)
 	}
-}
-
-// asArray accepts both shapes BurntSushi/toml produces: []any for inline arrays
-// and []map[string]any for arrays of tables.
-func asArray(raw any) ([]any, bool) {
-	switch a := raw.(type) {
-	case []any:
-		return a, true
-	case []map[string]any:
-		out := make([]any, len(a))
-		for i, m := range a {
-			out[i] = m
-		}
-		return out, true
+	if len(out) == 0 && len(arr) == 0 {
+		d.Errorf(key, "must list at least one unit id")
 	}
-	return nil, false
-}
-
-// describe names a decoded TOML value's type, with the value itself when
-// showValue is set and the value is short.
-func describe(raw any, showValue bool) string {
-	var typ, val string
-	switch x := raw.(type) {
-	case string:
-		typ, val = "a string", fmt.Sprintf("%q", x)
-		if len(x) > 40 {
-			val = ""
-		}
-	case int64:
-		typ, val = "an integer", fmt.Sprint(x)
-	case float64:
-		typ, val = "a float", fmt.Sprint(x)
-	case bool:
-		typ, val = "a boolean", fmt.Sprint(x)
-	case time.Time:
-		typ = "a date/time"
-	case []any, []map[string]any:
-		typ = "an array"
-	case map[string]any:
-		typ = "a table"
-	default:
-		typ = fmt.Sprintf("a %T", raw)
-	}
-	if showValue && val != "" {
-		return typ + " " + val
-	}
-	return typ
+	*u = out
 }

@@ -50,10 +50,10 @@ func Default() *Config {
 	}
 }
 
-// setDefaults fills a [[discovery.snmp]] table before its keys are decoded
+// SetDefaults fills a [[discovery.snmp]] table before its keys are decoded
 // over it. The community default depends on the version and on whether a
 // community_file is given, so it is applied after decoding, in resolve.
-func (s *SNMP) setDefaults() {
+func (s *SNMP) SetDefaults() {
 	*s = SNMP{
 		Port:    defaultSNMPPort,
 		Version: defaultSNMPVersion,
@@ -62,8 +62,8 @@ func (s *SNMP) setDefaults() {
 	}
 }
 
-// setDefaults fills a discovery.snmp.v3 table before its keys are decoded.
-func (v *SNMPv3) setDefaults() {
+// SetDefaults fills a discovery.snmp.v3 table before its keys are decoded.
+func (v *SNMPv3) SetDefaults() {
 	*v = SNMPv3{
 		AuthProtocol: defaultAuthProtocol,
 		PrivProtocol: defaultPrivProtocol,

@@ -8,13 +8,12 @@ import (
 )
 
 // FuzzParse checks that Parse never panics, that a config it accepts passes
-// Validate, that every error it returns is well-formed, and that the position
-// index covers every key the TOML library decodes.
+// Validate, and that every error it returns is well-formed (tomlx's own fuzz
+// target checks the position index).
 func FuzzParse(f *testing.F) {
 	if data, err := os.ReadFile("../config.example.toml"); err == nil {
 		f.Add(data)
 	}
-	f.Add([]byte(tricky))
 	f.Add([]byte(gw + "[[discovery.snmp]]\ntargets = [\"127.0.0.1:16100\", \"127.0.10.0/28\", \"[::1]:161\"]\n"))
 	f.Add([]byte(gw + "[[discovery.snmp]]\ntargets = [\"127.0.0.1\"]\nversion = \"3\"\n[discovery.snmp.v3]\nuser = \"u\"\nauth_password = \"12345678\"\npriv_password = \"87654321\"\n"))
 	f.Add([]byte(gw + "[[discovery.snmp]]\ntargets = [\"127.0.0.1\"]\nversion = \"3\"\nv3 = {\n  user = \"u\",\n  auth_password = \"12345678\",\n  priv_protocol = \"none\",\n}\n"))
@@ -34,7 +33,6 @@ func FuzzParse(f *testing.F) {
 			if verr := c.Validate(); verr != nil {
 				t.Fatalf("accepted config does not validate: %v\ninput: %q", verr, data)
 			}
-			requireIndexed(t, data, buildIndex(data))
 			return
 		}
 		var es Errors
@@ -52,6 +50,5 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("errors not sorted: %v", err)
 			}
 		}
-		requireIndexed(t, data, buildIndex(data))
 	})
 }

@@ -7,13 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
-	"github.com/BurntSushi/toml"
+	"github.com/edgegw/edgegw/internal/tomlx"
 )
 
 // maxSecretFile bounds how much of a *_file is read: a secret is a line, and a
@@ -27,7 +24,7 @@ const maxSecretFile = 64 << 10
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, Errors{{File: path, Msg: "cannot read config: " + reason(err), Err: err}}
+		return nil, Errors{{Source: path, Msg: "cannot read config: " + reason(err), Err: err}}
 	}
 	c, inline, err := parse(path, data, filepath.Dir(path))
 	if err != nil {
@@ -55,107 +52,25 @@ func Parse(name string, data []byte) (*Config, error) {
 // parse does the work of Load and Parse. It also returns the key paths of the
 // secrets written inline, for Load's file-permission warning.
 func parse(name string, data []byte, baseDir string) (*Config, []string, error) {
-	var raw map[string]any
-	if _, err := toml.Decode(string(data), &raw); err != nil {
-		return nil, nil, syntaxError(name, data, err)
+	doc, err := tomlx.Parse(name, data)
+	if err != nil {
+		return nil, nil, err
 	}
-	ix := buildIndex(data)
-
 	c := Default()
-	d := decoder{}
-	d.table("", raw, reflect.ValueOf(c).Elem())
-	es := d.errs
+	tomlx.Decode(doc.Table(), c)
+	var es errs
 	inline := c.resolve(&es, baseDir)
+	// A value that failed to decode is reported once: the Doc keeps the first error per key.
 	if err := c.Validate(); err != nil {
 		es = append(es, err.(Errors)...)
 	}
-	if len(es) > 0 {
-		return nil, nil, place(name, ix, es)
+	for _, e := range es {
+		doc.Add(e)
+	}
+	if err := doc.Err(); err != nil {
+		return nil, nil, err
 	}
 	return c, inline, nil
-}
-
-// syntaxError turns a TOML parse error into file:line:col form. BurntSushi's
-// Position has the line and the byte offset but leaves Col unset, so the
-// column is computed here.
-func syntaxError(name string, data []byte, err error) error {
-	e := &Error{File: name, Err: err, Msg: "syntax error: " + err.Error()}
-	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		e.Msg = "syntax error: " + tidy(pe.Message)
-		ix := &index{data: data}
-		if pe.Position.Start >= 0 && pe.Position.Start <= len(data) {
-			e.Line, e.Col = ix.pos(pe.Position.Start)
-		} else if pe.Position.Line > 0 {
-			e.Line, e.Col = pe.Position.Line, 1
-		}
-	}
-	return Errors{e}
-}
-
-// tidy makes the library's messages read like ours: lower case first letter,
-// no trailing period.
-func tidy(msg string) string {
-	msg = strings.TrimSuffix(strings.TrimSpace(msg), ".")
-	r, n := utf8.DecodeRuneInString(msg)
-	if n > 0 && unicode.IsUpper(r) {
-		if r2, _ := utf8.DecodeRuneInString(msg[n:]); unicode.IsLower(r2) {
-			msg = string(unicode.ToLower(r)) + msg[n:]
-		}
-	}
-	return msg
-}
-
-// place attaches file positions to errors, drops repeats of a key (a value
-// that failed to decode should not also be reported as missing), and sorts.
-func place(name string, ix *index, es errs) error {
-	seen := map[string]bool{}
-	out := make(Errors, 0, len(es))
-	for _, e := range es {
-		if e.Key != "" {
-			if seen[e.Key] {
-				continue
-			}
-			seen[e.Key] = true
-		}
-		e.File = name
-		if e.Line == 0 {
-			e.Line, e.Col = locate(ix, e.Key, e.atKey)
-		}
-		out = append(out, e)
-	}
-	sortErrors(out)
-	return out
-}
-
-// locate finds where to report a problem with key: at its value, or at its
-// key for an unknown key, or for a missing key at the header of the nearest
-// enclosing table that is in the file.
-func locate(ix *index, key string, atKey bool) (int, int) {
-	if atKey {
-		if l, c, ok := ix.keyPos(key); ok {
-			return l, c
-		}
-	}
-	if l, c, ok := ix.valuePos(key); ok {
-		return l, c
-	}
-	for p := parent(key); p != ""; p = parent(p) {
-		if l, c, ok := ix.keyPos(p); ok {
-			return l, c
-		}
-	}
-	return 0, 0
-}
-
-// parent strips the last segment (".key" or "[i]") of a formatted key path.
-// Quoted segments holding dots only make it climb too far, which costs
-// precision, never correctness.
-func parent(key string) string {
-	if i := strings.LastIndexAny(key, ".["); i > 0 {
-		return key[:i]
-	}
-	return ""
 }
 
 // resolve does what needs more than one key or the file system: canonical enum

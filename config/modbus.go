@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -15,7 +14,7 @@ import (
 type Modbus struct {
 	// Targets are Modbus TCP endpoints, "host" or "host:port" (port default Port); a CIDR counts
 	// against discovery.max_addresses like SNMP's. Leave it out for a serial line.
-	Targets []Target `toml:"targets"`
+	Targets Targets `toml:"targets"`
 	// Port is used for targets written without one; default 502.
 	Port uint16 `toml:"port"`
 	// UnitIDs are the unit ids (slave addresses) to ask at each target: integers 1..255 or ranges
@@ -71,62 +70,12 @@ var (
 	ifaceRE     = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}$`)
 )
 
-func (m *Modbus) setDefaults() {
+func (m *Modbus) SetDefaults() {
 	*m = Modbus{Port: defaultModbusPort, UnitIDs: UnitIDs{1}, Timeout: defaultModbusTimeout, Baud: defaultBaud,
 		Parity: defaultParity, StopBits: 1, DataBits: 8}
 }
 
-func (m *MDNS) setDefaults() { *m = MDNS{Timeout: defaultMDNSTimeout} }
-
-// decodeUnitIDs reads unit_ids: integers and "A-B" ranges, each id 1..255, no repeats.
-func (d *decoder) decodeUnitIDs(path string, raw any, v reflect.Value) {
-	arr, ok := asArray(raw)
-	if !ok {
-		d.errs.add(path, "must be an array of unit ids like [1, 2, \"10-20\"], got %s", describe(raw, true))
-		return
-	}
-	var out UnitIDs
-	seen := map[int]bool{}
-	add := func(ep string, n int) {
-		switch {
-		case n < 1 || n > 255:
-			d.errs.add(ep, "unit id %d is out of range 1..255 (0 is broadcast, which devices never answer)", n)
-		case seen[n]:
-			d.errs.add(ep, "unit id %d is listed twice", n)
-		default:
-			seen[n] = true
-			out = append(out, uint8(n))
-		}
-	}
-	for i, el := range arr {
-		ep := joinIndex(path, i)
-		switch x := el.(type) {
-		case int64:
-			add(ep, int(max(min(x, 1<<20), -1)))
-		case string:
-			m := unitRangeRE.FindStringSubmatch(x)
-			if m == nil {
-				d.errs.add(ep, "%q is not a unit id range like \"1-16\"", x)
-				continue
-			}
-			lo, _ := strconv.Atoi(m[1])
-			hi, _ := strconv.Atoi(m[2])
-			if lo > hi {
-				d.errs.add(ep, "range %q runs backwards", x)
-				continue
-			}
-			for n := lo; n <= hi; n++ {
-				add(ep, n)
-			}
-		default:
-			d.errs.add(ep, "must be a unit id or a range, got %s", describe(el, true))
-		}
-	}
-	if len(out) == 0 && len(arr) == 0 {
-		d.errs.add(path, "must list at least one unit id")
-	}
-	v.Set(reflect.ValueOf(out))
-}
+func (m *MDNS) SetDefaults() { *m = MDNS{Timeout: defaultMDNSTimeout} }
 
 // resolve parses targets and canonical spellings of one [[discovery.modbus]] table.
 func (m *Modbus) resolve(es *errs, i int) {

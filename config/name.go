@@ -10,13 +10,13 @@ func (m *Modbus) SetName(name string) { m.name = name }
 // NewModbus returns a [[discovery.modbus]] table with its defaults, for tables not read from a file.
 func NewModbus() Modbus {
 	var m Modbus
-	m.setDefaults()
+	m.SetDefaults()
 	return m
 }
 
 // NewMDNS returns a [discovery.mdns] table with its defaults.
 func NewMDNS() *MDNS {
 	var m MDNS
-	m.setDefaults()
+	m.SetDefaults()
 	return &m
 }

@@ -46,7 +46,7 @@ func list(t *testing.T) []pkg {
 var owners = map[string][]string{
 	"github.com/gosnmp/gosnmp":   {"drivers/snmp", "sim"},
 	"go.etcd.io/bbolt":           {"gateway/store"},
-	"github.com/BurntSushi/toml": {"config", "drivers/profile"},
+	"github.com/BurntSushi/toml": {"internal/tomlx", "drivers/profile"},
 	// The console is the cloud side: an AMQP client of its own, sharing the protocol package.
 	"github.com/Azure/go-amqp":   {"uplink", "cmd/edgegw-console"},
 	"github.com/coder/websocket": {"uplink"},

@@ -1,4 +1,4 @@
-package config
+package tomlx
 
 import (
 	"strconv"
@@ -6,15 +6,13 @@ import (
 	"unicode/utf8"
 )
 
-// BurntSushi/toml reports where syntax errors are, but not where keys and values
-// are: MetaData.Undecoded lists unknown keys without positions, and its key
-// positions are private and keyed without array-of-tables indices (every
-// [[discovery.snmp]] overwrites the last). So this file indexes the source text
-// itself. It only ever runs on text that toml.Decode has already accepted, which
-// keeps it small: it never has to diagnose anything, only skip strings, comments,
-// arrays and inline tables correctly and track which table it is in. When it
-// cannot place something, the error is reported without a position rather than
-// at a wrong one.
+// BurntSushi/toml reports where syntax errors are, but not where keys and values are: MetaData.Undecoded
+// lists unknown keys without positions, and its key positions are private and keyed without
+// array-of-tables indices (every [[discovery.snmp]] overwrites the last). So this file indexes the source
+// text itself. It only ever runs on text that toml.Decode has already accepted, which keeps it small: it
+// never has to diagnose anything, only skip strings, comments, arrays and inline tables correctly and
+// track which table it is in. When it cannot place something, the error is placed at the nearest parent
+// it could place, or reported without a position rather than at a wrong one.
 
 // span is where one key path appears in the source, as byte offsets.
 type span struct {
@@ -91,16 +89,16 @@ func fmtSegment(s string) string {
 	return s
 }
 
-// joinKey appends a key segment to a formatted path.
-func joinKey(path, seg string) string {
+// JoinKey appends a key segment to a formatted path.
+func JoinKey(path, seg string) string {
 	if path == "" {
 		return fmtSegment(seg)
 	}
 	return path + "." + fmtSegment(seg)
 }
 
-// joinIndex appends an array index to a formatted path.
-func joinIndex(path string, i int) string {
+// JoinIndex appends an array index to a formatted path.
+func JoinIndex(path string, i int) string {
 	return path + "[" + strconv.Itoa(i) + "]"
 }
 
@@ -185,11 +183,11 @@ func (s *scanner) document() {
 			}
 			s.i += 2
 			parent := s.resolve(segs[:len(segs)-1], start)
-			arr := joinKey(parent, segs[len(segs)-1])
+			arr := JoinKey(parent, segs[len(segs)-1])
 			s.record(arr, span{key: start, val: -1})
 			n := s.arr[arr]
 			s.arr[arr] = n + 1
-			table = joinIndex(arr, n)
+			table = JoinIndex(arr, n)
 			s.record(table, span{key: start, val: -1})
 		case s.peek() == '[':
 			s.i++
@@ -217,9 +215,9 @@ func (s *scanner) document() {
 func (s *scanner) resolve(segs []string, at int) string {
 	path := ""
 	for _, seg := range segs {
-		path = joinKey(path, seg)
+		path = JoinKey(path, seg)
 		if n, ok := s.arr[path]; ok && n > 0 {
-			path = joinIndex(path, n-1)
+			path = JoinIndex(path, n-1)
 		}
 		s.record(path, span{key: at, val: -1})
 	}
@@ -241,7 +239,7 @@ func (s *scanner) keyValue(table string) bool {
 	s.skipSpace(false)
 	path := table
 	for j, seg := range segs {
-		path = joinKey(path, seg)
+		path = JoinKey(path, seg)
 		if j < len(segs)-1 {
 			s.record(path, span{key: start, val: -1})
 		}
@@ -321,7 +319,7 @@ func (s *scanner) value(path string) bool {
 			if s.eof() {
 				return false
 			}
-			el := joinIndex(path, n)
+			el := JoinIndex(path, n)
 			s.record(el, span{key: -1, val: s.i})
 			if !s.value(el) {
 				return false

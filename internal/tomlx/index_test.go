@@ -1,4 +1,4 @@
-package config
+package tomlx
 
 import (
 	"slices"
@@ -107,15 +107,15 @@ func requireIndexed(t testing.TB, data []byte, ix *index) {
 		switch x := v.(type) {
 		case map[string]any:
 			for k, el := range x {
-				walk(joinKey(path, k), el)
+				walk(JoinKey(path, k), el)
 			}
 		case []map[string]any:
 			for i, el := range x {
-				walk(joinIndex(path, i), el)
+				walk(JoinIndex(path, i), el)
 			}
 		case []any:
 			for i, el := range x {
-				walk(joinIndex(path, i), el)
+				walk(JoinIndex(path, i), el)
 			}
 		}
 	}
