@@ -197,7 +197,9 @@ func (t Table) Errorf(key, format string, args ...any) {
 }
 
 // KeyErrorf reports a problem with key itself.
-func (t Table) KeyErrorf(key, format string, args ...any) { t.Doc.KeyErrorf(t.Key(key), format, args...) }
+func (t Table) KeyErrorf(key, format string, args ...any) {
+	t.Doc.KeyErrorf(t.Key(key), format, args...)
+}
 
 // wrong reports a value of the wrong type.
 func (t Table) wrong(key, want string, v any) {
