@@ -105,6 +105,11 @@ func oidName(oid string) string {
 	return oid
 }
 
+// agentOnly are enterprises whose numbers name the SNMP agent software or a chip's reference design
+// that many makers ship under their own brand, not the device's maker: net-snmp (and UCD-SNMP before
+// it), Microsoft's Windows agent, Broadcom's switch SDK.
+var agentOnly = map[uint32]bool{8072: true, 2021: true, 311: true, 4413: true}
+
 // fields are the identity fields, in the order they are settled.
 var fields = []string{"serial", "model", "manufacturer", "firmware", "hardware", "mac"}
 
@@ -195,7 +200,7 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 		if v == "" && f == "manufacturer" && p != nil && p.Manufacturer != "" {
 			v = x.pick(f, []finding{{p.Manufacturer, "profile " + p.Name + " manufacturer"}})
 		}
-		if n, ok := enterprise.Number(id.SysObjectID); ok && v == "" && f == "manufacturer" {
+		if n, ok := enterprise.Number(id.SysObjectID); ok && v == "" && f == "manufacturer" && !agentOnly[n] {
 			src := "IANA enterprise " + strconv.FormatUint(uint64(n), 10) + " (sysObjectID)"
 			if name := enterprise.Name(n); name != "" {
 				v = x.pick(f, []finding{{name, src}})
