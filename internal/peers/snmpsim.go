@@ -61,6 +61,9 @@ func StartSNMPSim(t testing.TB, src string) string {
 		}
 	}
 	port := freeUDPPort(t)
+	if udpPortTaken(port) {
+		t.Fatalf("udp port %d was taken meanwhile", port)
+	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	// --v2c-arch: v1/v2c only, the faster of snmpsim's two engines; no request log (it logs every
 	// varbind, which costs more than answering).
@@ -82,20 +85,39 @@ func StartSNMPSim(t testing.TB, src string) string {
 		cmd.Process.Kill()
 		<-exited
 	})
-	// Ready when something holds the port (snmpsimd binds it after indexing the recordings' names).
-	deadline := time.Now().Add(60 * time.Second)
-	for udpPortTaken(port) == false {
+	// Ready when a recording answers a GET: snmpsimd binds its port first and indexes the recordings
+	// after, answering nothing meanwhile (seconds for a few hundred files on a loaded machine).
+	community := strings.TrimSuffix(filepath.Base(recs[0]), ".snmprec")
+	deadline := time.Now().Add(180 * time.Second)
+	for !answers(addr, community) {
 		select {
 		case <-exited:
 			t.Fatalf("snmpsimd exited: %s", out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("snmpsimd did not listen on %s within 60 s: %s", addr, out.String())
+			t.Fatalf("snmpsimd on %s did not answer within 180 s: %s", addr, out.String())
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 	return addr
+}
+
+// answers reports whether an SNMP agent at addr answers a v2c GET of sysObjectID for community, with
+// net-snmp's snmpget (installed with the peers), so the check does not go through the code under test.
+func answers(addr, community string) bool {
+	bin, err := exec.LookPath("snmpget")
+	if err != nil {
+		return udpPortTaken(portOf(addr)) // no snmpget: the bound port is the best sign there is
+	}
+	out, err := exec.Command(bin, "-v2c", "-c", community, "-t", "2", "-r", "0", "-Oqv", addr, "1.3.6.1.2.1.1.2.0").Output()
+	return err == nil && len(strings.TrimSpace(string(out))) > 0
+}
+
+func portOf(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 // freeUDPPort returns a UDP port nobody holds at 127.0.0.1 right now.
