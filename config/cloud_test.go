@@ -22,7 +22,7 @@ username = "gwuser"
 password_file = "pw"
 down_address = "/queue/down.{gateway_id}"
 `
-	c, _, err := parse("edgegw.toml", []byte(ok), dir)
+	c, _, err := parse("edgegw.toml", []byte(ok), dir, nil)
 	require.NoError(t, err)
 	require.Equal(t, "plain", c.Cloud.Mechanism())
 	require.Equal(t, "s3cret-password", c.Cloud.Password.Reveal())
@@ -44,11 +44,11 @@ down_address = "/queue/down.{gateway_id}"
 		{"[cloud]\nhealth_interval = \"5x\"\n", `"5x" is not a duration`},
 		{"[cloud]\npasword_file = \"pw\"\n", "unknown key"},
 	} {
-		_, _, err := parse("edgegw.toml", []byte(head+tc.body), dir)
+		_, _, err := parse("edgegw.toml", []byte(head+tc.body), dir, nil)
 		require.ErrorContains(t, err, tc.want, tc.body)
 		require.NotContains(t, err.Error(), "s3cret")
 	}
-	_, _, err = parse("edgegw.toml", []byte(head+"[cloud]\nenabled = true\nurl = \"amqps://127.0.0.1:1\"\nsasl = \"plain\"\nusername = \"u\"\npassword_file = \"pw\"\nproxy_auth_file = \"pw\"\n"), dir)
+	_, _, err = parse("edgegw.toml", []byte(head+"[cloud]\nenabled = true\nurl = \"amqps://127.0.0.1:1\"\nsasl = \"plain\"\nusername = \"u\"\npassword_file = \"pw\"\nproxy_auth_file = \"pw\"\n"), dir, nil)
 	require.ErrorContains(t, err, "must hold user:password")
 	require.False(t, strings.Contains(err.Error(), "s3cret"))
 }

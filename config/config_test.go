@@ -1,9 +1,10 @@
-package config
+package config_test
 
 import (
 	"errors"
 	"io/fs"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,19 +14,23 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/edgegw/edgegw/config"
+	"github.com/edgegw/edgegw/drivers/modbus"
+	"github.com/edgegw/edgegw/drivers/snmp"
 )
 
 // gw is the smallest valid start of a config; tests append to it.
 const gw = "[gateway]\nid = \"gw\"\n"
 
 func TestExampleLoads(t *testing.T) {
-	c, err := Load("../config.example.toml")
+	c, err := load("../config.example.toml")
 	require.NoError(t, err)
 	require.Equal(t, "../config.example.toml", c.Path)
 	require.Equal(t, "site-gw-1", c.Gateway.ID)
 	require.Equal(t, "/var/lib/edgegw", c.Gateway.StateDir)
-	require.Len(t, c.Discovery.SNMP, 1)
-	s := c.Discovery.SNMP[0]
+	require.Len(t, snmpTables(c), 1)
+	s := snmpTables(c)[0]
 	require.Equal(t, "discovery.snmp[0]", s.Name())
 	require.Equal(t, "public", s.Community.Reveal())
 	for _, tg := range s.Targets {
@@ -34,12 +39,12 @@ func TestExampleLoads(t *testing.T) {
 			require.True(t, tg.Prefix.Addr().IsLoopback(), "example target %s is not loopback", tg.Raw)
 		}
 	}
-	require.Len(t, c.Discovery.Modbus, 1)
-	m := c.Discovery.Modbus[0]
+	require.Len(t, modbusTables(c), 1)
+	m := modbusTables(c)[0]
 	for _, tg := range m.Targets {
 		require.True(t, netip.MustParseAddr(tg.Host).IsLoopback(), "example target %s is not loopback", tg.Raw)
 	}
-	var md Modbus
+	var md modbus.TableConfig
 	md.SetDefaults()
 	require.Equal(t, md.Port, m.Port)
 	require.Equal(t, md.UnitIDs, m.UnitIDs)
@@ -47,14 +52,14 @@ func TestExampleLoads(t *testing.T) {
 	require.Empty(t, c.Warnings())
 
 	// The example states the defaults; they must be the real ones.
-	def := Default()
+	def := config.Default()
 	require.Equal(t, def.Discovery.Interval, c.Discovery.Interval)
 	require.Equal(t, def.Discovery.MaxAddresses, c.Discovery.MaxAddresses)
 	require.Equal(t, def.Discovery.Concurrency, c.Discovery.Concurrency)
 	require.Equal(t, def.Polling, c.Polling)
 	require.Equal(t, def.Profiles, c.Profiles)
 	require.Equal(t, def.Log, c.Log)
-	var sd SNMP
+	var sd snmp.Table
 	sd.SetDefaults()
 	require.Equal(t, sd.Port, s.Port)
 	require.Equal(t, sd.Version, s.Version)
@@ -79,7 +84,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 			for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
 				ft = ft.Elem()
 			}
-			if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[Target]() {
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[config.Target]() {
 				require.Regexp(t, regexp.MustCompile(`(?m)^#? ?\[\[?[a-z.]*\b`+tag+`\]\]?`), string(data), "table %s", tag)
 				walk(ft)
 				continue
@@ -87,7 +92,17 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 			require.Regexp(t, regexp.MustCompile(`(?m)^(# )*`+tag+` = `), string(data), "key %s", tag)
 		}
 	}
-	walk(reflect.TypeFor[Config]())
+	walk(reflect.TypeFor[config.Config]())
+	// The protocols' tables, as their drivers read them.
+	for _, c := range codecs {
+		require.Regexp(t, regexp.MustCompile(`(?m)^#? ?\[\[?discovery\.`+c.Name+`\]\]?`), string(data), "table discovery.%s", c.Name)
+		for _, k := range c.Keys {
+			if k == "v3" {
+				continue // a table of its own: [discovery.snmp.v3]
+			}
+			require.Regexp(t, regexp.MustCompile(`(?m)^(# )*`+k+` = `), string(data), "discovery.%s key %s", c.Name, k)
+		}
+	}
 }
 
 // TestExampleCommentedV3 uncomments the example's SNMPv3 sweep and checks it is
@@ -113,37 +128,38 @@ func TestExampleCommentedV3(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "snmp-auth"), []byte("auth-pass-1\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "snmp-priv"), []byte("priv-pass-1\n"), 0o600))
 
-	c, err := Parse("edgegw.toml", []byte(gw+v3))
+	c, err := parse("edgegw.toml", []byte(gw+v3))
 	require.NoError(t, err)
-	require.Len(t, c.Discovery.SNMP, 1)
-	s := c.Discovery.SNMP[0]
-	require.Equal(t, Version3, s.Version)
+	require.Len(t, snmpTables(c), 1)
+	s := snmpTables(c)[0]
+	require.Equal(t, "3", s.Version)
 	require.NotNil(t, s.V3)
 	require.Equal(t, "edgegw", s.V3.User)
 	require.Equal(t, "auth-pass-1", s.V3.AuthPassword.Reveal())
 	require.Equal(t, "priv-pass-1", s.V3.PrivPassword.Reveal())
-	require.Equal(t, AuthPriv, s.V3.SecurityLevel())
-	require.Equal(t, Target{Host: "ups1.site.example", Port: 161, Raw: "ups1.site.example"}, s.Targets[1])
+	require.Equal(t, "AES", s.V3.PrivProtocol)
+	require.Equal(t, config.Target{Host: "ups1.site.example", Port: 161, Raw: "ups1.site.example"}, s.Targets[1])
 }
 
 func TestDefaults(t *testing.T) {
-	c, err := Parse("edgegw.toml", []byte(gw+"[[discovery.snmp]]\ntargets = [\"127.0.0.1\"]\n"))
+	c, err := parse("edgegw.toml", []byte(gw+"[[discovery.snmp]]\ntargets = [\"127.0.0.1\"]\n"))
 	require.NoError(t, err)
-	want := Default()
+	want := config.Default()
 	want.Gateway.ID = "gw"
-	want.Discovery.SNMP = []SNMP{{
-		Targets:   []Target{{Host: "127.0.0.1", Port: 161, Raw: "127.0.0.1"}},
-		Port:      161,
-		Version:   "2c",
-		Community: "public",
-		Timeout:   2 * time.Second,
-		Retries:   1,
-		name:      "discovery.snmp[0]",
-	}}
+	tables := c.Discovery.Tables
+	c.Discovery.Tables = nil
 	require.Equal(t, want, c)
+	s := tables[snmp.Protocol][0].(*snmp.Table)
+	require.Equal(t, "discovery.snmp[0]", s.Name())
+	require.Equal(t, config.Targets{{Host: "127.0.0.1", Port: 161, Raw: "127.0.0.1"}}, s.Targets)
+	require.Equal(t, uint16(161), s.Port)
+	require.Equal(t, "2c", s.Version)
+	require.Equal(t, "public", s.Community.Reveal())
+	require.Equal(t, 2*time.Second, s.Timeout)
+	require.Equal(t, 1, s.Retries)
 	require.Equal(t, 15*time.Minute, want.Discovery.Interval)
 	require.Equal(t, "/var/lib/edgegw", want.Gateway.StateDir)
-	require.NotSame(t, Default(), Default())
+	require.NotSame(t, config.Default(), config.Default())
 }
 
 func TestErrors(t *testing.T) {
@@ -380,11 +396,11 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse("edgegw.toml", []byte(tt.in))
+			c, err := parse("edgegw.toml", []byte(tt.in))
 			require.Error(t, err)
 			require.Nil(t, c)
 			require.Equal(t, tt.want, err.Error())
-			var es Errors
+			var es config.Errors
 			require.ErrorAs(t, err, &es)
 			require.NotEmpty(t, es)
 			require.NotContains(t, err.Error(), "s3cret-value")
@@ -394,16 +410,16 @@ func TestErrors(t *testing.T) {
 }
 
 func TestErrorsAreStructured(t *testing.T) {
-	_, err := Parse("edgegw.toml", []byte(gw+"[[discovery.snmp]]\ntargets = [\"127.0.0.1\"]\n  timeout = \"5x\"\n"))
-	var es Errors
+	_, err := parse("edgegw.toml", []byte(gw+"[[discovery.snmp]]\ntargets = [\"127.0.0.1\"]\n  timeout = \"5x\"\n"))
+	var es config.Errors
 	require.ErrorAs(t, err, &es)
 	require.Len(t, es, 1)
-	require.Equal(t, Error{Source: "edgegw.toml", Line: 5, Col: 13, Key: "discovery.snmp[0].timeout", Msg: `"5x" is not a duration`}, *es[0])
+	require.Equal(t, config.Error{Source: "edgegw.toml", Line: 5, Col: 13, Key: "discovery.snmp[0].timeout", Msg: `"5x" is not a duration`}, *es[0])
 }
 
 func TestLoadMissingFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "nope.toml")
-	_, err := Load(p)
+	_, err := load(p)
 	require.ErrorIs(t, err, fs.ErrNotExist)
 	require.Equal(t, p+": cannot read config: no such file or directory", err.Error())
 }
@@ -439,38 +455,36 @@ v3.user = "third"
 v3.auth_password = "auth-pass-3"
 v3.priv_password = "priv-pass-3"
 `
-	c, err := Parse("edgegw.toml", []byte(in))
+	c, err := parse("edgegw.toml", []byte(in))
 	require.NoError(t, err)
-	require.Len(t, c.Discovery.SNMP, 4)
-	require.Nil(t, c.Discovery.SNMP[0].V3)
+	require.Len(t, snmpTables(c), 4)
+	require.Nil(t, snmpTables(c)[0].V3)
 
-	v := c.Discovery.SNMP[1].V3
+	v := snmpTables(c)[1].V3
 	require.NotNil(t, v)
-	require.Equal(t, SNMPv3{
+	require.Equal(t, snmp.TableV3{
 		User: "first", AuthProtocol: "SHA512", AuthPassword: "auth-pass-1",
 		PrivProtocol: "AES256C", PrivPassword: "priv-pass-1", ContextName: "ctx",
 	}, *v)
-	require.Equal(t, AuthPriv, v.SecurityLevel())
 
-	v = c.Discovery.SNMP[2].V3
-	require.Equal(t, SNMPv3{User: "second", AuthProtocol: "SHA256", AuthPassword: "auth-pass-2", PrivProtocol: "none"}, *v)
-	require.Equal(t, AuthNoPriv, v.SecurityLevel())
-	require.Empty(t, c.Discovery.SNMP[2].Community, "no default community for v3")
+	v = snmpTables(c)[2].V3
+	require.Equal(t, snmp.TableV3{User: "second", AuthProtocol: "SHA256", AuthPassword: "auth-pass-2", PrivProtocol: "none"}, *v)
+	require.Empty(t, snmpTables(c)[2].Community, "no default community for v3")
 
-	v = c.Discovery.SNMP[3].V3
-	require.Equal(t, SNMPv3{User: "third", AuthProtocol: "SHA256", AuthPassword: "auth-pass-3", PrivProtocol: "AES", PrivPassword: "priv-pass-3"}, *v)
-	for i, s := range c.Discovery.SNMP {
+	v = snmpTables(c)[3].V3
+	require.Equal(t, snmp.TableV3{User: "third", AuthProtocol: "SHA256", AuthPassword: "auth-pass-3", PrivProtocol: "AES", PrivPassword: "priv-pass-3"}, *v)
+	for i, s := range snmpTables(c) {
 		require.Equal(t, "discovery.snmp["+string(rune('0'+i))+"]", s.Name())
 	}
 }
 
 func TestCanonicalSpelling(t *testing.T) {
-	c, err := Parse("edgegw.toml", []byte(gw+"[log]\nlevel = \"DEBUG\"\nformat = \"Json\"\n[[discovery.snmp]]\ntargets = [\"::1\", \"[::1]:16100\", \"localhost\"]\nversion = \"2C\"\nport = 16100\n"))
+	c, err := parse("edgegw.toml", []byte(gw+"[log]\nlevel = \"DEBUG\"\nformat = \"Json\"\n[[discovery.snmp]]\ntargets = [\"::1\", \"[::1]:16100\", \"localhost\"]\nversion = \"2C\"\nport = 16100\n"))
 	require.NoError(t, err)
-	require.Equal(t, Log{Level: "debug", Format: "json"}, c.Log)
-	s := c.Discovery.SNMP[0]
+	require.Equal(t, config.Log{Level: "debug", Format: "json"}, c.Log)
+	s := snmpTables(c)[0]
 	require.Equal(t, "2c", s.Version)
-	require.Equal(t, Targets{
+	require.Equal(t, config.Targets{
 		{Host: "::1", Port: 16100, Raw: "::1"},
 		{Host: "::1", Port: 16100, Raw: "[::1]:16100"},
 		{Host: "localhost", Port: 16100, Raw: "localhost"},
@@ -481,31 +495,37 @@ func TestRelativePaths(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "edgegw.toml")
 	require.NoError(t, os.WriteFile(p, []byte("[gateway]\nid = \"gw\"\nstate_dir = \"state\"\n[profiles]\ndirs = [\"profiles\", \"/opt/profiles\"]\n"), 0o600))
-	c, err := Load(p)
+	c, err := load(p)
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(dir, "state"), c.Gateway.StateDir)
 	require.Equal(t, []string{filepath.Join(dir, "profiles"), "/opt/profiles"}, c.Profiles.Dirs)
 }
 
+// TestValidateInCode: a configuration built in code (a --target URL's table) is checked with the same
+// rules as one from a file.
 func TestValidateInCode(t *testing.T) {
-	c := Default()
+	c := config.Default()
 	require.Error(t, c.Validate(), "gateway.id has no default")
 	c.Gateway.ID = "gw"
-	tg, err := ParseTarget("127.0.0.1", 161)
+	u, _ := url.Parse("snmp://127.0.0.1:161")
+	tb, err := snmp.Spec().Target(u, 0)
 	require.NoError(t, err)
-	c.Discovery.SNMP = []SNMP{{Targets: []Target{tg}, Port: 161, Version: "2c", Community: "public", Timeout: time.Second}}
+	c.Discovery.Tables = map[string][]config.Table{snmp.Protocol: {tb}}
 	require.NoError(t, c.Validate())
-	c.Discovery.SNMP[0].Targets = []Target{{Raw: "127.0.0.1"}}
-	require.EqualError(t, c.Validate(), `discovery.snmp[0].targets[0]: "127.0.0.1" has not been parsed; use ParseTarget`)
+	c.Discovery.MaxAddresses = 0
+	require.EqualError(t, c.Validate(), `discovery.max_addresses: must be between 1 and 1048576, got 0`)
+	u, _ = url.Parse("snmp://127.0.0.1:161?retries=11")
+	_, err = snmp.Spec().Target(u, 0)
+	require.EqualError(t, err, `retries "11": want 0 to 10`)
 }
 
 func TestErrorsUnwrap(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "edgegw.toml")
 	require.NoError(t, os.WriteFile(p, []byte(gw+"[[discovery.snmp]]\ntargets = [\"127.0.0.1\"]\ncommunity_file = \"missing\"\n"), 0o600))
-	_, err := Load(p)
+	_, err := load(p)
 	require.ErrorIs(t, err, fs.ErrNotExist)
-	var e *Error
+	var e *config.Error
 	require.True(t, errors.As(err, &e))
 	require.Equal(t, "discovery.snmp[0].community_file", e.Key)
 }

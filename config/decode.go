@@ -1,8 +1,6 @@
 package config
 
 import (
-	"strconv"
-
 	"github.com/edgegw/edgegw/internal/tomlx"
 )
 
@@ -39,54 +37,4 @@ func (ts *Targets) DecodeTOML(d *tomlx.Doc, key string, raw any) {
 		out = append(out, Target{Raw: s})
 	}
 	*ts = out
-}
-
-// DecodeTOML reads unit_ids: integers and "A-B" ranges, each id 1..255, no repeats.
-func (u *UnitIDs) DecodeTOML(d *tomlx.Doc, key string, raw any) {
-	arr, ok := asArray(raw)
-	if !ok {
-		d.Errorf(key, "must be an array of unit ids like [1, 2, \"10-20\"], got %s", describe(raw, true))
-		return
-	}
-	var out UnitIDs
-	seen := map[int]bool{}
-	add := func(ep string, n int) {
-		switch {
-		case n < 1 || n > 255:
-			d.Errorf(ep, "unit id %d is out of range 1..255 (0 is broadcast, which devices never answer)", n)
-		case seen[n]:
-			d.Errorf(ep, "unit id %d is listed twice", n)
-		default:
-			seen[n] = true
-			out = append(out, uint8(n))
-		}
-	}
-	for i, el := range arr {
-		ep := joinIndex(key, i)
-		switch x := el.(type) {
-		case int64:
-			add(ep, int(max(min(x, 1<<20), -1)))
-		case string:
-			m := unitRangeRE.FindStringSubmatch(x)
-			if m == nil {
-				d.Errorf(ep, "%q is not a unit id range like \"1-16\"", x)
-				continue
-			}
-			lo, _ := strconv.Atoi(m[1])
-			hi, _ := strconv.Atoi(m[2])
-			if lo > hi {
-				d.Errorf(ep, "range %q runs backwards", x)
-				continue
-			}
-			for n := lo; n <= hi; n++ {
-				add(ep, n)
-			}
-		default:
-			d.Errorf(ep, "must be a unit id or a range, got %s", describe(el, true))
-		}
-	}
-	if len(out) == 0 && len(arr) == 0 {
-		d.Errorf(key, "must list at least one unit id")
-	}
-	*u = out
 }

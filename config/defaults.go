@@ -11,13 +11,6 @@ const (
 	defaultDiscoveryInterval = 15 * time.Minute
 	defaultMaxAddresses      = 4096
 	defaultDiscoveryConc     = 64
-	defaultSNMPPort          = 161
-	defaultSNMPVersion       = Version2c
-	defaultCommunity         = "public" // the v1/v2c factory default, not a secret
-	defaultSNMPTimeout       = 2 * time.Second
-	defaultSNMPRetries       = 1
-	defaultAuthProtocol      = "SHA256"
-	defaultPrivProtocol      = "AES"
 	defaultPollInterval      = 60 * time.Second
 	defaultOfflineAfter      = 3
 	defaultPollConc          = 64
@@ -47,25 +40,5 @@ func Default() *Config {
 		Cloud:    defaultCloud(),
 		Claims:   Claims{PendingTTL: defaultPendingTTL},
 		Audit:    Audit{Retention: defaultAuditRetention},
-	}
-}
-
-// SetDefaults fills a [[discovery.snmp]] table before its keys are decoded
-// over it. The community default depends on the version and on whether a
-// community_file is given, so it is applied after decoding, in resolve.
-func (s *SNMP) SetDefaults() {
-	*s = SNMP{
-		Port:    defaultSNMPPort,
-		Version: defaultSNMPVersion,
-		Timeout: defaultSNMPTimeout,
-		Retries: defaultSNMPRetries,
-	}
-}
-
-// SetDefaults fills a discovery.snmp.v3 table before its keys are decoded.
-func (v *SNMPv3) SetDefaults() {
-	*v = SNMPv3{
-		AuthProtocol: defaultAuthProtocol,
-		PrivProtocol: defaultPrivProtocol,
 	}
 }

@@ -10,6 +10,8 @@ import (
 // FuzzParse checks that Parse never panics, that a config it accepts passes
 // Validate, and that every error it returns is well-formed (tomlx's own fuzz
 // target checks the position index).
+const gw = "[gateway]\nid = \"gw\"\n"
+
 func FuzzParse(f *testing.F) {
 	if data, err := os.ReadFile("../config.example.toml"); err == nil {
 		f.Add(data)

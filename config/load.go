@@ -21,12 +21,14 @@ const maxSecretFile = 64 << 10
 // named by *_file keys (relative to the file's directory) and validates the
 // result. Every problem is returned at once as Errors, each placed at
 // file:line:col where the file allows. Warnings are available on the result.
-func Load(path string) (*Config, error) {
+// codecs read the protocols' [discovery.NAME] tables (protocol.Spec.Config of each driver); a table of a
+// protocol not among them is an unknown key.
+func Load(path string, codecs ...TableCodec) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Errors{{Source: path, Msg: "cannot read config: " + reason(err), Err: err}}
 	}
-	c, inline, err := parse(path, data, filepath.Dir(path))
+	c, inline, err := parse(path, data, filepath.Dir(path), codecs)
 	if err != nil {
 		return nil, err
 	}
@@ -44,22 +46,29 @@ func Load(path string) (*Config, error) {
 // Parse is Load for a config already in memory (tests, `edgegw config check
 // -`). name is only used in messages; relative *_file paths are taken relative
 // to the current directory. The result's Path is empty.
-func Parse(name string, data []byte) (*Config, error) {
-	c, _, err := parse(name, data, "")
+func Parse(name string, data []byte, codecs ...TableCodec) (*Config, error) {
+	c, _, err := parse(name, data, "", codecs)
 	return c, err
 }
 
 // parse does the work of Load and Parse. It also returns the key paths of the
 // secrets written inline, for Load's file-permission warning.
-func parse(name string, data []byte, baseDir string) (*Config, []string, error) {
+func parse(name string, data []byte, baseDir string, codecs []TableCodec) (*Config, []string, error) {
 	doc, err := tomlx.Parse(name, data)
 	if err != nil {
 		return nil, nil, err
 	}
 	c := Default()
-	tomlx.Decode(doc.Table(), c)
+	var skip []string
+	for _, k := range tableKeys(codecs) {
+		skip = append(skip, "discovery."+k)
+	}
+	tomlx.Decode(doc.Table(), c, skip...)
+	var inline []string
+	env := &Env{dir: baseDir, warnings: &c.warnings, inline: &inline}
+	c.Discovery.Tables = decodeTables(doc, env, codecs)
 	var es errs
-	inline := c.resolve(&es, baseDir)
+	inline = append(inline, c.resolve(&es, baseDir)...)
 	// A value that failed to decode is reported once: the Doc keeps the first error per key.
 	if err := c.Validate(); err != nil {
 		es = append(es, err.(Errors)...)
@@ -85,47 +94,6 @@ func (c *Config) resolve(es *errs, baseDir string) (inline []string) {
 	c.Log.Level = canonical(c.Log.Level, logLevels)
 	c.Log.Format = canonical(c.Log.Format, logFormats)
 
-	for i := range c.Discovery.Modbus {
-		c.Discovery.Modbus[i].resolve(es, i)
-	}
-	for i := range c.Discovery.SNMP {
-		s := &c.Discovery.SNMP[i]
-		s.name = fmt.Sprintf("discovery.snmp[%d]", i)
-		s.Version = canonical(s.Version, versions)
-		parseTargets(es, s.name, s.Targets, s.Port)
-		// "public" is every agent's factory default and no secret, so writing
-		// it inline is no reason to chmod the config.
-		if s.Community != "" && s.Community != defaultCommunity {
-			inline = append(inline, s.name+".community")
-		}
-		c.readSecret(es, s.name, "community", &s.Community, &s.CommunityFile, baseDir)
-		c.readSecret(es, s.name, "write_community", &s.WriteCommunity, &s.WriteCommunityFile, baseDir)
-		if s.WriteCommunity != "" && s.WriteCommunityFile == "" {
-			inline = append(inline, s.name+".write_community")
-		}
-		if s.Community == "" && s.CommunityFile == "" && (s.Version == Version1 || s.Version == Version2c) {
-			s.Community = defaultCommunity
-		}
-		if v := s.V3; v != nil {
-			p := s.name + ".v3"
-			v.AuthProtocol = canonical(v.AuthProtocol, authProtocols)
-			v.PrivProtocol = canonical(v.PrivProtocol, privProtocols)
-			if v.AuthPassword != "" {
-				inline = append(inline, p+".auth_password")
-			}
-			if v.PrivPassword != "" {
-				inline = append(inline, p+".priv_password")
-			}
-			c.readSecret(es, p, "auth_password", &v.AuthPassword, &v.AuthPasswordFile, baseDir)
-			c.readSecret(es, p, "priv_password", &v.PrivPassword, &v.PrivPasswordFile, baseDir)
-			if v.AuthProtocol == "MD5" {
-				c.warnings = append(c.warnings, p+".auth_protocol: MD5 is weak; use SHA256 or stronger if the device supports it")
-			}
-			if v.PrivProtocol == "DES" {
-				c.warnings = append(c.warnings, p+".priv_protocol: DES is broken; use AES if the device supports it")
-			}
-		}
-	}
 	return inline
 }
 

@@ -1,14 +1,16 @@
-package config
+package config_test
 
 import (
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/edgegw/edgegw/drivers/modbus"
 )
 
 func TestModbusAndMDNS(t *testing.T) {
-	c, err := Parse("edgegw.toml", []byte(gw+`
+	c, err := parse("edgegw.toml", []byte(gw+`
 [[discovery.modbus]]
 targets = ["127.0.0.1", "127.0.0.1:5020"]
 unit_ids = [1, "3-5", 247]
@@ -21,22 +23,22 @@ services = ["_pjlink._tcp", "_http._tcp.local."]
 interface = "veth-mdns-b"
 `))
 	require.NoError(t, err)
-	m := c.Discovery.Modbus
+	m := modbusTables(c)
 	require.Equal(t, "127.0.0.1:502", m[0].Targets[0].String())
 	require.Equal(t, "127.0.0.1:5020", m[0].Targets[1].String())
-	require.Equal(t, UnitIDs{1, 3, 4, 5, 247}, m[0].UnitIDs)
+	require.Equal(t, modbus.UnitIDs{1, 3, 4, 5, 247}, m[0].UnitIDs)
 	require.Equal(t, "discovery.modbus[0]", m[0].Name())
 	require.Equal(t, 2*time.Second, m[0].Timeout)
-	require.Equal(t, UnitIDs{1}, m[1].UnitIDs)
+	require.Equal(t, modbus.UnitIDs{1}, m[1].UnitIDs)
 	require.Equal(t, "none", m[1].Parity)
 	require.Equal(t, 19200, m[1].Baud)
 	require.Equal(t, 8, m[1].DataBits)
-	require.Equal(t, "veth-mdns-b", c.Discovery.MDNS.Interface)
-	require.Equal(t, 2*time.Second, c.Discovery.MDNS.Timeout)
+	require.Equal(t, "veth-mdns-b", mdnsTable(c).Interface)
+	require.Equal(t, 2*time.Second, mdnsTable(c).Timeout)
 
-	c, err = Parse("edgegw.toml", []byte(gw))
+	c, err = parse("edgegw.toml", []byte(gw))
 	require.NoError(t, err)
-	require.Nil(t, c.Discovery.MDNS, "no [discovery.mdns]: no browsing")
+	require.Nil(t, mdnsTable(c), "no [discovery.mdns]: no browsing")
 }
 
 func TestModbusAndMDNSErrors(t *testing.T) {
@@ -55,7 +57,7 @@ func TestModbusAndMDNSErrors(t *testing.T) {
 		{"[discovery.mdns]\nservices = [\"pjlink\"]\n", `discovery.mdns.services[0]: "pjlink" is not a service type like "_pjlink._tcp"`},
 		{"[discovery.mdns]\nservices = [\"_a._tcp\"]\ntimeout = \"1ms\"\n", `discovery.mdns.timeout: must be between 100ms and 30s, got 1ms`},
 	} {
-		_, err := Parse("edgegw.toml", []byte(gw+tc.in))
+		_, err := parse("edgegw.toml", []byte(gw+tc.in))
 		require.ErrorContains(t, err, tc.want, tc.in)
 	}
 }

@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/stretchr/testify/require"
+
+	"github.com/edgegw/edgegw/config"
 )
 
 const (
@@ -21,7 +23,7 @@ const (
 )
 
 // secretConfig is a config with every kind of secret set.
-func secretConfig(t *testing.T) *Config {
+func secretConfig(t *testing.T) *config.Config {
 	t.Helper()
 	in := gw + `
 [[discovery.snmp]]
@@ -36,11 +38,11 @@ user = "edgegw"
 auth_password = "` + authPass + `"
 priv_password = "` + privPass + `"
 `
-	c, err := Parse("edgegw.toml", []byte(in))
+	c, err := parse("edgegw.toml", []byte(in))
 	require.NoError(t, err)
-	require.Equal(t, community, c.Discovery.SNMP[0].Community.Reveal())
-	require.Equal(t, authPass, c.Discovery.SNMP[1].V3.AuthPassword.Reveal())
-	require.Equal(t, privPass, c.Discovery.SNMP[1].V3.PrivPassword.Reveal())
+	require.Equal(t, community, snmpTables(c)[0].Community.Reveal())
+	require.Equal(t, authPass, snmpTables(c)[1].V3.AuthPassword.Reveal())
+	require.Equal(t, privPass, snmpTables(c)[1].V3.PrivPassword.Reveal())
 	return c
 }
 
@@ -54,7 +56,7 @@ func requireNoSecret(t *testing.T, out string) {
 func TestSecretRedaction(t *testing.T) {
 	badVerb := "%d"
 	c := secretConfig(t)
-	v3 := *c.Discovery.SNMP[1].V3
+	v3 := *snmpTables(c)[1].V3
 	dumps := map[string]func() string{
 		"%v":        func() string { return fmt.Sprintf("%v", c) },
 		"%+v":       func() string { return fmt.Sprintf("%+v", c) },
@@ -71,7 +73,7 @@ func TestSecretRedaction(t *testing.T) {
 		// lets the test make that mistake on purpose.
 		"%d bad verb":   func() string { return fmt.Sprintf(badVerb, v3.AuthPassword) },
 		"%d bad verb v": func() string { return fmt.Sprintf(badVerb, v3) },
-		"Sprint":        func() string { return fmt.Sprint(c.Discovery.SNMP) },
+		"Sprint":        func() string { return fmt.Sprint(*snmpTables(c)[0], *snmpTables(c)[1]) },
 		"json": func() string {
 			b, err := json.Marshal(c)
 			require.NoError(t, err)
@@ -85,13 +87,13 @@ func TestSecretRedaction(t *testing.T) {
 		"slog text": func() string {
 			var b bytes.Buffer
 			l := slog.New(slog.NewTextHandler(&b, nil))
-			l.Info("config", "cfg", c, "v3", v3, "pw", v3.AuthPassword, "snmp", c.Discovery.SNMP)
+			l.Info("config", "cfg", c, "v3", v3, "pw", v3.AuthPassword, "snmp", snmpTables(c))
 			return b.String()
 		},
 		"slog json": func() string {
 			var b bytes.Buffer
 			l := slog.New(slog.NewJSONHandler(&b, nil))
-			l.Info("config", "cfg", c, "v3", v3, "pw", v3.AuthPassword, "snmp", c.Discovery.SNMP)
+			l.Info("config", "cfg", c, "v3", v3, "pw", v3.AuthPassword, "snmp", snmpTables(c))
 			return b.String()
 		},
 	}
@@ -105,7 +107,7 @@ func TestSecretRedaction(t *testing.T) {
 }
 
 func TestSecretMethods(t *testing.T) {
-	s := Secret("hunter2hunter2")
+	s := config.Secret("hunter2hunter2")
 	require.Equal(t, "hunter2hunter2", s.Reveal())
 	require.Equal(t, "<redacted>", s.String())
 	require.Equal(t, `"<redacted>"`, s.GoString())
@@ -218,7 +220,7 @@ func TestSecretFiles(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := write(fmt.Sprintf("edgegw-%d.toml", i), gw+tt.body, tt.mode)
-			c, err := Load(cfg)
+			c, err := load(cfg)
 			if tt.err != "" {
 				require.EqualError(t, err, fill(tt.err, cfg))
 				require.NotContains(t, err.Error(), "1234567")
@@ -236,16 +238,16 @@ func TestSecretFiles(t *testing.T) {
 		})
 	}
 
-	c, err := Load(write("all.toml", gw+tests[0].body, 0o600))
+	c, err := load(write("all.toml", gw+tests[0].body, 0o600))
 	require.NoError(t, err)
-	require.Equal(t, community, c.Discovery.SNMP[0].Community.Reveal(), "trailing newline dropped")
-	require.Equal(t, filepath.Join(dir, "community"), c.Discovery.SNMP[0].CommunityFile)
-	require.Equal(t, authPass, c.Discovery.SNMP[1].V3.AuthPassword.Reveal())
-	require.Equal(t, privPass, c.Discovery.SNMP[1].V3.PrivPassword.Reveal())
+	require.Equal(t, community, snmpTables(c)[0].Community.Reveal(), "trailing newline dropped")
+	require.Equal(t, filepath.Join(dir, "community"), snmpTables(c)[0].CommunityFile)
+	require.Equal(t, authPass, snmpTables(c)[1].V3.AuthPassword.Reveal())
+	require.Equal(t, privPass, snmpTables(c)[1].V3.PrivPassword.Reveal())
 
-	c, err = Load(write("crlf.toml", gw+tests[1].body, 0o600))
+	c, err = load(write("crlf.toml", gw+tests[1].body, 0o600))
 	require.NoError(t, err)
-	require.Equal(t, community, c.Discovery.SNMP[0].Community.Reveal(), "CRLF dropped")
+	require.Equal(t, community, snmpTables(c)[0].Community.Reveal(), "CRLF dropped")
 }
 
 func fill(s, cfg string) string {

@@ -226,13 +226,13 @@ func triedText(tried []IdentityAttempt) string {
 }
 
 // deviceByMAC finds the device with mac and the endpoint to read its serial from: the one of the
-// highest-ranked protocol (ProtocolPrecedence) whose driver can read it live. Called with g.mu held.
+// lowest-ranked protocol (Options.Ranks) whose driver can read it live. Called with g.mu held.
 func (g *Gateway) deviceByMAC(mac string) (string, Endpoint, bool) {
 	for id, t := range g.twins {
 		if t.Identity.MAC != mac || len(t.Endpoints) == 0 {
 			continue
 		}
-		eps := byPrecedence(t.Endpoints)
+		eps := ranker(g.opts.Ranks).byPrecedence(t.Endpoints)
 		for _, e := range eps {
 			if _, ok := g.opts.Pollers[e.Protocol].(Reidentifier); ok {
 				return id, e.Endpoint, true

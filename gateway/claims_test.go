@@ -52,7 +52,7 @@ func newClaimRig(t *testing.T) *claimRig {
 	db, err := store.Open(t.TempDir(), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	r.g, err = New(Options{Store: db, Pollers: map[string]Poller{"snmp": r.drv}, Profiles: oneProfile{&Profile{Name: "acme-display"}},
+	r.g, err = New(Options{Ranks: testRanks, Store: db, Pollers: map[string]Poller{"snmp": r.drv}, Profiles: oneProfile{&Profile{Name: "acme-display", Protocol: "snmp"}},
 		OnTwin:  func(tw Twin) { r.mu.Lock(); r.twins = append(r.twins, tw); r.mu.Unlock() },
 		OnAudit: func(e AuditEntry) { r.mu.Lock(); r.audits = append(r.audits, e); r.mu.Unlock() },
 		OnPatch: func(p Patch) { r.mu.Lock(); r.patches = append(r.patches, p); r.mu.Unlock() }})
@@ -179,7 +179,7 @@ func TestClaimsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	db, err := store.Open(dir, nil)
 	require.NoError(t, err)
-	g, err := New(Options{Store: db})
+	g, err := New(Options{Ranks: testRanks, Store: db})
 	require.NoError(t, err)
 	_, err = g.Claim(context.Background(), "02:ed:67:00:00:07", "S7", "G", "cli")
 	require.NoError(t, err)
@@ -187,7 +187,7 @@ func TestClaimsSurviveRestart(t *testing.T) {
 	db, err = store.Open(dir, nil)
 	require.NoError(t, err)
 	defer db.Close()
-	g, err = New(Options{Store: db})
+	g, err = New(Options{Ranks: testRanks, Store: db})
 	require.NoError(t, err)
 	cs := g.Claims()
 	require.Len(t, cs, 1)

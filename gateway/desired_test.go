@@ -31,17 +31,17 @@ func (w *fakeWriter) Write(ctx context.Context, ep Endpoint, p Point, v Value) (
 func TestApplyDesired(t *testing.T) {
 	ctx := context.Background()
 	minB, maxB := 0.0, 100.0
-	prof := &Profile{Name: "acme-display", Points: []Point{
-		{Name: "location", OID: ".1.3.6.1.2.1.1.6.0", Type: TypeString, Writable: true, MaxLen: 10},
-		{Name: "powerState", OID: ".1.3.6.1.4.1.99999.1.1.2.0", Type: TypeEnum, Enum: map[int64]string{1: "on", 2: "standby"}, Writable: true},
-		{Name: "backlightPercent", OID: ".1.3.6.1.4.1.99999.1.1.4.0", Type: TypeInt, Writable: true, Min: &minB, Max: &maxB},
-		{Name: "uptimeSeconds", OID: ".1.3.6.1.2.1.1.3.0", Type: TypeTimeticks},
-		{Name: "contact", OID: ".1.3.6.1.2.1.1.4.0", Type: TypeString, Writable: true},
+	prof := &Profile{Name: "acme-display", Protocol: "snmp", Points: []Point{
+		{Name: "location", Address: testAddr(".1.3.6.1.2.1.1.6.0"), Type: TypeString, Writable: true, MaxLen: 10},
+		{Name: "powerState", Address: testAddr(".1.3.6.1.4.1.99999.1.1.2.0"), Type: TypeEnum, Enum: map[int64]string{1: "on", 2: "standby"}, Writable: true},
+		{Name: "backlightPercent", Address: testAddr(".1.3.6.1.4.1.99999.1.1.4.0"), Type: TypeInt, Writable: true, Min: &minB, Max: &maxB},
+		{Name: "uptimeSeconds", Address: testAddr(".1.3.6.1.2.1.1.3.0"), Type: TypeTimeticks},
+		{Name: "contact", Address: testAddr(".1.3.6.1.2.1.1.4.0"), Type: TypeString, Writable: true},
 	}}
 	w := &fakeWriter{fail: map[string]error{"contact": &WriteError{Point: "contact", Reason: "noAccess"}}}
 	w.serial = "SIM-1"
 	w.setAnswer(func(Endpoint) ([]Reading, error) { return nil, nil })
-	g, err := New(Options{Pollers: map[string]Poller{"snmp": w}, Profiles: oneProfile{prof}})
+	g, err := New(Options{Ranks: testRanks, Pollers: map[string]Poller{"snmp": w}, Profiles: oneProfile{prof}})
 	require.NoError(t, err)
 	id := g.Observe(display)
 

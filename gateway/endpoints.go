@@ -13,7 +13,7 @@ func (g *Gateway) profileFor(ep EndpointRef, twinProfile string) *Profile {
 		name = twinProfile
 	}
 	p := g.opts.Profiles.Get(name)
-	if p != nil && p.ProtocolName() != ep.Protocol {
+	if p != nil && p.Protocol != ep.Protocol {
 		return nil // a profile of another protocol: its points mean nothing to this driver
 	}
 	return p

@@ -17,17 +17,23 @@ import (
 // bucketTwins holds one JSON twin per device id.
 const bucketTwins = "twins"
 
-// Profiles finds a profile by name; drivers/profile's Library is one.
+// Profiles is the loaded profile library (drivers/profile's Library is one): the core finds a device's
+// profile by name; each driver matches devices to the profiles of its own protocol.
 type Profiles interface {
 	Get(name string) *Profile
+	List() []*Profile
 }
 
 // Options configure a Gateway. Zero values are documented per field.
 type Options struct {
 	Discoverers []Discoverer
-	// Pollers by protocol name ("snmp").
+	// Pollers by protocol name.
 	Pollers  map[string]Poller
 	Profiles Profiles
+	// Ranks order protocols by how much their word on a device's identity counts, lowest first
+	// (protocol.Spec.Rank): a twin's identity field comes from the lowest-ranked protocol that says it,
+	// and a claim reads the serial over it. A protocol without a rank comes after the ranked ones.
+	Ranks map[string]int
 	// Store keeps twins across restarts; nil keeps them in memory only (the discover command).
 	Store *store.DB
 	// DiscoveryInterval between passes; zero means 15 minutes.
@@ -214,7 +220,7 @@ func (g *Gateway) Observe(s Sighting) string {
 		g.twins[id] = t
 	}
 	oldSerial := t.Identity.Serial
-	changed, conflicts := merge(t, s, now)
+	changed, conflicts := ranker(g.opts.Ranks).merge(t, s, now)
 	g.dirty[id] = true
 	var full Twin
 	if (!known || changed) && g.opts.OnTwin != nil && t.Claim.State == ClaimClaimed {

@@ -51,6 +51,15 @@ func (f *fakeDriver) setAnswer(a func(ep Endpoint) ([]Reading, error)) {
 type oneProfile struct{ p *Profile }
 
 func (o oneProfile) Get(name string) *Profile { return o.p }
+func (o oneProfile) List() []*Profile         { return []*Profile{o.p} }
+
+// testRanks order the test's protocols as the drivers rank them.
+var testRanks = map[string]int{"snmp": 10, "modbus": 20, "mdns": 30}
+
+// testAddr is a driver's address of a point, as the core sees it: something it passes through.
+type testAddr string
+
+func (a testAddr) String() string { return string(a) }
 
 var display = Sighting{Protocol: "snmp", Address: "127.0.0.1:16100", Credential: "discovery.snmp[0]",
 	Profile: "acme-display",
@@ -107,8 +116,8 @@ func TestOfflineDebounceAndRecovery(t *testing.T) {
 		})
 		var patches []Patch
 		var mu sync.Mutex
-		g, err := New(Options{Discoverers: []Discoverer{drv}, Pollers: map[string]Poller{"snmp": drv},
-			Profiles: oneProfile{&Profile{Name: "acme-display"}}, PollInterval: 10 * time.Second, OfflineAfter: 3,
+		g, err := New(Options{Ranks: testRanks, Discoverers: []Discoverer{drv}, Pollers: map[string]Poller{"snmp": drv},
+			Profiles: oneProfile{&Profile{Name: "acme-display", Protocol: "snmp"}}, PollInterval: 10 * time.Second, OfflineAfter: 3,
 			DiscoveryInterval: time.Hour,
 			OnPatch:           func(p Patch) { mu.Lock(); patches = append(patches, p); mu.Unlock() }})
 		require.NoError(t, err)
@@ -229,8 +238,8 @@ func TestRestartRestoresTwins(t *testing.T) {
 	drv.setAnswer(func(Endpoint) ([]Reading, error) {
 		return []Reading{{Name: "temperatureCelsius", Value: Number(23.5)}, {Name: "powerState", Value: String("on")}}, nil
 	})
-	g, err := New(Options{Discoverers: []Discoverer{drv}, Pollers: map[string]Poller{"snmp": drv},
-		Profiles: oneProfile{&Profile{Name: "acme-display"}}, Store: db})
+	g, err := New(Options{Ranks: testRanks, Discoverers: []Discoverer{drv}, Pollers: map[string]Poller{"snmp": drv},
+		Profiles: oneProfile{&Profile{Name: "acme-display", Protocol: "snmp"}}, Store: db})
 	require.NoError(t, err)
 	_, err = g.Discover(t.Context())
 	require.NoError(t, err)
@@ -242,7 +251,7 @@ func TestRestartRestoresTwins(t *testing.T) {
 	db, err = store.Open(dir, nil)
 	require.NoError(t, err)
 	defer db.Close()
-	g2, err := New(Options{Store: db})
+	g2, err := New(Options{Ranks: testRanks, Store: db})
 	require.NoError(t, err)
 	got := g2.Twins()
 	require.Len(t, got, 1)
@@ -255,7 +264,7 @@ func TestRestartRestoresTwins(t *testing.T) {
 }
 
 func TestMergeByMACAcrossAddresses(t *testing.T) {
-	g, err := New(Options{})
+	g, err := New(Options{Ranks: testRanks})
 	require.NoError(t, err)
 	id := g.Observe(display)
 	moved := display

@@ -27,24 +27,21 @@ func DeviceID(s Sighting) (id, idSource string) {
 	return s.Protocol + "-" + hex.EncodeToString(sum[:6]), "protocol"
 }
 
-// ProtocolPrecedence orders protocols by how much their word on identity counts when a device answers
-// several: SNMP's ENTITY-MIB and vendor MIBs name the hardware itself, Modbus Read Device
-// Identification and SunSpec come next, mDNS TXT records (free text a firmware writes for browsers)
-// last. A field one protocol leaves empty is taken from the next. Unknown protocols come after these.
-var ProtocolPrecedence = []string{"snmp", "modbus", "mdns"}
+// ranker orders protocols by Options.Ranks.
+type ranker map[string]int
 
-func rank(protocol string) int {
-	if i := slices.Index(ProtocolPrecedence, protocol); i >= 0 {
-		return i
+func (r ranker) rank(protocol string) int {
+	if n, ok := r[protocol]; ok {
+		return n
 	}
-	return len(ProtocolPrecedence)
+	return 1 << 30
 }
 
-// byPrecedence returns the endpoints in ProtocolPrecedence order.
-func byPrecedence(eps []EndpointRef) []EndpointRef {
+// byPrecedence returns the endpoints in rank order.
+func (r ranker) byPrecedence(eps []EndpointRef) []EndpointRef {
 	out := slices.Clone(eps)
 	slices.SortStableFunc(out, func(a, b EndpointRef) int {
-		return cmp.Or(rank(a.Protocol)-rank(b.Protocol), strings.Compare(a.Protocol, b.Protocol))
+		return cmp.Or(r.rank(a.Protocol)-r.rank(b.Protocol), strings.Compare(a.Protocol, b.Protocol))
 	})
 	return out
 }
@@ -58,7 +55,7 @@ type Conflict struct {
 // merge folds a sighting into a twin (new or existing) and reports whether the identity changed and
 // which identity fields now disagree between protocols (serial only: models and firmware are often
 // spelled differently by each protocol of one device).
-func merge(t *Twin, s Sighting, now time.Time) (identityChanged bool, conflicts []Conflict) {
+func (r ranker) merge(t *Twin, s Sighting, now time.Time) (identityChanged bool, conflicts []Conflict) {
 	before := t.Identity
 	beforeEps := len(t.Endpoints)
 
@@ -81,7 +78,7 @@ func merge(t *Twin, s Sighting, now time.Time) (identityChanged bool, conflicts 
 		return []*string{&x.MAC, &x.Serial, &x.Manufacturer, &x.Model, &x.Firmware, &x.Hardware, &x.Hostname, &x.IP,
 			&x.SysObjectID, &x.SysDescr}
 	}
-	ranked := byPrecedence(t.Endpoints)
+	ranked := r.byPrecedence(t.Endpoints)
 	for f, dst := range fields(id) {
 		for k := range ranked {
 			if v := *fields(&ranked[k].Identity)[f]; v != "" {

@@ -90,7 +90,7 @@ func (g *Gateway) InvokeMethod(ctx context.Context, c MethodCommand, by string) 
 // methodWrite turns a method into the point and value a Writer writes. Enum and bool methods carry the
 // raw number the device expects, so they are written as integers.
 func methodWrite(m *Method) (Point, Value, error) {
-	pt := Point{Name: m.Name, OID: m.OID, Register: m.Register, Type: m.Type, Writable: true}
+	pt := Point{Name: m.Name, Address: m.Address, Type: m.Type, Writable: true}
 	switch m.Type {
 	case TypeString, TypeIP, TypeMAC, TypeOID:
 		return pt, String(m.Value), nil

@@ -29,14 +29,14 @@ func (w *blockingWriter) Write(ctx context.Context, ep Endpoint, p Point, v Valu
 
 func TestDesiredSupersedes(t *testing.T) {
 	ctx := context.Background()
-	prof := &Profile{Name: "acme-display", Points: []Point{
-		{Name: "location", OID: ".1.3.6.1.2.1.1.6.0", Type: TypeString, Writable: true},
-		{Name: "name", OID: ".1.3.6.1.2.1.1.5.0", Type: TypeString, Writable: true},
+	prof := &Profile{Name: "acme-display", Protocol: "snmp", Points: []Point{
+		{Name: "location", Address: testAddr(".1.3.6.1.2.1.1.6.0"), Type: TypeString, Writable: true},
+		{Name: "name", Address: testAddr(".1.3.6.1.2.1.1.5.0"), Type: TypeString, Writable: true},
 	}}
 	w := &blockingWriter{point: "location", entered: make(chan struct{}), release: make(chan struct{})}
 	w.serial = "SIM-1"
 	w.setAnswer(func(Endpoint) ([]Reading, error) { return nil, nil })
-	g, err := New(Options{Pollers: map[string]Poller{"snmp": w}, Profiles: oneProfile{prof}})
+	g, err := New(Options{Ranks: testRanks, Pollers: map[string]Poller{"snmp": w}, Profiles: oneProfile{prof}})
 	require.NoError(t, err)
 	id := g.Observe(display)
 	_, err = g.Claim(ctx, display.Identity.MAC, "SIM-1", "", "cli")
@@ -86,10 +86,10 @@ func TestDesiredSupersedes(t *testing.T) {
 
 func TestInvokeMethod(t *testing.T) {
 	ctx := context.Background()
-	prof := &Profile{Name: "acme-display", Methods: []Method{
-		{Name: "reboot", OID: ".1.3.6.1.4.1.99999.1.1.9.0", Type: TypeInt, Value: "1"},
-		{Name: "selfTest", OID: ".1.3.6.1.4.1.99999.1.1.10.0", Type: TypeEnum, Value: "2"},
-		{Name: "locked", OID: ".1.3.6.1.4.1.99999.1.1.11.0", Type: TypeInt, Value: "1"},
+	prof := &Profile{Name: "acme-display", Protocol: "snmp", Methods: []Method{
+		{Name: "reboot", Address: testAddr(".1.3.6.1.4.1.99999.1.1.9.0"), Type: TypeInt, Value: "1"},
+		{Name: "selfTest", Address: testAddr(".1.3.6.1.4.1.99999.1.1.10.0"), Type: TypeEnum, Value: "2"},
+		{Name: "locked", Address: testAddr(".1.3.6.1.4.1.99999.1.1.11.0"), Type: TypeInt, Value: "1"},
 	}}
 	w := &fakeWriter{fail: map[string]error{
 		"selfTest": fmt.Errorf("snmp 127.0.0.1:16100: %w: timeout", ErrUnconfirmed),
@@ -99,7 +99,7 @@ func TestInvokeMethod(t *testing.T) {
 	w.setAnswer(func(Endpoint) ([]Reading, error) { return []Reading{{Name: "up", Value: Number(1)}}, nil })
 	var audits []AuditEntry
 	var amu sync.Mutex
-	g, err := New(Options{Pollers: map[string]Poller{"snmp": w}, Profiles: oneProfile{prof},
+	g, err := New(Options{Ranks: testRanks, Pollers: map[string]Poller{"snmp": w}, Profiles: oneProfile{prof},
 		OnAudit: func(e AuditEntry) { amu.Lock(); audits = append(audits, e); amu.Unlock() }})
 	require.NoError(t, err)
 	id := g.Observe(display)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -112,13 +111,11 @@ type Poller interface {
 	Poll(ctx context.Context, ep Endpoint, points []Point) ([]Reading, error)
 }
 
-// ProfileMatcher picks the profile for a device from what it said about itself. Drivers use it during
-// discovery: they read ProbeOIDs (one GET), then call Match with the device's identity and which of
-// those OIDs the device answered, then read the identity OIDs the chosen profile names. Match returns
-// nil when no profile fits.
-type ProfileMatcher interface {
-	ProbeOIDs() []string
-	Match(id Identity, present func(oid string) bool) *Profile
+// Address says where a profile's point or method lives on a device: an SNMP OID, a Modbus register, an
+// mDNS TXT key. Its driver defines it (and decodes it from the profile); the core only passes it
+// through and shows it.
+type Address interface {
+	String() string
 }
 
 // TargetError is a discovery failure for one address. Err names the device and address already.
@@ -172,25 +169,9 @@ func (t ValueType) Numeric() bool {
 type Point struct {
 	// Name is the twin property, camelCase, unique within the profile ("temperatureCelsius").
 	Name string `json:"name"`
-	// OID is the SNMP object, numeric with a leading dot (".1.3.6.1.2.1.1.3.0"). Later protocols add
-	// their own address fields.
-	OID string `json:"oid,omitempty"`
-	// Table marks OID as a table column: every row found by walking it is reported as Name[INDEX], INDEX
-	// being the row's instance suffix ("3", "1.1.1").
-	Table bool `json:"table,omitempty"`
-	// RowSuffix keeps only the table rows whose index ends in these arcs ("1" keeps "3.1", "2.1"), and
-	// drops them from the property's index: for tables that key each row by the quantity it measures
-	// (Raritan's PDU2-MIB sensor type). Empty keeps every row.
-	RowSuffix string `json:"rowSuffix,omitempty"`
-	// WhereOID and WhereIn keep only the table rows whose value in the column WhereOID, at the same row
-	// index, is one of WhereIn: a sensor table that mixes kinds of sensor in one column (Raritan's
-	// external sensors, keyed by externalSensorType).
-	WhereOID string  `json:"whereOid,omitempty"`
-	WhereIn  []int64 `json:"whereIn,omitempty"`
-	// DecimalsOID holds a count of decimal digits d (for a table point, a column read at the same row
-	// index): the raw number is divided by 10^d before Scale applies.
-	DecimalsOID string    `json:"decimalsOid,omitempty"`
-	Type        ValueType `json:"type"`
+	// Address is where the value lives, in the terms of the profile's protocol.
+	Address Address   `json:"address"`
+	Type    ValueType `json:"type"`
 	// Scale multiplies the raw number (0 means 1); Offset is added after scaling.
 	Scale  float64 `json:"scale,omitempty"`
 	Offset float64 `json:"offset,omitempty"`
@@ -208,183 +189,17 @@ type Point struct {
 	Min      *float64 `json:"min,omitempty"`
 	Max      *float64 `json:"max,omitempty"`
 	MaxLen   int      `json:"maxLen,omitempty"`
-	// Register is the point's Modbus address and encoding (profiles with protocol "modbus").
-	Register *Register `json:"register,omitempty"`
-	// TXT is the mDNS TXT key the value comes from, compared case-insensitively (protocol "mdns").
-	TXT string `json:"txt,omitempty"`
 }
 
-// Modbus tables (the four data kinds of the Modbus data model).
-const (
-	TableHolding  = "holding"  // holding registers, FC3 read, FC6/16 write
-	TableInput    = "input"    // input registers, FC4
-	TableCoil     = "coil"     // coils, FC1 read, FC5/15 write
-	TableDiscrete = "discrete" // discrete inputs, FC2
-)
-
-// Register formats: how the 16-bit words of a Modbus point encode its value.
-const (
-	FormatU16    = "u16"
-	FormatI16    = "i16"
-	FormatU32    = "u32"
-	FormatI32    = "i32"
-	FormatU64    = "u64"
-	FormatI64    = "i64"
-	FormatF32    = "f32"
-	FormatF64    = "f64"
-	FormatString = "string" // Count registers of text, two bytes each, NULs and trailing spaces trimmed
-)
-
-// Register is where a Modbus point lives and how its registers encode the value.
-type Register struct {
-	// Table is TableHolding, TableInput, TableCoil or TableDiscrete.
-	Table string `json:"table"`
-	// Address is the 0-based PDU address of the first register (or bit). With Model it is the offset
-	// in the SunSpec model's block instead, counted from the first register after the model's ID and L.
-	Address uint16 `json:"address"`
-	// Format is one of the Format* constants; empty for coils and discrete inputs (one bit).
-	Format string `json:"format,omitempty"`
-	// Count is how many registers a FormatString spans.
-	Count int `json:"count,omitempty"`
-	// WordOrder is "big" (default: most significant register first) or "little".
-	WordOrder string `json:"wordOrder,omitempty"`
-	// ByteOrder is "big" (default: most significant byte first within a register) or "little".
-	ByteOrder string `json:"byteOrder,omitempty"`
-	// ScaleFactor, when set, is the address (same table, same Model) of a SunSpec scale factor: a
-	// signed 16-bit power of ten applied to the raw value (0x8000 means "not implemented").
-	ScaleFactor *uint16 `json:"scaleFactor,omitempty"`
-	// Model is a SunSpec model id (1 common, 101 inverter, ...): the driver finds where the device
-	// put that model by walking the model list from "SunS". Zero means Address is absolute.
-	Model int `json:"model,omitempty"`
-}
-
-// Words is how many 16-bit registers the register's format spans (1 for coils and discrete inputs:
-// one bit).
-func (r *Register) Words() int {
-	switch r.Format {
-	case FormatU32, FormatI32, FormatF32:
-		return 2
-	case FormatU64, FormatI64, FormatF64:
-		return 4
-	case FormatString:
-		return r.Count
-	}
-	return 1
-}
-
-// Method is an action a profile declares (reboot, input select): a SET of Value on OID, or a write
-// of Value to Register.
+// Method is an action a profile declares (reboot, input select): writing Value, of Type, at Address.
 type Method struct {
-	Name     string    `json:"name"`
-	OID      string    `json:"oid,omitempty"`
-	Register *Register `json:"register,omitempty"`
-	Type     ValueType `json:"type"`
-	Value    string    `json:"value"`
+	Name    string    `json:"name"`
+	Address Address   `json:"address"`
+	Type    ValueType `json:"type"`
+	Value   string    `json:"value"`
 }
 
-// Match says which devices a profile is for. Every condition that is set must hold: the device's
-// sysObjectID starts with one of SysObjectIDs (compared on whole arcs), its sysDescr matches the regular
-// expression SysDescr, and it answers every OID in Present. A profile with no condition matches nothing
-// by itself (it is a base that others extend).
-type Match struct {
-	SysObjectIDs []string `json:"sysObjectIds,omitempty"`
-	SysDescr     string   `json:"sysDescr,omitempty"`
-	Present      []string `json:"present,omitempty"`
-	// Services are mDNS service types ("_pjlink._tcp"): an mDNS profile matches a device that
-	// announces any of them.
-	Services []string `json:"services,omitempty"`
-	// VendorName and ProductCode are regular expressions on a Modbus device's Read Device
-	// Identification objects 0 and 1; SunSpecModels are SunSpec model ids the device must have.
-	VendorName    string `json:"vendorName,omitempty"`
-	ProductCode   string `json:"productCode,omitempty"`
-	SunSpecModels []int  `json:"sunspecModels,omitempty"`
-}
-
-// IdentityOIDs says where a profile's devices keep their identity, read at discovery. For SNMP,
-// Sources holds, per profile key ("serial", "serial_from_sys_descr", ...), the places tried in order;
-// the first that gives a usable value wins and beats what the standard MIBs said. Fallback is tried
-// after the standard MIBs (generic sysDescr grammars, say).
-type IdentityOIDs struct {
-	// Sources is keyed by the profile's identity keys: a field ("serial", "model", "manufacturer",
-	// "firmware", "hardware", "mac") or a field's "_from_sys_descr" key. Chain gives one field's
-	// sources in the order they are tried.
-	Sources map[string][]IdentitySource `json:"sources,omitempty"`
-	// Fallback is keyed by field; a profile's fallback sources come before its bases'.
-	Fallback map[string][]IdentitySource `json:"fallback,omitempty"`
-	// Registers name Modbus registers holding identity, keyed by field: "serial", "model",
-	// "manufacturer", "firmware", "hardware", "mac" (a string, or 6 bytes in 3 registers).
-	Registers map[string]Register `json:"registers,omitempty"`
-	// TXT names the mDNS TXT keys holding identity, keyed by field as Registers, each a list of keys
-	// tried in order (case-insensitive).
-	TXT map[string][]string `json:"txt,omitempty"`
-}
-
-// String says where a source reads, for `profile test` and claim errors.
-func (s IdentitySource) String() string {
-	var b strings.Builder
-	switch {
-	case s.SysDescr:
-		b.WriteString("sysDescr")
-	case s.SysObjectID:
-		b.WriteString("sysObjectID")
-	case s.OID != "" && s.Next:
-		b.WriteString("first object under " + s.OID)
-	case s.OID != "":
-		b.WriteString(s.OID)
-	default:
-		b.WriteString(strings.Join(s.OIDs, " + "))
-	}
-	if s.As != "" {
-		b.WriteString(" as " + s.As)
-	}
-	if s.Regex != "" {
-		fmt.Fprintf(&b, " =~ /%s/", s.Regex)
-		if s.Replace != "" {
-			b.WriteString(" -> " + s.Replace)
-		}
-	}
-	if s.Map != nil {
-		fmt.Fprintf(&b, " through a map of %d", len(s.Map))
-	}
-	return b.String()
-}
-
-// Chain returns the sources of one identity field in the order they are tried: the field's own key,
-// then its "_from_sys_descr" rules.
-func (id *IdentityOIDs) Chain(field string) []IdentitySource {
-	own, descr := id.Sources[field], id.Sources[field+"_from_sys_descr"]
-	if len(descr) == 0 {
-		return own
-	}
-	return append(append(make([]IdentitySource, 0, len(own)+len(descr)), own...), descr...)
-}
-
-// IdentitySource is one place an SNMP agent may keep an identity field, and how to read the value
-// out of what is there. Exactly one of OID, OIDs, SysDescr and SysObjectID is set.
-type IdentitySource struct {
-	// OID is read with GET; with Next, it is a column or subtree and the first object under it is read
-	// (a table whose row index differs between units).
-	OID  string `json:"oid,omitempty"`
-	Next bool   `json:"next,omitempty"`
-	// OIDs are read together and their usable values joined with Join (a space when empty): a model
-	// made of a family and a rating.
-	OIDs []string `json:"oids,omitempty"`
-	Join string   `json:"join,omitempty"`
-	// SysDescr and SysObjectID take the value from the system group already read.
-	SysDescr    bool `json:"sysDescr,omitempty"`
-	SysObjectID bool `json:"sysObjectId,omitempty"`
-	// As says how an OCTET STRING becomes text: "" (text; other bytes as hex), "mac" (six octets as
-	// aa:bb:cc:dd:ee:ff) or "hex".
-	As string `json:"as,omitempty"`
-	// Regex, when set, must match the value; the value becomes its one group, or Replace expanded
-	// with the groups ($1, ${name}).
-	Regex   string `json:"regex,omitempty"`
-	Replace string `json:"replace,omitempty"`
-	// Map turns the value (after Regex) into text; a value the map does not hold gives nothing.
-	Map map[string]string `json:"map,omitempty"`
-}
-
-// Identity fields that IdentityOIDs.Registers and IdentityOIDs.TXT may name.
+// IdentityFields are the identity fields a profile may say where to read.
 var IdentityFields = []string{"serial", "model", "manufacturer", "firmware", "hardware", "mac"}
 
 // Profile is a device model's description: how to recognise it and what to poll.
@@ -394,14 +209,17 @@ type Profile struct {
 	// Kind is the device family: ups, pdu, sensor, printer, projector, display, codec, switch, meter,
 	// inverter or other.
 	Kind string `json:"kind,omitempty"`
-	// Protocol is the protocol the profile's points speak: "snmp" (the default), "modbus" or "mdns".
-	Protocol string `json:"protocol,omitempty"`
+	// Protocol is the protocol whose driver reads the profile's points (its Spec's name).
+	Protocol string `json:"protocol"`
 	// Manufacturer is used when the device does not say its own.
-	Manufacturer string       `json:"manufacturer,omitempty"`
-	Match        Match        `json:"match"`
-	Identity     IdentityOIDs `json:"identity"`
-	Points       []Point      `json:"points"`
-	Methods      []Method     `json:"methods,omitempty"`
+	Manufacturer string `json:"manufacturer,omitempty"`
+	// Match says which devices the profile is for, and Identity where they keep their identity, in the
+	// terms of the protocol (its driver defines both); a Match of nil makes the profile a base that
+	// never matches by itself.
+	Match    any      `json:"match,omitempty"`
+	Identity any      `json:"identity,omitempty"`
+	Points   []Point  `json:"points"`
+	Methods  []Method `json:"methods,omitempty"`
 	// Source is the file the profile came from ("embedded:generic.toml" or a path), for messages.
 	Source string `json:"source,omitempty"`
 }
@@ -519,14 +337,6 @@ type Reading struct {
 	Unit   string
 	// Err is why this point has no value (noSuchObject, a type the profile did not expect).
 	Err error
-}
-
-// ProtocolName is the profile's protocol, "snmp" when the profile does not say.
-func (p *Profile) ProtocolName() string {
-	if p.Protocol == "" {
-		return "snmp"
-	}
-	return p.Protocol
 }
 
 // Collect runs one pass of a discoverer and gathers what it found and what failed, without an

@@ -438,8 +438,9 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{[]string{"--config", bad, "claim", "--gateway", "g", "--mac", "ff:ff:ff:ff:ff:ff", "--serial", "s"}, 2, "", "--mac: mac ff:ff:ff:ff:ff:ff is the broadcast address"},
 		{[]string{"--config", bad, "unclaim", "--gateway", "g"}, 2, "", "give --mac or --device"},
 		{[]string{"--config", bad, "tail", "extra"}, 2, "", `unexpected argument "extra"`},
-		{[]string{"--config", bad, "tail"}, 1, "", "edgegw-console tail: " + bad + ":3:1: cloud.bogus: unknown key\n" +
-			bad + ":4:1: cloud.health_interval: is a gateway setting; edgegw-console does not use it"},
+		{[]string{"--config", bad, "tail"}, 1, "", "edgegw-console tail: " + bad + ":3:1: cloud.bogus: unknown key (known: url, ca_file, " +
+			"cert_file, key_file, sasl, username, password_file, up_address, down_address, proxy, proxy_auth_file, insecure_plaintext, " +
+			"websocket_subprotocol)\n" + bad + ":4:1: cloud.health_interval: is a gateway setting; edgegw-console does not use it"},
 		{[]string{"tail", "--config", filepath.Join(dir, "nope.toml")}, 1, "", "nope.toml: cannot read config: no such file or directory"},
 		{[]string{"--config", refused, "tail"}, 1, "", "edgegw-console tail: connect: uplink amqps://127.0.0.1:1: "},
 	}

@@ -58,7 +58,7 @@ up_address = "/queue/e2e-up-%s"
 down_address = "/queue/e2e-down-%s-{gateway_id}"
 health_interval = "1s"
 `, strings.Join(targets, ", "), v[0], v[1], v[2], v[3], q, q)), 0o600))
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(cfgPath, tableCodecs()...)
 	require.NoError(t, err)
 
 	// The cloud side: read the up queue, write the down queue.
@@ -325,7 +325,7 @@ func (c *cloudSide) await(ok func(protocol.Envelope) bool) protocol.Envelope {
 // startDaemon loads the configuration at cfgPath and runs the daemon until the test ends.
 func startDaemon(t *testing.T, ctx context.Context, cfgPath string) *config.Config {
 	t.Helper()
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(cfgPath, tableCodecs()...)
 	require.NoError(t, err)
 	dctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/edgegw/edgegw/config"
-	"github.com/edgegw/edgegw/drivers/profile"
 )
 
 // cmdConfigCheck loads the configuration and the profiles it names, prints "ok" or every error, and
@@ -20,7 +19,7 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) error {
 	if *cfgPath == "" {
 		return usagef("edgegw config check: --config FILE is required")
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := config.Load(*cfgPath, tableCodecs()...)
 	if err != nil {
 		var es config.Errors
 		if errors.As(err, &es) {
@@ -35,7 +34,7 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) error {
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintln(stdout, "warning:", w)
 	}
-	if _, err := profile.Load(cfg.Profiles.Dirs); err != nil {
+	if _, err := loadProfiles(cfg.Profiles.Dirs); err != nil {
 		fmt.Fprintln(stdout, err)
 		return errSilent
 	}

@@ -67,7 +67,7 @@ health_interval = "2s"
 `, dev.Addr.String(), cloud)), 0o600))
 	consoleCfg := filepath.Join(dir, "console.toml")
 	require.NoError(t, os.WriteFile(consoleCfg, []byte(cloud), 0o600))
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(cfgPath, tableCodecs()...)
 	require.NoError(t, err)
 
 	done := make(chan error, 1)

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,7 +16,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/edgegw/edgegw/config"
-	"github.com/edgegw/edgegw/drivers/profile"
 	"github.com/edgegw/edgegw/gateway"
 )
 
@@ -66,10 +63,10 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	for i, raw := range targets {
 		if err := addTarget(cfg, raw, i); err != nil {
-			return usagef("edgegw discover: --target %q: %v", raw, err)
+			return usagef("edgegw discover: --target %s: %v", redactURL(raw), err)
 		}
 	}
-	lib, err := profile.Load(cfg.Profiles.Dirs)
+	lib, err := loadProfiles(cfg.Profiles.Dirs)
 	if err != nil {
 		return err
 	}
@@ -132,72 +129,6 @@ func printTable(w io.Writer, rows []discovered) {
 	if len(rows) == 0 {
 		fmt.Fprintln(w, "no devices answered")
 	}
-}
-
-// parseTargetURL reads snmp://[community@]host[:port][?timeout=2s&retries=1]. The scheme is required so later protocols
-// (modbus://, mdns://) fit the same flag. Timing comes from the first configured SNMP table, if any.
-func parseTargetURL(raw string, like []config.SNMP) (config.SNMP, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return config.SNMP{}, err
-	}
-	if u.Scheme != "snmp" {
-		return config.SNMP{}, fmt.Errorf("unsupported scheme %q (want snmp://)", u.Scheme)
-	}
-	if u.Host == "" {
-		return config.SNMP{}, fmt.Errorf("no host (want snmp://[community@]host[:port])")
-	}
-	if u.Path != "" && u.Path != "/" {
-		return config.SNMP{}, fmt.Errorf("unexpected path %q", u.Path)
-	}
-	var port uint16 = 161
-	if p := u.Port(); p != "" {
-		n, err := strconv.ParseUint(p, 10, 16)
-		if err != nil || n == 0 {
-			return config.SNMP{}, fmt.Errorf("bad port %q", p)
-		}
-		port = uint16(n)
-	}
-	hostPort := u.Host
-	if u.Port() == "" {
-		hostPort = u.Hostname()
-		if strings.Contains(hostPort, ":") {
-			hostPort = "[" + hostPort + "]"
-		}
-	}
-	t, err := config.ParseTarget(hostPort, port)
-	if err != nil {
-		return config.SNMP{}, err
-	}
-	community := "public"
-	if u.User != nil && u.User.Username() != "" {
-		community = u.User.Username()
-	}
-	s := config.SNMP{Targets: []config.Target{t}, Port: port, Version: config.Version2c,
-		Community: config.Secret(community), Timeout: 2 * time.Second, Retries: 1}
-	if len(like) > 0 {
-		s.Timeout, s.Retries = like[0].Timeout, like[0].Retries
-	}
-	q := u.Query()
-	for k, v := range q {
-		switch {
-		case k == "timeout" && len(v) == 1:
-			d, err := time.ParseDuration(v[0])
-			if err != nil || d <= 0 || d > time.Minute {
-				return config.SNMP{}, fmt.Errorf("timeout %q: want a duration up to 1m (timeout=5s)", v[0])
-			}
-			s.Timeout = d
-		case k == "retries" && len(v) == 1:
-			n, err := strconv.Atoi(v[0])
-			if err != nil || n < 0 || n > 10 {
-				return config.SNMP{}, fmt.Errorf("retries %q: want 0 to 10", v[0])
-			}
-			s.Retries = n
-		default:
-			return config.SNMP{}, fmt.Errorf("unknown query parameter %q (known: timeout, retries)", k)
-		}
-	}
-	return s, nil
 }
 
 // progressPrinter shows "probed N/M" on stderr when it is a terminal and the sweep is big enough to

@@ -17,7 +17,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgegw/edgegw/drivers/profile"
 	"github.com/edgegw/edgegw/drivers/snmp"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/internal/peers"
@@ -147,7 +146,7 @@ func TestProfileLibrary(t *testing.T) {
 	addr := peers.Need(t, "PEERS_SNMPSIM_ADDR")[0]
 	expect := expected(t)
 	status := readStatus(t)
-	lib, err := profile.Load(nil)
+	lib, err := loadProfiles(nil)
 	require.NoError(t, err)
 	host, port := splitAddr(t, addr)
 

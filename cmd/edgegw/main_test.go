@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgegw/edgegw/config"
-	"github.com/edgegw/edgegw/drivers/profile"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
 	"github.com/edgegw/edgegw/internal/peers"
@@ -80,21 +79,6 @@ func TestConfigCheck(t *testing.T) {
 	require.Equal(t, exitOK, code, out)
 	require.Contains(t, out, "readable by others")
 	require.NotContains(t, out, "s3cret-community")
-}
-
-func TestParseTargetURL(t *testing.T) {
-	s, err := parseTargetURL("snmp://private@127.0.0.1:11161", nil)
-	require.NoError(t, err)
-	require.Equal(t, "private", s.Community.Reveal())
-	require.Equal(t, "127.0.0.1:11161", s.Targets[0].String())
-	s, err = parseTargetURL("snmp://[::1]", nil)
-	require.NoError(t, err)
-	require.Equal(t, "public", s.Community.Reveal())
-	require.Equal(t, "[::1]:161", s.Targets[0].String())
-	for _, bad := range []string{"127.0.0.1", "modbus://127.0.0.1", "snmp://", "snmp://127.0.0.1:0", "snmp://127.0.0.1:99999", "snmp://127.0.0.1/x"} {
-		_, err := parseTargetURL(bad, nil)
-		require.Error(t, err, bad)
-	}
 }
 
 // TestDiscoverSNMPD is the issue's acceptance check: discover against the real net-snmp agent prints
@@ -202,7 +186,7 @@ retries = 0
 interval = "1s"
 jitter = 0
 `, strings.Join(targets, ", "), community)), 0o600))
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(cfgPath, tableCodecs()...)
 	require.NoError(t, err)
 	var logs syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -269,17 +253,15 @@ func TestSimulatorServesItsProfiles(t *testing.T) {
 	defer site.Close()
 	cfg := config.Default()
 	for i, d := range site.Devices() {
-		s, err := parseTargetURL("snmp://"+d.Addr.String(), nil)
-		require.NoError(t, err)
-		s.SetName(fmt.Sprintf("t%d", i))
-		cfg.Discovery.SNMP = append(cfg.Discovery.SNMP, s)
+		require.NoError(t, addTarget(cfg, "snmp://"+d.Addr.String(), i))
 	}
-	lib, err := profile.Load(nil)
+	lib, err := loadProfiles(nil)
 	require.NoError(t, err)
-	drv, err := newSNMP(cfg, lib, slog.New(slog.DiscardHandler), nil)
+	drvs, err := newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
-	defer drv.Close()
-	g, err := gateway.New(gateway.Options{Discoverers: []gateway.Discoverer{drv}, Profiles: lib})
+	defer drvs.Close()
+	drv := drvs.pollers["snmp"]
+	g, err := gateway.New(gateway.Options{Discoverers: drvs.discoverers, Profiles: lib})
 	require.NoError(t, err)
 	res, err := g.Discover(t.Context())
 	require.NoError(t, err)
@@ -292,7 +274,7 @@ func TestSimulatorServesItsProfiles(t *testing.T) {
 		// inherited from ups-mib that the simulator leaves out (bypass, alarms) may be missing.
 		var own []gateway.Point
 		for _, pt := range lib.Get(s.Profile).Points {
-			if strings.HasPrefix(pt.OID, ".1.3.6.1.4.1.99999.") || strings.HasPrefix(pt.OID, ".1.3.6.1.2.1.1.") {
+			if a := pt.Address.String(); strings.HasPrefix(a, ".1.3.6.1.4.1.99999.") || strings.HasPrefix(a, ".1.3.6.1.2.1.1.") {
 				own = append(own, pt)
 			}
 		}
@@ -317,7 +299,7 @@ func TestSimulatorServesItsModbusProfiles(t *testing.T) {
 	for i, d := range mb.Devices() {
 		require.NoError(t, addTarget(cfg, fmt.Sprintf("modbus://%s?unit=%d", d.Addr, d.Unit), i))
 	}
-	lib, err := profile.Load(nil)
+	lib, err := loadProfiles(nil)
 	require.NoError(t, err)
 	drv, err := newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
@@ -387,19 +369,15 @@ func TestDeadDevicesDoNotStallOthers(t *testing.T) {
 	cfg := config.Default()
 	cfg.Polling.Concurrency, cfg.Discovery.Concurrency = 2, 2
 	for i, d := range site.Devices() {
-		s, err := parseTargetURL("snmp://"+d.Addr.String(), nil)
-		require.NoError(t, err)
-		s.SetName(fmt.Sprintf("t%d", i))
-		s.Timeout, s.Retries = 300*time.Millisecond, 0
-		cfg.Discovery.SNMP = append(cfg.Discovery.SNMP, s)
+		require.NoError(t, addTarget(cfg, "snmp://"+d.Addr.String()+"?timeout=300ms&retries=0", i))
 	}
-	lib, err := profile.Load(nil)
+	lib, err := loadProfiles(nil)
 	require.NoError(t, err)
-	drv, err := newSNMP(cfg, lib, slog.New(slog.DiscardHandler), nil)
+	drvs, err := newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
-	defer drv.Close()
-	g, err := gateway.New(gateway.Options{Discoverers: []gateway.Discoverer{drv},
-		Pollers: map[string]gateway.Poller{"snmp": drv}, Profiles: lib, PollInterval: time.Second,
+	defer drvs.Close()
+	g, err := gateway.New(gateway.Options{Discoverers: drvs.discoverers,
+		Pollers: drvs.pollers, Ranks: ranks(), Profiles: lib, PollInterval: time.Second,
 		PollConcurrency: 2, OfflineAfter: 2, DiscoveryInterval: time.Hour})
 	require.NoError(t, err)
 	res, err := g.Discover(t.Context())
@@ -475,40 +453,44 @@ func TestProfileCommands(t *testing.T) {
 	require.Contains(t, out, `"tested": "acme-ups"`)
 }
 
+// TestTargetURLs: --target URLs go to the driver of their scheme, which makes them a table of its own
+// (each driver's tests check its URL's details); a bad one is an error that never echoes a community.
 func TestTargetURLs(t *testing.T) {
 	cfg := config.Default()
 	require.NoError(t, addTarget(cfg, "modbus://127.0.0.1:5020?unit=1&unit=3-4&profile=eastron-sdm630&timeout=500ms", 0))
-	require.NoError(t, addTarget(cfg, "modbus://127.0.0.1", 1))
 	require.NoError(t, addTarget(cfg, "modbus:///dev/ttyUSB0?unit=7&baud=9600&parity=none", 2))
 	require.NoError(t, addTarget(cfg, "mdns://_pjlink._tcp?interface=veth-mdns-b", 3))
 	require.NoError(t, addTarget(cfg, "snmp://c@127.0.0.1:1161?timeout=5s&retries=3", 5))
-	require.Equal(t, 5*time.Second, cfg.Discovery.SNMP[0].Timeout)
-	require.Equal(t, 3, cfg.Discovery.SNMP[0].Retries)
 	require.NoError(t, addTarget(cfg, "mdns://_http._tcp?interface=veth-mdns-b&timeout=1s", 4))
-	m := cfg.Discovery.Modbus
-	require.Equal(t, "127.0.0.1:5020", m[0].Targets[0].String())
-	require.Equal(t, config.UnitIDs{1, 3, 4}, m[0].UnitIDs)
-	require.Equal(t, "eastron-sdm630", m[0].Profile)
-	require.Equal(t, 500*time.Millisecond, m[0].Timeout)
-	require.Equal(t, "target[0]", m[0].Name())
-	require.Equal(t, "127.0.0.1:502", m[1].Targets[0].String())
-	require.Equal(t, config.UnitIDs{1}, m[1].UnitIDs)
-	require.Equal(t, "/dev/ttyUSB0", m[2].Serial)
-	require.Equal(t, 9600, m[2].Baud)
-	require.Equal(t, "none", m[2].Parity)
-	require.Equal(t, []string{"_pjlink._tcp", "_http._tcp"}, cfg.Discovery.MDNS.Services)
-	require.Equal(t, "veth-mdns-b", cfg.Discovery.MDNS.Interface)
-	require.Equal(t, 2*time.Second, cfg.Discovery.MDNS.Timeout)
+	names := map[string][]string{}
+	for proto, ts := range cfg.Discovery.Tables {
+		for _, tb := range ts {
+			names[proto] = append(names[proto], tb.Name())
+		}
+	}
+	require.Equal(t, map[string][]string{"modbus": {"target[0]", "target[2]"}, "mdns": {"target[3]", "target[4]"}, "snmp": {"target[5]"}}, names)
 
 	for _, bad := range []string{"127.0.0.1", "ftp://x", "modbus://", "modbus://127.0.0.1?unit=0", "modbus://127.0.0.1?unit=9-3",
 		"modbus://127.0.0.1?slave=1", "modbus://127.0.0.1/x", "modbus://127.0.0.1?timeout=soon", "modbus:///dev/ttyUSB0?baud=123",
 		"mdns://", "mdns://pjlink", "mdns://_a._tcp?iface=x", "modbus://127.0.0.0/8",
-		"snmp://127.0.0.1?timeout=forever", "snmp://127.0.0.1?retries=99", "snmp://127.0.0.1?community=x"} {
+		"snmp://127.0.0.1?timeout=forever", "snmp://127.0.0.1?retries=99", "snmp://127.0.0.1?community=x",
+		"snmp://", "snmp://127.0.0.1:0", "snmp://127.0.0.1:99999", "snmp://127.0.0.1/x"} {
 		require.Error(t, addTarget(config.Default(), bad, 0), bad)
 	}
+	// Two mDNS interfaces: one browser per interface, refused when the drivers are built.
 	cfg = config.Default()
 	require.NoError(t, addTarget(cfg, "mdns://_a._tcp?interface=a", 0))
-	require.ErrorContains(t, addTarget(cfg, "mdns://_b._tcp?interface=b", 1), "two interfaces")
+	require.NoError(t, addTarget(cfg, "mdns://_b._tcp?interface=b", 1))
+	lib, err := loadProfiles(nil)
+	require.NoError(t, err)
+	_, err = newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
+	require.ErrorContains(t, err, "two interfaces")
+
+	// A community in a bad URL is never echoed.
+	code, _, errOut := runCLI("discover", "--target", "snmp://s3cret-c0mmunity@127.0.0.1:0")
+	require.Equal(t, exitUsage, code)
+	require.NotContains(t, errOut, "s3cret-c0mmunity")
+	require.Contains(t, errOut, "snmp://<redacted>@127.0.0.1:0")
 }
 
 // TestHelpOnce: every verb's --help prints its usage once (it used to print twice: the flag package

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgegw/edgegw/config"
-	"github.com/edgegw/edgegw/drivers/profile"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/internal/peers"
 	"github.com/edgegw/edgegw/sim"
@@ -35,13 +34,13 @@ func TestSNMPAndMDNSOneDevice(t *testing.T) {
 		require.NoError(t, addTarget(cfg, "snmp://"+d.Addr.String(), i))
 	}
 	require.NoError(t, addTarget(cfg, "mdns://_pjlink._tcp?interface=lo&timeout=1s", 9))
-	lib, err := profile.Load(nil)
+	lib, err := loadProfiles(nil)
 	require.NoError(t, err)
 	drv, err := newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
 	defer drv.Close()
 	var audits []gateway.AuditEntry
-	g, err := gateway.New(gateway.Options{Discoverers: drv.discoverers, Pollers: drv.pollers, Profiles: lib,
+	g, err := gateway.New(gateway.Options{Discoverers: drv.discoverers, Pollers: drv.pollers, Profiles: lib, Ranks: ranks(),
 		OnAudit: func(e gateway.AuditEntry) { audits = append(audits, e) }})
 	require.NoError(t, err)
 	res, err := g.Discover(t.Context())

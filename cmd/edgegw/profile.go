@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -81,7 +79,7 @@ func cmdProfile(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	lib, err := profile.Load(append(append([]string(nil), cfg.Profiles.Dirs...), dirs...))
+	lib, err := loadProfiles(append(append([]string(nil), cfg.Profiles.Dirs...), dirs...))
 	if err != nil {
 		return err
 	}
@@ -108,7 +106,7 @@ func profileList(w io.Writer, lib *profile.Library, asJSON bool) error {
 	if asJSON {
 		type row struct {
 			Name, Kind, Manufacturer, Description, Source string
-			Match                                         gateway.Match
+			Match                                         any
 			Points                                        int
 		}
 		var rows []row
@@ -120,117 +118,64 @@ func profileList(w io.Writer, lib *profile.Library, asJSON bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tMANUFACTURER\tPOINTS\tMATCHES\tSOURCE")
 	for _, p := range lib.List() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", p.Name, p.Kind, dash(p.Manufacturer), len(p.Points), matchText(p.Match), p.Source)
+		m := matchText(p.Match)
+		if r := []rune(m); len(r) > 60 {
+			m = string(r[:59]) + "…" // profile show NAME has it whole
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", p.Name, p.Kind, dash(p.Manufacturer), len(p.Points), m, p.Source)
 	}
 	return tw.Flush()
 }
 
-func matchText(m gateway.Match) string {
-	var parts []string
-	if len(m.SysObjectIDs) > 0 {
-		parts = append(parts, "sysObjectID "+strings.Join(m.SysObjectIDs, ","))
-	}
-	if m.SysDescr != "" {
-		parts = append(parts, "sysDescr ~ "+m.SysDescr)
-	}
-	if len(m.Present) > 0 {
-		parts = append(parts, "has "+strings.Join(m.Present, ","))
-	}
-	if len(m.Services) > 0 {
-		parts = append(parts, "mDNS "+strings.Join(m.Services, ","))
-	}
-	if m.VendorName != "" {
-		parts = append(parts, "vendor ~ "+m.VendorName)
-	}
-	if m.ProductCode != "" {
-		parts = append(parts, "product ~ "+m.ProductCode)
-	}
-	if len(m.SunSpecModels) > 0 {
-		parts = append(parts, "SunSpec models "+strings.ReplaceAll(strings.Trim(fmt.Sprint(m.SunSpecModels), "[]"), " ", ", "))
-	}
-	if len(parts) == 0 {
+// matchText shows a profile's match conditions: the protocol's own words (each driver's Match is a
+// fmt.Stringer), or "(base only)".
+func matchText(m any) string {
+	if m == nil {
 		return "(base only)"
 	}
-	return strings.Join(parts, "; ")
+	if s, ok := m.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprint(m)
 }
+
+// describer is a protocol's identity rules that can say where each field is read.
+type describer interface{ Describe() []string }
 
 func profileShow(w io.Writer, p *gateway.Profile, asJSON bool) error {
 	if asJSON {
 		return writeJSON(w, p)
 	}
-	fmt.Fprintf(w, "%s: %s\n  kind %s, manufacturer %s, from %s\n  matches: %s\n", p.Name, p.Description, p.Kind,
-		dash(p.Manufacturer), p.Source, matchText(p.Match))
-	id := p.Identity
-	for _, f := range gateway.IdentityFields {
-		for _, s := range id.Chain(f) {
-			fmt.Fprintf(w, "  identity %s: %s\n", f, s)
-		}
-		for _, s := range id.Fallback[f] {
-			fmt.Fprintf(w, "  identity %s (fallback): %s\n", f, s)
-		}
-	}
-	for _, f := range gateway.IdentityFields {
-		if r, ok := id.Registers[f]; ok {
-			fmt.Fprintf(w, "  identity %s: %s\n", f, registerText(&r))
-		}
-		if keys := id.TXT[f]; len(keys) > 0 {
-			fmt.Fprintf(w, "  identity %s: TXT %s\n", f, strings.Join(keys, " or "))
+	fmt.Fprintf(w, "%s: %s\n  %s, kind %s, manufacturer %s, from %s\n  matches: %s\n", p.Name, p.Description, p.Protocol,
+		p.Kind, dash(p.Manufacturer), p.Source, matchText(p.Match))
+	if d, ok := p.Identity.(describer); ok {
+		for _, line := range d.Describe() {
+			fmt.Fprintf(w, "  identity %s\n", line)
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  POINT\tADDRESS\tTYPE\tUNIT\tSCALE\tWRITABLE")
 	for _, pt := range p.Points {
-		oid := pt.OID
-		switch {
-		case pt.Table:
-			oid += " (table)"
-		case pt.Register != nil:
-			oid = registerText(pt.Register)
-		case pt.TXT != "":
-			oid = "TXT " + pt.TXT
-		}
 		scale := "-"
 		if pt.Scale != 0 {
 			scale = fmt.Sprint(pt.Scale)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%v\n", pt.Name, oid, pt.Type, dash(pt.Unit), scale, pt.Writable)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%v\n", pt.Name, addressText(pt.Address), pt.Type, dash(pt.Unit), scale, pt.Writable)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, m := range p.Methods {
-		where := m.OID
-		if m.Register != nil {
-			where = registerText(m.Register)
-		}
-		fmt.Fprintf(w, "  method %s: set %s (%s) = %s\n", m.Name, where, m.Type, m.Value)
+		fmt.Fprintf(w, "  method %s: set %s (%s) = %s\n", m.Name, addressText(m.Address), m.Type, m.Value)
 	}
 	return nil
 }
 
-// registerText shows a Modbus register the way the docs write it: "holding 40072 f32", "holding
-// model 101 +12 i16 ×10^[+13]".
-func registerText(r *gateway.Register) string {
-	var b strings.Builder
-	b.WriteString(r.Table)
-	if r.Model != 0 {
-		fmt.Fprintf(&b, " model %d +%d", r.Model, r.Address)
-	} else {
-		fmt.Fprintf(&b, " %d", r.Address)
+func addressText(a gateway.Address) string {
+	if a == nil {
+		return "-"
 	}
-	if r.Format != "" {
-		b.WriteString(" " + r.Format)
-	}
-	if r.Format == gateway.FormatString {
-		fmt.Fprintf(&b, "(%d)", r.Count)
-	}
-	if r.WordOrder == "little" || r.ByteOrder == "little" {
-		fmt.Fprintf(&b, " words %s bytes %s", cmp.Or(r.WordOrder, "big"), cmp.Or(r.ByteOrder, "big"))
-	}
-	if r.ScaleFactor != nil {
-		fmt.Fprintf(&b, " ×10^[+%d]", *r.ScaleFactor)
-	}
-	return b.String()
+	return a.String()
 }
 
 // profileTest identifies one device, as discovery would, and polls every point of the profile that
@@ -238,13 +183,10 @@ func registerText(r *gateway.Register) string {
 func profileTest(w io.Writer, cfg *config.Config, lib *profile.Library, target, force string, asJSON bool) error {
 	one := config.Default()
 	one.Gateway.ID = "profile-test"
-	// --target snmp:// takes its timing from the first configured SNMP table; only the target is asked.
-	one.Discovery.SNMP = slices.Clone(cfg.Discovery.SNMP[:min(1, len(cfg.Discovery.SNMP))])
-	n := len(one.Discovery.SNMP)
+	// Only the target is asked; its timing comes from its URL (snmp://...?timeout=5s&retries=2).
 	if err := addTarget(one, target, 0); err != nil {
-		return usagef("edgegw profile test: --target %q: %v", target, err)
+		return usagef("edgegw profile test: --target %s: %v", redactURL(target), err)
 	}
-	one.Discovery.SNMP = one.Discovery.SNMP[n:]
 	drv, err := newDrivers(one, lib, newLogger(io.Discard, config.Log{}), nil)
 	if err != nil {
 		return err

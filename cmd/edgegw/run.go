@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/config"
-	"github.com/edgegw/edgegw/drivers/profile"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
 	"github.com/edgegw/edgegw/internal/logring"
@@ -58,7 +57,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for _, w := range db.Warnings() {
 		log.Warn(w)
 	}
-	lib, err := profile.Load(cfg.Profiles.Dirs)
+	lib, err := loadProfiles(cfg.Profiles.Dirs)
 	if err != nil {
 		return err
 	}
@@ -89,6 +88,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Discoverers:       drv.discoverers,
 		Pollers:           drv.pollers,
 		Profiles:          lib,
+		Ranks:             ranks(),
 		Store:             db,
 		DiscoveryInterval: cfg.Discovery.Interval,
 		PollInterval:      cfg.Polling.Interval,
@@ -154,7 +154,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer stopAdmin()
 
 	log.Info("edgegw started", "version", Version(), "gateway_id", cfg.Gateway.ID, "state", db.Path(),
-		"snmp_groups", len(cfg.Discovery.SNMP), "profiles", len(lib.List()), "cloud", cfg.Cloud.Enabled)
+		"discovery_tables", tableCount(cfg), "profiles", len(lib.List()), "cloud", cfg.Cloud.Enabled)
 	done := make(chan error, 2)
 	go func() { done <- gw.Run(ctx) }()
 	if up != nil {
@@ -246,4 +246,13 @@ func formatValues(vals map[string]gateway.Value) string {
 		b.WriteString(k + "=" + vals[k].String())
 	}
 	return b.String()
+}
+
+// tableCount is how many discovery tables the configuration has, all protocols together.
+func tableCount(cfg *config.Config) int {
+	n := 0
+	for _, ts := range cfg.Discovery.Tables {
+		n += len(ts)
+	}
+	return n
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 
 	"golang.org/x/term"
@@ -16,60 +15,43 @@ import (
 	"github.com/edgegw/edgegw/drivers/profile"
 	"github.com/edgegw/edgegw/drivers/snmp"
 	"github.com/edgegw/edgegw/gateway"
-	"github.com/edgegw/edgegw/internal/neigh"
+	"github.com/edgegw/edgegw/gateway/protocol"
 )
 
-// snmpGroups turns the configuration's [[discovery.snmp]] tables into the driver's groups. This is the
-// one place where secrets leave config.Secret, straight into the driver.
-func snmpGroups(cfg *config.Config) []snmp.Group {
-	var out []snmp.Group
-	for i := range cfg.Discovery.SNMP {
-		c := &cfg.Discovery.SNMP[i]
-		g := snmp.Group{
-			Credentials: snmp.Credentials{
-				Name:           c.Name(),
-				Version:        snmp.Version(c.Version),
-				Community:      c.Community.Reveal(),
-				WriteCommunity: c.WriteCommunity.Reveal(),
-			},
-			Timeout: c.Timeout,
-			Retries: c.Retries,
-		}
-		if v := c.V3; v != nil {
-			g.V3 = &snmp.V3Auth{
-				User:         v.User,
-				AuthProtocol: v.AuthProtocol,
-				AuthPassword: v.AuthPassword.Reveal(),
-				PrivProtocol: v.PrivProtocol,
-				PrivPassword: v.PrivPassword.Reveal(),
-				ContextName:  v.ContextName,
-			}
-		}
-		g.Targets = targets(c.Targets)
-		out = append(out, g)
+// protocols are the protocol drivers this build knows, in one place: a new protocol is one folder
+// under drivers/ and one line here.
+func protocols() []protocol.Spec {
+	return []protocol.Spec{
+		snmp.Spec(),
+		modbus.Spec(),
+		mdns.Spec(),
+	}
+}
+
+// tableCodecs are the protocols' [discovery.NAME] table readers, for config.Load.
+func tableCodecs() []config.TableCodec {
+	var out []config.TableCodec
+	for _, s := range protocols() {
+		out = append(out, s.Config)
 	}
 	return out
 }
 
-func targets(ts []config.Target) []gateway.Target {
-	out := make([]gateway.Target, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, gateway.Target{Host: t.Host, Port: t.Port, Prefix: t.Prefix})
+// loadProfiles loads the embedded profiles and the site's directories, each protocol reading its own
+// parts of them.
+func loadProfiles(dirs []string) (*profile.Library, error) {
+	codecs := profile.Codecs{}
+	for _, s := range protocols() {
+		codecs[s.Name] = s.Profile
 	}
-	return out
+	return profile.Load(dirs, codecs)
 }
 
-// modbusTables turns the configuration's [[discovery.modbus]] tables into the driver's tables.
-func modbusTables(cfg *config.Config) []modbus.Table {
-	var out []modbus.Table
-	for i := range cfg.Discovery.Modbus {
-		c := &cfg.Discovery.Modbus[i]
-		t := modbus.Table{Name: c.Name(), Targets: targets(c.Targets), UnitIDs: c.UnitIDs, Timeout: c.Timeout, Profile: c.Profile}
-		if c.Serial != "" {
-			t.Targets = nil
-			t.Serial = &modbus.Serial{Device: c.Serial, Baud: c.Baud, DataBits: c.DataBits, Parity: c.Parity, StopBits: c.StopBits}
-		}
-		out = append(out, t)
+// ranks orders the protocols by how much their word on identity counts.
+func ranks() map[string]int {
+	out := map[string]int{}
+	for _, s := range protocols() {
+		out[s.Name] = s.Rank
 	}
 	return out
 }
@@ -88,55 +70,25 @@ func (d *drivers) Close() {
 	}
 }
 
-// newDrivers builds one driver per protocol the configuration uses (SNMP always: it is also the
-// reference for twins restored from the state store). This is the one place that knows them all.
+// newDrivers builds a driver for every protocol the configuration has tables of.
 func newDrivers(cfg *config.Config, lib *profile.Library, log *slog.Logger, progress func(done, total int)) (*drivers, error) {
 	ds := &drivers{pollers: map[string]gateway.Poller{}}
-	s, err := newSNMP(cfg, lib, log, progress)
-	if err != nil {
-		return nil, err
-	}
-	ds.add(snmp.Protocol, s, s.Close)
-	if len(cfg.Discovery.Modbus) > 0 {
-		m, err := modbus.New(modbus.Options{Tables: modbusTables(cfg), Profiles: lib, MaxAddresses: cfg.Discovery.MaxAddresses,
-			Neighbors: neigh.Lookup, Logger: log})
+	for _, s := range protocols() {
+		tables := cfg.Discovery.Tables[s.Name]
+		if len(tables) == 0 {
+			continue
+		}
+		d, err := s.New(protocol.Options{Tables: tables, Profiles: lib, MaxAddresses: cfg.Discovery.MaxAddresses,
+			Concurrency: max(cfg.Discovery.Concurrency, cfg.Polling.Concurrency), Progress: progress, Logger: log})
 		if err != nil {
 			ds.Close()
 			return nil, err
 		}
-		ds.add(modbus.Protocol, m, m.Close)
-	}
-	if c := cfg.Discovery.MDNS; c != nil {
-		m, err := mdns.New(mdns.Options{Services: slices.Clone(c.Services), Interface: c.Interface, Timeout: c.Timeout,
-			Profiles: lib, Neighbors: neigh.Lookup, Logger: log})
-		if err != nil {
-			ds.Close()
-			return nil, err
-		}
-		ds.add(mdns.Protocol, m, m.Close)
+		ds.discoverers = append(ds.discoverers, d)
+		ds.pollers[s.Name] = d
+		ds.closers = append(ds.closers, d.Close)
 	}
 	return ds, nil
-}
-
-func (ds *drivers) add(protocol string, d interface {
-	gateway.Discoverer
-	gateway.Poller
-}, closer func() error) {
-	ds.discoverers = append(ds.discoverers, d)
-	ds.pollers[protocol] = d
-	ds.closers = append(ds.closers, closer)
-}
-
-// newSNMP builds the SNMP driver for a configuration.
-func newSNMP(cfg *config.Config, lib *profile.Library, log *slog.Logger, progress func(done, total int)) (*snmp.Driver, error) {
-	return snmp.New(snmp.Options{
-		Groups:       snmpGroups(cfg),
-		MaxAddresses: cfg.Discovery.MaxAddresses,
-		Concurrency:  max(cfg.Discovery.Concurrency, cfg.Polling.Concurrency),
-		Profiles:     lib,
-		Progress:     progress,
-		Logger:       log,
-	})
 }
 
 // newLogger makes the process logger: text on a terminal, JSON otherwise (under systemd), unless the
@@ -170,7 +122,7 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 	if path == "" {
 		return nil, usagef("--config FILE is required")
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, tableCodecs()...)
 	if err != nil {
 		return nil, err
 	}

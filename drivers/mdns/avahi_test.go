@@ -36,7 +36,7 @@ func needAvahi(t *testing.T) avahiEnv {
 
 func newTestDriver(t *testing.T, iface string, services ...string) *Driver {
 	t.Helper()
-	lib, err := profile.Load(nil)
+	lib, err := profile.Load(nil, profile.Codecs{Protocol: Spec().Profile})
 	require.NoError(t, err)
 	d, err := New(Options{Services: services, Interface: iface, Timeout: time.Second, Profiles: lib, Neighbors: neigh.Lookup})
 	require.NoError(t, err)
@@ -95,8 +95,8 @@ func TestAvahi(t *testing.T) {
 	require.Equal(t, gateway.Identity{MAC: strings.TrimSpace(string(serverMAC)), Serial: "SN-DP55-000123", Manufacturer: "ACME",
 		Model: "DP55", Hostname: "display-01", IP: env.serverAddr}, s.Identity, "MAC from the neighbour table: TXT has none")
 
-	rs, err := d.Poll(context.Background(), s.Endpoint(), []gateway.Point{{Name: "pjlinkClass", TXT: "class", Type: gateway.TypeString},
-		{Name: "adminPath", TXT: "PATH", Type: gateway.TypeString}, {Name: "gone", TXT: "nosuchkey", Type: gateway.TypeString}})
+	rs, err := d.Poll(context.Background(), s.Endpoint(), []gateway.Point{{Name: "pjlinkClass", Address: TXTKey("class"), Type: gateway.TypeString},
+		{Name: "adminPath", Address: TXTKey("PATH"), Type: gateway.TypeString}, {Name: "gone", Address: TXTKey("nosuchkey"), Type: gateway.TypeString}})
 	require.NoError(t, err)
 	require.Len(t, rs, 3)
 	require.Equal(t, gateway.String("1"), rs[0].Value)
@@ -214,7 +214,7 @@ func TestResponderAgesOut(t *testing.T) {
 	require.Equal(t, "HM-7", found[0].Identity.Serial)
 	require.Equal(t, "02:00:5e:10:00:07", found[0].Identity.MAC)
 	require.Equal(t, "meter-7", found[0].Identity.Hostname)
-	points := []gateway.Point{{Name: "powerWatts", TXT: "power", Type: gateway.TypeFloat, Unit: "W"}}
+	points := []gateway.Point{{Name: "powerWatts", Address: TXTKey("power"), Type: gateway.TypeFloat, Unit: "W"}}
 	rs, err := d.Poll(context.Background(), found[0].Endpoint(), points)
 	require.NoError(t, err)
 	require.Equal(t, 42.5, rs[0].Value.Num)

@@ -32,11 +32,6 @@ const Protocol = "mdns"
 // Credential is the reference stored in sightings: the configuration's one [discovery.mdns] table.
 const Credential = "discovery.mdns"
 
-// Profiles matches service types to profiles; *profile.Library is one.
-type Profiles interface {
-	MatchMDNS(service string) *gateway.Profile
-}
-
 // Options configure a Driver. The zero value of each field is documented.
 type Options struct {
 	// Services are service types, "_pjlink._tcp" (or "_pjlink._tcp.local.").
@@ -45,8 +40,9 @@ type Options struct {
 	Interface string
 	// Timeout is how long one browse listens; zero means 2 s.
 	Timeout time.Duration
-	// Profiles picks each host's profile; nil means identity from common TXT keys only.
-	Profiles Profiles
+	// Profiles is the profile library: each host gets the mDNS profile of a service type it
+	// announces; nil means identity from common TXT keys only.
+	Profiles gateway.Profiles
 	// Neighbors finds a host's MAC when its TXT records say none; nil means no lookup.
 	Neighbors func(ip netip.Addr) (mac string, ok bool)
 	Logger    *slog.Logger
@@ -197,12 +193,10 @@ func (d *Driver) sighting(addr netip.Addr, ins []instance) gateway.Sighting {
 		}
 	}
 	var p *gateway.Profile
-	if d.opts.Profiles != nil {
-		for _, in := range ins {
-			if p = d.opts.Profiles.MatchMDNS(in.Service); p != nil {
-				s.Profile = p.Name
-				break
-			}
+	for _, in := range ins {
+		if p = matchService(d.opts.Profiles, in.Service); p != nil {
+			s.Profile = p.Name
+			break
 		}
 	}
 	txt := mergedTXT(ins)
@@ -254,7 +248,8 @@ func identityKeys(p *gateway.Profile) map[string][]string {
 	for _, f := range gateway.IdentityFields {
 		var keys []string
 		if p != nil {
-			keys = append(keys, p.Identity.TXT[f]...)
+			id, _ := p.Identity.(Identity)
+			keys = append(keys, id[f]...)
 		}
 		for _, k := range commonKeys[f] {
 			if !slices.Contains(keys, k) {
@@ -362,18 +357,19 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 	txt := mergedTXT(answered)
 	out := make([]gateway.Reading, 0, len(points))
 	for _, p := range points {
-		if p.TXT == "" {
+		key := txtOf(&p)
+		if key == "" {
 			continue
 		}
-		r := gateway.Reading{Name: p.Name, Unit: p.Unit, Source: "txt:" + p.TXT}
-		e, ok := entry(txt, p.TXT)
+		r := gateway.Reading{Name: p.Name, Unit: p.Unit, Source: "txt:" + key}
+		e, ok := entry(txt, key)
 		if !ok {
-			r.Err = fmt.Errorf("%s: the device no longer sends TXT key %q", p.Name, p.TXT)
+			r.Err = fmt.Errorf("%s: the device no longer sends TXT key %q", p.Name, key)
 		} else {
 			r.Raw = strconv.Quote(string(e.Value))
 			r.Value, r.Err = convert(&p, e)
 			if r.Err != nil {
-				r.Err = fmt.Errorf("%s (txt %s): %w", p.Name, p.TXT, r.Err)
+				r.Err = fmt.Errorf("%s (txt %s): %w", p.Name, key, r.Err)
 			}
 		}
 		out = append(out, r)

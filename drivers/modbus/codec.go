@@ -23,11 +23,11 @@ var ErrAbsent = errors.New("the device reports no value")
 
 // ordered returns the value's bytes most significant first, undoing the register's word and byte
 // order. words has exactly r.Words() entries.
-func ordered(r *gateway.Register, words []uint16) []byte {
+func ordered(r *Register, words []uint16) []byte {
 	b := make([]byte, 2*len(words))
 	for i, w := range words {
 		j := i
-		if r.WordOrder == "little" && r.Format != gateway.FormatString {
+		if r.WordOrder == "little" && r.Format != FormatString {
 			j = len(words) - 1 - i
 		}
 		if r.ByteOrder == "little" {
@@ -40,7 +40,7 @@ func ordered(r *gateway.Register, words []uint16) []byte {
 
 // toWords is ordered's inverse: the registers that hold b (most significant byte first) in the
 // register's word and byte order.
-func toWords(r *gateway.Register, b []byte) []uint16 {
+func toWords(r *Register, b []byte) []uint16 {
 	words := make([]uint16, len(b)/2)
 	for i := range words {
 		w := binary.BigEndian.Uint16(b[2*i:])
@@ -48,7 +48,7 @@ func toWords(r *gateway.Register, b []byte) []uint16 {
 			w = w<<8 | w>>8
 		}
 		j := i
-		if r.WordOrder == "little" && r.Format != gateway.FormatString {
+		if r.WordOrder == "little" && r.Format != FormatString {
 			j = len(words) - 1 - i
 		}
 		words[j] = w
@@ -72,7 +72,7 @@ func (r raw) String() string {
 
 // decodeRaw reads the number or text that words hold in r's format. sunspec reports SunSpec's
 // not-implemented patterns as ErrAbsent.
-func decodeRaw(r *gateway.Register, words []uint16, sunspec bool) (raw, error) {
+func decodeRaw(r *Register, words []uint16, sunspec bool) (raw, error) {
 	if len(words) != r.Words() {
 		return raw{}, fmt.Errorf("%w: %d registers for a %s", ErrType, len(words), formatName(r))
 	}
@@ -80,31 +80,31 @@ func decodeRaw(r *gateway.Register, words []uint16, sunspec bool) (raw, error) {
 	var n float64
 	var notImpl bool
 	switch r.Format {
-	case gateway.FormatString:
+	case FormatString:
 		s := b
 		if sunspec && !slices.ContainsFunc(s, func(c byte) bool { return c != 0 }) {
 			return raw{}, ErrAbsent
 		}
 		return raw{bytes: s}, nil
-	case "", gateway.FormatU16:
+	case "", FormatU16:
 		v := binary.BigEndian.Uint16(b)
 		n, notImpl = float64(v), v == 0xFFFF
-	case gateway.FormatI16:
+	case FormatI16:
 		v := int16(binary.BigEndian.Uint16(b))
 		n, notImpl = float64(v), v == math.MinInt16
-	case gateway.FormatU32:
+	case FormatU32:
 		v := binary.BigEndian.Uint32(b)
 		n, notImpl = float64(v), v == math.MaxUint32
-	case gateway.FormatI32:
+	case FormatI32:
 		v := int32(binary.BigEndian.Uint32(b))
 		n, notImpl = float64(v), v == math.MinInt32
-	case gateway.FormatU64:
+	case FormatU64:
 		v := binary.BigEndian.Uint64(b)
 		n, notImpl = float64(v), v == math.MaxUint64
-	case gateway.FormatI64:
+	case FormatI64:
 		v := int64(binary.BigEndian.Uint64(b))
 		n, notImpl = float64(v), v == math.MinInt64
-	case gateway.FormatF32:
+	case FormatF32:
 		f := math.Float32frombits(binary.BigEndian.Uint32(b))
 		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
 			return raw{}, fmt.Errorf("%w (raw %08x, not a number)", ErrAbsent, binary.BigEndian.Uint32(b))
@@ -112,7 +112,7 @@ func decodeRaw(r *gateway.Register, words []uint16, sunspec bool) (raw, error) {
 		// The shortest decimal that is this float32 (230.5, not 230.50000762939453): a float32 holds
 		// no more than that, and twins should not report digits the device never had.
 		n, _ = strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
-	case gateway.FormatF64:
+	case FormatF64:
 		n = math.Float64frombits(binary.BigEndian.Uint64(b))
 		if math.IsNaN(n) || math.IsInf(n, 0) {
 			return raw{}, fmt.Errorf("%w (raw %016x, not a number)", ErrAbsent, binary.BigEndian.Uint64(b))
@@ -147,7 +147,7 @@ func value(p *gateway.Point, r raw, sf int) (gateway.Value, error) {
 	case gateway.TypeString:
 		return gateway.String(strconv.FormatFloat(n, 'f', -1, 64)), nil
 	case gateway.TypeIP:
-		if r := p.Register; r != nil && r.Words() == 2 && n >= 0 && n <= math.MaxUint32 {
+		if r := regOf(p); r != nil && r.Words() == 2 && n >= 0 && n <= math.MaxUint32 {
 			v := uint32(n)
 			return gateway.String(net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)).String()), nil
 		}
@@ -254,14 +254,14 @@ var ErrNotRepresentable = errors.New("value does not fit the register")
 // encode turns a validated value into the registers (or, for a coil, the bit) that hold it. sf is the
 // point's SunSpec scale factor, 0 when it has none.
 func encode(p *gateway.Point, v gateway.Value, sf int) (words []uint16, bit bool, err error) {
-	r := p.Register
+	r := regOf(p)
 	if r == nil {
 		return nil, false, fmt.Errorf("%w: the point has no register", ErrNotWritable)
 	}
 	switch r.Table {
-	case gateway.TableInput, gateway.TableDiscrete:
+	case TableInput, TableDiscrete:
 		return nil, false, fmt.Errorf("%w: %s registers are read-only in Modbus", ErrNotWritable, r.Table)
-	case gateway.TableCoil:
+	case TableCoil:
 		switch v.Kind {
 		case gateway.KindBool:
 			return nil, v.Bool, nil
@@ -270,7 +270,7 @@ func encode(p *gateway.Point, v gateway.Value, sf int) (words []uint16, bit bool
 		}
 		return nil, false, fmt.Errorf("%w: a coil takes true or false, not %s", ErrType, describe(v))
 	}
-	if r.Format == gateway.FormatString {
+	if r.Format == FormatString {
 		if v.Kind != gateway.KindString {
 			return nil, false, fmt.Errorf("%w: a string register takes a string, not %s", ErrType, describe(v))
 		}
@@ -334,36 +334,36 @@ func encode(p *gateway.Point, v gateway.Value, sf int) (words []uint16, bit bool
 		return nil
 	}
 	var k float64
-	if r.Format != gateway.FormatF32 && r.Format != gateway.FormatF64 {
+	if r.Format != FormatF32 && r.Format != FormatF64 {
 		if k, err = integral(); err != nil {
 			return nil, false, err
 		}
 	}
 	switch r.Format {
-	case "", gateway.FormatU16:
+	case "", FormatU16:
 		err = inRange(k, 0, math.MaxUint16)
 		binary.BigEndian.PutUint16(b, uint16(k))
-	case gateway.FormatI16:
+	case FormatI16:
 		err = inRange(k, math.MinInt16, math.MaxInt16)
 		binary.BigEndian.PutUint16(b, uint16(int16(k)))
-	case gateway.FormatU32:
+	case FormatU32:
 		err = inRange(k, 0, math.MaxUint32)
 		binary.BigEndian.PutUint32(b, uint32(k))
-	case gateway.FormatI32:
+	case FormatI32:
 		err = inRange(k, math.MinInt32, math.MaxInt32)
 		binary.BigEndian.PutUint32(b, uint32(int32(k)))
-	case gateway.FormatU64:
+	case FormatU64:
 		err = inRange(k, 0, 1<<53) // exact in a float64
 		binary.BigEndian.PutUint64(b, uint64(k))
-	case gateway.FormatI64:
+	case FormatI64:
 		err = inRange(k, -(1 << 53), 1<<53)
 		binary.BigEndian.PutUint64(b, uint64(int64(k)))
-	case gateway.FormatF32:
+	case FormatF32:
 		if math.Abs(n) > math.MaxFloat32 {
 			err = fmt.Errorf("%w: %v is beyond a 32-bit float", ErrNotRepresentable, n)
 		}
 		binary.BigEndian.PutUint32(b, math.Float32bits(float32(n)))
-	case gateway.FormatF64:
+	case FormatF64:
 		binary.BigEndian.PutUint64(b, math.Float64bits(n))
 	default:
 		err = fmt.Errorf("%w: unknown register format %q", ErrNotWritable, r.Format)
@@ -414,8 +414,8 @@ func round(f float64) float64 {
 	return math.Round(f*1e9) / 1e9
 }
 
-func formatName(r *gateway.Register) string {
-	if r.Format == gateway.FormatString {
+func formatName(r *Register) string {
+	if r.Format == FormatString {
 		return fmt.Sprintf("string(%d)", r.Count)
 	}
 	if r.Format == "" {

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestDecodeEncodings(t *testing.T) {
 	words, points, want := encodings()
 	for _, p := range points {
-		r := p.Register
+		r := regOf(&p)
 		w := words[r.Address : int(r.Address)+r.Words()]
 		rv, err := decodeRaw(r, w, false)
 		require.NoError(t, err, p.Name)
@@ -33,14 +33,14 @@ func TestDecodeEncodings(t *testing.T) {
 }
 
 func TestDecodeQuirks(t *testing.T) {
-	u16 := &gateway.Register{Format: "u16"}
-	i16 := &gateway.Register{Format: "i16"}
-	u32 := &gateway.Register{Format: "u32"}
-	f32 := &gateway.Register{Format: "f32"}
-	str := &gateway.Register{Format: "string", Count: 4}
+	u16 := &Register{Format: "u16"}
+	i16 := &Register{Format: "i16"}
+	u32 := &Register{Format: "u32"}
+	f32 := &Register{Format: "f32"}
+	str := &Register{Format: "string", Count: 4}
 	t.Run("SunSpec not implemented", func(t *testing.T) {
 		for _, c := range []struct {
-			r *gateway.Register
+			r *Register
 			w []uint16
 		}{{u16, []uint16{0xFFFF}}, {i16, []uint16{0x8000}}, {u32, []uint16{0xFFFF, 0xFFFF}}, {str, []uint16{0, 0, 0, 0}}} {
 			_, err := decodeRaw(c.r, c.w, true)
@@ -58,7 +58,7 @@ func TestDecodeQuirks(t *testing.T) {
 		v, err := value(p, raw{num: 1234, isNum: true}, -1)
 		require.NoError(t, err)
 		require.Equal(t, 1234*0.1*0.5-40, v.Num)
-		w, _, err := encode(&gateway.Point{Type: gateway.TypeFloat, Scale: 0.5, Offset: -40, Register: i16}, v, -1)
+		w, _, err := encode(&gateway.Point{Type: gateway.TypeFloat, Scale: 0.5, Offset: -40, Address: i16}, v, -1)
 		require.NoError(t, err)
 		require.Equal(t, []uint16{1234}, w)
 	})
@@ -67,7 +67,7 @@ func TestDecodeQuirks(t *testing.T) {
 		require.ErrorIs(t, err, ErrAbsent)
 	})
 	t.Run("enum", func(t *testing.T) {
-		p := &gateway.Point{Type: gateway.TypeEnum, Enum: map[int64]string{1: "on"}, Register: u16}
+		p := &gateway.Point{Type: gateway.TypeEnum, Enum: map[int64]string{1: "on"}, Address: u16}
 		v, _ := value(p, raw{num: 1, isNum: true}, 0)
 		require.Equal(t, gateway.String("on"), v)
 		v, _ = value(p, raw{num: 9, isNum: true}, 0)
@@ -97,13 +97,13 @@ func TestDecodeQuirks(t *testing.T) {
 	})
 	t.Run("write range", func(t *testing.T) {
 		for _, c := range []struct {
-			r *gateway.Register
+			r *Register
 			v float64
 		}{{u16, -1}, {u16, 65536}, {i16, 40000}, {u16, 1.5}, {u32, 1 << 32}} {
-			_, _, err := encode(&gateway.Point{Type: gateway.TypeFloat, Register: c.r}, gateway.Number(c.v), 0)
+			_, _, err := encode(&gateway.Point{Type: gateway.TypeFloat, Address: c.r}, gateway.Number(c.v), 0)
 			require.ErrorIs(t, err, ErrNotRepresentable, "%s %v", c.r.Format, c.v)
 		}
-		_, _, err := encode(&gateway.Point{Type: gateway.TypeString, Register: str}, gateway.String("longer than 8 bytes"), 0)
+		_, _, err := encode(&gateway.Point{Type: gateway.TypeString, Address: str}, gateway.String("longer than 8 bytes"), 0)
 		require.ErrorIs(t, err, ErrNotRepresentable)
 	})
 }
@@ -144,7 +144,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1}, uint8(4), uint8(3), true, true, true)
 	f.Fuzz(func(t *testing.T, data []byte, format, count uint8, littleWords, littleBytes, sunspec bool) {
 		formats := []string{"u16", "i16", "u32", "i32", "u64", "i64", "f32", "f64", "string"}
-		r := &gateway.Register{Table: gateway.TableHolding, Format: formats[int(format)%len(formats)], Count: int(count%125) + 1}
+		r := &Register{Table: TableHolding, Format: formats[int(format)%len(formats)], Count: int(count%125) + 1}
 		if littleWords {
 			r.WordOrder = "little"
 		}
@@ -160,7 +160,7 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		for _, typ := range []gateway.ValueType{gateway.TypeInt, gateway.TypeFloat, gateway.TypeString, gateway.TypeMAC, gateway.TypeIP, gateway.TypeBool} {
-			p := &gateway.Point{Type: typ, Register: r}
+			p := &gateway.Point{Type: typ, Address: r}
 			v, err := value(p, rv, int(count%21)-10)
 			if err != nil {
 				continue
@@ -168,7 +168,7 @@ func FuzzDecode(f *testing.F) {
 			encode(p, v, int(count%21)-10) // must not panic
 		}
 		if rv.isNum && r.Format != "f32" && r.Format != "f64" && math.Abs(rv.num) < 1<<53 {
-			back, _, err := encode(&gateway.Point{Type: gateway.TypeInt, Register: r}, gateway.Number(rv.num), 0)
+			back, _, err := encode(&gateway.Point{Type: gateway.TypeInt, Address: r}, gateway.Number(rv.num), 0)
 			if err != nil {
 				t.Fatalf("%s %v: decoded %v, encode: %v", r.Format, w, rv.num, err)
 			}

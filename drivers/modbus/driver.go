@@ -52,18 +52,12 @@ type Table struct {
 	Profile string
 }
 
-// Profiles finds profiles by name and matches Modbus units to them; *profile.Library is one.
-type Profiles interface {
-	Get(name string) *gateway.Profile
-	MatchModbus(vendor, product string, models []int) *gateway.Profile
-}
-
 // Options configure a Driver. The zero value of each field is documented.
 type Options struct {
 	Tables []Table
-	// Profiles matches units at discovery; nil means identity from function 43 and SunSpec only, and no
-	// points.
-	Profiles Profiles
+	// Profiles is the profile library: the driver matches units to its Modbus profiles at discovery;
+	// nil means identity from function 43 and SunSpec only, and no points.
+	Profiles gateway.Profiles
 	// MaxAddresses bounds how many TCP addresses one discovery pass probes; zero means 4096.
 	MaxAddresses int
 	// Concurrency is how many endpoints a discovery pass works on at once; zero means 16. Units behind
@@ -84,6 +78,7 @@ type Driver struct {
 	tables map[string]*Table
 	buses  buses
 	log    *slog.Logger
+	match  *matcher
 
 	mu    sync.Mutex
 	units map[string]*unitState // by endpoint address
@@ -119,7 +114,7 @@ func New(opts Options) (*Driver, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Driver{opts: opts, tables: map[string]*Table{}, log: log.With("driver", Protocol),
+	d := &Driver{opts: opts, tables: map[string]*Table{}, log: log.With("driver", Protocol), match: newMatcher(opts.Profiles),
 		buses: buses{idle: opts.IdleTimeout, m: map[string]*bus{}}, units: map[string]*unitState{}}
 	for i := range d.opts.Tables {
 		t := &d.opts.Tables[i]

@@ -128,7 +128,7 @@ func (d *Driver) walkSunSpec(ctx context.Context, u *unit) (map[int]uint16, erro
 	var base uint16
 	found := false
 	for _, b := range sunspecBases {
-		w, err := d.readWords(ctx, u, gateway.TableHolding, b, 2)
+		w, err := d.readWords(ctx, u, TableHolding, b, 2)
 		if err != nil {
 			var ex *Exception
 			if errors.As(err, &ex) {
@@ -150,7 +150,7 @@ func (d *Driver) walkSunSpec(ctx context.Context, u *unit) (map[int]uint16, erro
 		if addr+1 > 65535 {
 			break
 		}
-		w, err := d.readWords(ctx, u, gateway.TableHolding, uint16(addr), 2)
+		w, err := d.readWords(ctx, u, TableHolding, uint16(addr), 2)
 		if err != nil {
 			var ex *Exception
 			if errors.As(err, &ex) && len(models) > 0 {
@@ -177,13 +177,13 @@ func (d *Driver) readWords(ctx context.Context, u *unit, table string, addr uint
 		var b []byte
 		var err error
 		switch table {
-		case gateway.TableHolding:
+		case TableHolding:
 			b, err = c.ReadHoldingRegisters(addr, uint16(n))
-		case gateway.TableInput:
+		case TableInput:
 			b, err = c.ReadInputRegisters(addr, uint16(n))
-		case gateway.TableCoil:
+		case TableCoil:
 			b, err = c.ReadCoils(addr, uint16(n))
-		case gateway.TableDiscrete:
+		case TableDiscrete:
 			b, err = c.ReadDiscreteInputs(addr, uint16(n))
 		default:
 			return fmt.Errorf("unknown register table %q", table)
@@ -203,7 +203,7 @@ func (d *Driver) readWords(ctx context.Context, u *unit, table string, addr uint
 // words turns a read response's bytes into n words: registers big-endian, bits LSB first as 0/1.
 func words(table string, b []byte, n int) ([]uint16, error) {
 	out := make([]uint16, n)
-	if table == gateway.TableCoil || table == gateway.TableDiscrete {
+	if table == TableCoil || table == TableDiscrete {
 		if len(b) < (n+7)/8 {
 			return nil, fmt.Errorf("response holds %d bytes for %d bits", len(b), n)
 		}
@@ -277,9 +277,9 @@ func (d *Driver) identify(ctx context.Context, t *Table, u *unit) (s gateway.Sig
 		id.Model = objs[objModelName]
 	}
 	if common, ok := models[1]; ok {
-		if w, err := d.readWords(ctx, u, gateway.TableHolding, common, 66); err == nil {
+		if w, err := d.readWords(ctx, u, TableHolding, common, 66); err == nil {
 			str := func(off, n int) string {
-				v, _ := text(ordered(&gateway.Register{Format: gateway.FormatString, Count: n}, w[off:off+n]))
+				v, _ := text(ordered(&Register{Format: FormatString, Count: n}, w[off:off+n]))
 				return v
 			}
 			id.Manufacturer = first(str(0, 16), id.Manufacturer)
@@ -291,8 +291,8 @@ func (d *Driver) identify(ctx context.Context, t *Table, u *unit) (s gateway.Sig
 		}
 	}
 	if eth, ok := models[11]; ok { // SunSpec Ethernet link layer: MAC at offset 3, four registers
-		if w, err := d.readWords(ctx, u, gateway.TableHolding, eth+3, 4); err == nil {
-			id.MAC = macOf(ordered(&gateway.Register{Format: gateway.FormatString, Count: 4}, w))
+		if w, err := d.readWords(ctx, u, TableHolding, eth+3, 4); err == nil {
+			id.MAC = macOf(ordered(&Register{Format: FormatString, Count: 4}, w))
 		}
 	}
 
@@ -303,10 +303,10 @@ func (d *Driver) identify(ctx context.Context, t *Table, u *unit) (s gateway.Sig
 			ids = append(ids, m)
 		}
 		sort.Ints(ids)
-		p = d.opts.Profiles.MatchModbus(objs[objVendorName], objs[objProductCode], ids)
+		p = d.match.match(objs[objVendorName], objs[objProductCode], ids)
 		if p == nil && t.Profile != "" {
 			p = d.opts.Profiles.Get(t.Profile)
-			if p == nil || p.ProtocolName() != Protocol {
+			if p == nil || p.Protocol != Protocol {
 				return s, false, u.errorf(fmt.Errorf("no Modbus profile %q", t.Profile), "table %s", t.Name)
 			}
 			if !answered {
@@ -348,7 +348,7 @@ func ignoreSilence(err error) error {
 // probe reads the profile's first register point.
 func (d *Driver) probe(ctx context.Context, u *unit, p *gateway.Profile) error {
 	for _, pt := range p.Points {
-		if r := pt.Register; r != nil && r.Model == 0 {
+		if r := regOf(&pt); r != nil && r.Model == 0 {
 			_, err := d.readWords(ctx, u, r.Table, r.Address, r.Words())
 			return err
 		}
@@ -359,8 +359,9 @@ func (d *Driver) probe(ctx context.Context, u *unit, p *gateway.Profile) error {
 // profileIdentity reads the identity registers a profile names; each one that answers with a usable
 // value overrides what function 43 and SunSpec said.
 func (d *Driver) profileIdentity(ctx context.Context, u *unit, p *gateway.Profile, id *gateway.Identity) {
+	regs, _ := p.Identity.(Identity)
 	for _, field := range gateway.IdentityFields {
-		r, ok := p.Identity.Registers[field]
+		r, ok := regs[field]
 		if !ok {
 			continue
 		}
@@ -378,7 +379,7 @@ func (d *Driver) profileIdentity(ctx context.Context, u *unit, p *gateway.Profil
 		var v string
 		if field == "mac" {
 			v = macOf(b)
-		} else if r.Format == gateway.FormatString {
+		} else if r.Format == FormatString {
 			v, _ = text(b)
 		} else if rv, err := decodeRaw(&r, w, r.Model != 0); err == nil {
 			v = rv.String()
@@ -405,7 +406,7 @@ func (d *Driver) profileIdentity(ctx context.Context, u *unit, p *gateway.Profil
 
 // resolve turns a register's address into an absolute one: SunSpec model offsets are counted from the
 // model's first data register, wherever this unit put the model.
-func (d *Driver) resolve(ctx context.Context, u *unit, r *gateway.Register, addr uint16) (uint16, error) {
+func (d *Driver) resolve(ctx context.Context, u *unit, r *Register, addr uint16) (uint16, error) {
 	if r.Model == 0 {
 		return addr, nil
 	}

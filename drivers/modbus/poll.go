@@ -53,7 +53,7 @@ func plan(items []*item, gap int) []span {
 	var out []span
 	for _, it := range sorted {
 		limit := maxRegisters
-		if it.table == gateway.TableCoil || it.table == gateway.TableDiscrete {
+		if it.table == TableCoil || it.table == TableDiscrete {
 			limit = maxBits
 		}
 		if k := len(out) - 1; k >= 0 {
@@ -84,7 +84,7 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 	pointItem := make([]*item, len(points))
 	sfItem := make([]*item, len(points))
 	for i := range points {
-		r := points[i].Register
+		r := regOf(&points[i])
 		if r == nil {
 			continue
 		}
@@ -103,7 +103,7 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 			key := [2]int{r.Model, int(*r.ScaleFactor)}
 			sf, ok := sfs[key]
 			if !ok {
-				sfr := gateway.Register{Table: r.Table, Model: r.Model, Format: gateway.FormatI16}
+				sfr := Register{Table: r.Table, Model: r.Model, Format: FormatI16}
 				a, err := d.resolve(ctx, u, &sfr, *r.ScaleFactor)
 				sf = &item{point: -1, table: r.Table, addr: a, n: 1, err: err}
 				sfs[key] = sf
@@ -171,7 +171,7 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 		if it == nil {
 			continue
 		}
-		r := gateway.Reading{Name: p.Name, Unit: p.Unit, Source: fmt.Sprintf("%s %d", p.Register.Table, it.addr)}
+		r := gateway.Reading{Name: p.Name, Unit: p.Unit, Source: fmt.Sprintf("%s %d", regOf(p).Table, it.addr)}
 		switch {
 		case it.err != nil:
 			r.Err = fmt.Errorf("%s: %w", p.Name, it.err)
@@ -191,8 +191,8 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 
 // convert decodes one point's registers, with its SunSpec scale factor when it has one.
 func (d *Driver) convert(p *gateway.Point, w []uint16, sf *item) (gateway.Value, error) {
-	r := p.Register
-	if r.Table == gateway.TableCoil || r.Table == gateway.TableDiscrete {
+	r := regOf(p)
+	if r.Table == TableCoil || r.Table == TableDiscrete {
 		pt := *p
 		if pt.Type == "" {
 			pt.Type = gateway.TypeBool
@@ -252,7 +252,7 @@ func (d *Driver) Write(ctx context.Context, ep gateway.Endpoint, p gateway.Point
 	if err != nil {
 		return gateway.Value{}, err
 	}
-	r := p.Register
+	r := regOf(&p)
 	if r == nil {
 		return gateway.Value{}, fmt.Errorf("modbus %s: set %s: %w: the point has no register", ep.Address, p.Name, ErrNotWritable)
 	}
@@ -263,7 +263,7 @@ func (d *Driver) Write(ctx context.Context, ep gateway.Endpoint, p gateway.Point
 	var sf *item
 	exp := 0
 	if r.ScaleFactor != nil {
-		sfr := gateway.Register{Table: r.Table, Model: r.Model, Format: gateway.FormatI16}
+		sfr := Register{Table: r.Table, Model: r.Model, Format: FormatI16}
 		a, err := d.resolve(ctx, u, &sfr, *r.ScaleFactor)
 		sf = &item{point: -1, err: err}
 		if err == nil {
@@ -279,7 +279,7 @@ func (d *Driver) Write(ctx context.Context, ep gateway.Endpoint, p gateway.Point
 	}
 	err = u.bus.do(ctx, u.id, u.timeout, false, func(c modbus.Client, _ handler) error {
 		switch {
-		case r.Table == gateway.TableCoil:
+		case r.Table == TableCoil:
 			var val uint16
 			if bit {
 				val = 0xFF00
@@ -300,7 +300,7 @@ func (d *Driver) Write(ctx context.Context, ep gateway.Endpoint, p gateway.Point
 	})
 	var ex *Exception
 	if errors.As(err, &ex) {
-		return gateway.Value{}, &gateway.WriteError{Point: p.Name, Reason: ex.Name()}
+		return gateway.Value{}, &gateway.WriteError{Point: p.Name, Reason: ex.Name(), Hint: writeHints[ex.Name()]}
 	}
 	if err != nil {
 		return gateway.Value{}, u.errorf(err, "set %s (%s %d); it may or may not have been applied", p.Name, r.Table, addr)
@@ -314,4 +314,12 @@ func (d *Driver) Write(ctx context.Context, ep gateway.Endpoint, p gateway.Point
 		return gateway.Value{}, u.errorf(err, "read back %s", p.Name)
 	}
 	return back, nil
+}
+
+// writeHints say what usually causes a device to refuse a write, for the people who read the error.
+var writeHints = map[string]string{
+	"illegal function":     " (the device does not write this register kind)",
+	"illegal data address": " (no such register)",
+	"illegal data value":   " (value out of range)",
+	"server device busy":   " (try again later)",
 }

@@ -92,7 +92,7 @@ func TestEastronSDM630(t *testing.T) {
 func encodings() (words []uint16, points []gateway.Point, want map[string]gateway.Value) {
 	want = map[string]gateway.Value{}
 	add := func(name string, format, wordOrder, byteOrder string, typ gateway.ValueType, b []byte, v gateway.Value) {
-		r := &gateway.Register{Table: gateway.TableHolding, Address: uint16(len(words)), Format: format,
+		r := &Register{Table: TableHolding, Address: uint16(len(words)), Format: format,
 			WordOrder: wordOrder, ByteOrder: byteOrder}
 		n := len(b) / 2
 		ws := make([]uint16, n)
@@ -102,16 +102,16 @@ func encodings() (words []uint16, points []gateway.Point, want map[string]gatewa
 				ws[i] = ws[i]<<8 | ws[i]>>8
 			}
 		}
-		if wordOrder == "little" && format != gateway.FormatString {
+		if wordOrder == "little" && format != FormatString {
 			for i, j := 0, n-1; i < j; i, j = i+1, j-1 {
 				ws[i], ws[j] = ws[j], ws[i]
 			}
 		}
-		if format == gateway.FormatString {
+		if format == FormatString {
 			r.Count = n
 		}
 		words = append(words, ws...)
-		points = append(points, gateway.Point{Name: name, Register: r, Type: typ})
+		points = append(points, gateway.Point{Name: name, Address: r, Type: typ})
 		want[name] = v
 	}
 	be16 := func(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
@@ -154,8 +154,8 @@ func TestWriteLands(t *testing.T) {
 	srv := startServer(t, peers.ModbusOptions{}) // the built-in map: hr[i] = 1000+i, coils alternate
 	d := newDriver(t, Table{Name: "t", Targets: []gateway.Target{tcpTarget(t, srv.Addr)}})
 	ep := gateway.Endpoint{Protocol: Protocol, Address: srv.Addr + "?unit=1", Credential: "t"}
-	reg := func(addr uint16, format string) *gateway.Register {
-		return &gateway.Register{Table: gateway.TableHolding, Address: addr, Format: format, Count: 4}
+	reg := func(addr uint16, format string) *Register {
+		return &Register{Table: TableHolding, Address: addr, Format: format, Count: 4}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -163,14 +163,14 @@ func TestWriteLands(t *testing.T) {
 		p gateway.Point
 		v gateway.Value
 	}{
-		{gateway.Point{Name: "u16", Register: reg(10, "u16"), Type: gateway.TypeUint, Writable: true}, gateway.Number(4242)},
-		{gateway.Point{Name: "scaled", Register: reg(11, "i16"), Type: gateway.TypeFloat, Scale: 0.1, Writable: true}, gateway.Number(-12.5)},
-		{gateway.Point{Name: "i32", Register: reg(12, "i32"), Type: gateway.TypeInt, Writable: true}, gateway.Number(-100000)},
-		{gateway.Point{Name: "f32", Register: reg(14, "f32"), Type: gateway.TypeFloat, Writable: true}, gateway.Number(21.5)},
-		{gateway.Point{Name: "name", Register: reg(20, "string"), Type: gateway.TypeString, Writable: true}, gateway.String("Lobby")},
-		{gateway.Point{Name: "mode", Register: reg(16, "u16"), Type: gateway.TypeEnum, Enum: map[int64]string{0: "off", 3: "eco"},
+		{gateway.Point{Name: "u16", Address: reg(10, "u16"), Type: gateway.TypeUint, Writable: true}, gateway.Number(4242)},
+		{gateway.Point{Name: "scaled", Address: reg(11, "i16"), Type: gateway.TypeFloat, Scale: 0.1, Writable: true}, gateway.Number(-12.5)},
+		{gateway.Point{Name: "i32", Address: reg(12, "i32"), Type: gateway.TypeInt, Writable: true}, gateway.Number(-100000)},
+		{gateway.Point{Name: "f32", Address: reg(14, "f32"), Type: gateway.TypeFloat, Writable: true}, gateway.Number(21.5)},
+		{gateway.Point{Name: "name", Address: reg(20, "string"), Type: gateway.TypeString, Writable: true}, gateway.String("Lobby")},
+		{gateway.Point{Name: "mode", Address: reg(16, "u16"), Type: gateway.TypeEnum, Enum: map[int64]string{0: "off", 3: "eco"},
 			Writable: true}, gateway.String("eco")},
-		{gateway.Point{Name: "relay", Register: &gateway.Register{Table: gateway.TableCoil, Address: 2}, Type: gateway.TypeBool,
+		{gateway.Point{Name: "relay", Address: &Register{Table: TableCoil, Address: 2}, Type: gateway.TypeBool,
 			Writable: true}, gateway.Bool(true)},
 	} {
 		back, err := d.Write(ctx, ep, c.p, c.v)
@@ -187,14 +187,14 @@ func TestWriteLands(t *testing.T) {
 	require.Contains(t, out, "[2]: \t1", out)
 
 	t.Run("refusals", func(t *testing.T) {
-		p := gateway.Point{Name: "ro", Register: &gateway.Register{Table: gateway.TableInput, Address: 1, Format: "u16"}, Type: gateway.TypeUint}
+		p := gateway.Point{Name: "ro", Address: &Register{Table: TableInput, Address: 1, Format: "u16"}, Type: gateway.TypeUint}
 		_, err := d.Write(ctx, ep, p, gateway.Number(1))
 		require.ErrorIs(t, err, ErrNotWritable)
-		p = gateway.Point{Name: "small", Register: reg(10, "u16"), Type: gateway.TypeUint, Writable: true}
+		p = gateway.Point{Name: "small", Address: reg(10, "u16"), Type: gateway.TypeUint, Writable: true}
 		_, err = d.Write(ctx, ep, p, gateway.Number(70000))
 		require.ErrorIs(t, err, ErrNotRepresentable)
 		require.Contains(t, err.Error(), "modbus "+srv.Addr+" unit 1: set small")
-		p = gateway.Point{Name: "nowhere", Register: reg(5000, "u16"), Type: gateway.TypeUint, Writable: true}
+		p = gateway.Point{Name: "nowhere", Address: reg(5000, "u16"), Type: gateway.TypeUint, Writable: true}
 		_, err = d.Write(ctx, ep, p, gateway.Number(1))
 		var we *gateway.WriteError
 		require.ErrorAs(t, err, &we)
@@ -228,7 +228,7 @@ func TestExceptions(t *testing.T) {
 	d := newDriver(t, Table{Name: "t", Targets: []gateway.Target{tcpTarget(t, srv.Addr)}})
 	ep := gateway.Endpoint{Protocol: Protocol, Address: srv.Addr + "?unit=1", Credential: "t"}
 	pt := func(name string, addr uint16) gateway.Point {
-		return gateway.Point{Name: name, Register: &gateway.Register{Table: gateway.TableHolding, Address: addr, Format: "u16"}, Type: gateway.TypeUint}
+		return gateway.Point{Name: name, Address: &Register{Table: TableHolding, Address: addr, Format: "u16"}, Type: gateway.TypeUint}
 	}
 	points := []gateway.Point{pt("a", 0), pt("c", 2), pt("hole", 4), pt("g", 6), pt("h", 7), pt("far", 9000)}
 	for range 2 { // the second poll plans point by point
@@ -252,7 +252,7 @@ func TestProxyFaults(t *testing.T) {
 	px := newProxy(t, srv.Addr)
 	d := newDriver(t, Table{Name: "t", Targets: []gateway.Target{tcpTarget(t, px.addr)}, Timeout: 300 * time.Millisecond})
 	ep := gateway.Endpoint{Protocol: Protocol, Address: px.addr + "?unit=1", Credential: "t"}
-	points := []gateway.Point{{Name: "x", Register: &gateway.Register{Table: gateway.TableHolding, Address: 5, Format: "u16"}, Type: gateway.TypeUint}}
+	points := []gateway.Point{{Name: "x", Address: &Register{Table: TableHolding, Address: 5, Format: "u16"}, Type: gateway.TypeUint}}
 	ok := func() {
 		t.Helper()
 		rs := poll(t, d, ep, points)
@@ -321,7 +321,7 @@ func TestOneConnectionPerEndpoint(t *testing.T) {
 		require.Equal(t, "DP55", s.Identity.Model)
 		require.Equal(t, "4.2.1", s.Identity.Firmware)
 	}
-	points := []gateway.Point{{Name: "x", Register: &gateway.Register{Table: gateway.TableInput, Address: 0, Format: "u16"}, Type: gateway.TypeUint}}
+	points := []gateway.Point{{Name: "x", Address: &Register{Table: TableInput, Address: 0, Format: "u16"}, Type: gateway.TypeUint}}
 	errs := make(chan error, 4*len(found))
 	for range 4 {
 		for _, s := range found {
@@ -353,7 +353,7 @@ func TestDeadEndpointDoesNotStall(t *testing.T) {
 	d := newDriver(t,
 		Table{Name: "dead", Targets: []gateway.Target{tcpTarget(t, hole)}, Timeout: 2 * time.Second},
 		Table{Name: "live", Targets: []gateway.Target{tcpTarget(t, srv.Addr)}})
-	points := []gateway.Point{{Name: "x", Register: &gateway.Register{Table: gateway.TableHolding, Address: 0, Format: "u16"}, Type: gateway.TypeUint}}
+	points := []gateway.Point{{Name: "x", Address: &Register{Table: TableHolding, Address: 0, Format: "u16"}, Type: gateway.TypeUint}}
 	dead := gateway.Endpoint{Protocol: Protocol, Address: hole + "?unit=1", Credential: "dead"}
 	live := gateway.Endpoint{Protocol: Protocol, Address: srv.Addr + "?unit=1", Credential: "live"}
 	done := make(chan string, 2)

@@ -21,7 +21,7 @@ import (
 
 func library(t testing.TB) *profile.Library {
 	t.Helper()
-	lib, err := profile.Load(nil)
+	lib, err := profile.Load(nil, profile.Codecs{Protocol: Spec().Profile})
 	require.NoError(t, err)
 	return lib
 }

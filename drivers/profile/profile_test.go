@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgegw/edgegw/drivers/snmp"
 	"github.com/edgegw/edgegw/gateway"
 )
 
@@ -40,13 +41,13 @@ func TestEmbeddedProfilesLoad(t *testing.T) {
 		t.Run(e.Name(), func(t *testing.T) {
 			data, err := embedded.ReadFile("profiles/" + e.Name())
 			require.NoError(t, err)
-			ps, err := Parse("embedded:"+e.Name(), data)
+			ps, err := Parse("embedded:"+e.Name(), data, testCodecs)
 			require.NoError(t, err)
 			require.NotEmpty(t, ps)
 		})
 	}
 
-	lib, err := Load(nil)
+	lib, err := Load(nil, testCodecs)
 	require.NoError(t, err)
 	require.Empty(t, lib.Overrides())
 	var names []string
@@ -55,8 +56,8 @@ func TestEmbeddedProfilesLoad(t *testing.T) {
 		require.True(t, strings.HasPrefix(p.Source, "embedded:"), p.Source)
 		require.NotEmpty(t, p.Kind, p.Name)
 		for _, pt := range p.Points {
-			if p.ProtocolName() == "snmp" {
-				require.True(t, strings.HasPrefix(pt.OID, ".1.3.6.1."), "%s.%s: %s", p.Name, pt.Name, pt.OID)
+			if p.Protocol == "snmp" {
+				require.True(t, strings.HasPrefix(oidOf(pt), ".1.3.6.1."), "%s.%s: %s", p.Name, pt.Name, oidOf(pt))
 			}
 			require.True(t, pt.Type.Valid())
 		}
@@ -66,14 +67,14 @@ func TestEmbeddedProfilesLoad(t *testing.T) {
 		"cyberpower-ups", "generex-ups", "epson-projector", "barco-clickshare", "zenitel-vsdevice", "cisco-sb",
 		"ubiquiti-edgeswitch", "moxa-eds", "brother-printer", "ricoh-printer", "konica-minolta-printer", "zebra-printer"})
 	require.True(t, slices.IsSorted(names))
-	require.Equal(t, "other", lib.Get(Fallback).Kind)
+	require.Equal(t, "other", lib.Get("mib2").Kind)
 	require.Nil(t, lib.Get("nope"))
 }
 
 // TestEmbeddedPoints pins the OIDs other parts of the project rely on: edgegw-sim serves the acme ones,
 // and the standard ones are from RFC 1213, 1628, 2790, 3805 and 6933.
 func TestEmbeddedPoints(t *testing.T) {
-	lib, err := Load(nil)
+	lib, err := Load(nil, testCodecs)
 	require.NoError(t, err)
 	cases := []struct {
 		profile, point, oid string
@@ -117,7 +118,7 @@ func TestEmbeddedPoints(t *testing.T) {
 			require.NotNil(t, p)
 			pt := p.Point(tc.point)
 			require.NotNil(t, pt)
-			require.Equal(t, tc.oid, pt.OID)
+			require.Equal(t, tc.oid, oidOf(*pt))
 			require.Equal(t, tc.typ, pt.Type)
 			require.Equal(t, tc.scale, pt.Scale)
 			require.Equal(t, tc.unit, pt.Unit)
@@ -134,15 +135,15 @@ func TestEmbeddedPoints(t *testing.T) {
 	require.Equal(t, map[int64]string{1: "hdmi1", 2: "hdmi2", 3: "displayport", 4: "dvi"}, lib.Get("acme-display").Point("inputSource").Enum)
 	require.Equal(t, 255, lib.Get("mib2").Point("hostname").MaxLen)
 
-	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.47.1.1.1.1.13.1", "manufacturer": ".1.3.6.1.2.1.47.1.1.1.1.12.1", "firmware": ".1.3.6.1.2.1.47.1.1.1.1.9.1", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), lib.Get("entity").Identity.Sources)
-	require.Equal(t, identityOIDs(map[string]string{"manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "model": ".1.3.6.1.2.1.33.1.1.2.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0"}), lib.Get("ups-mib").Identity.Sources)
-	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.43.5.1.1.17.1", "model": ".1.3.6.1.2.1.25.3.2.1.3.1"}), lib.Get("printer-mib").Identity.Sources)
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.47.1.1.1.1.13.1", "manufacturer": ".1.3.6.1.2.1.47.1.1.1.1.12.1", "firmware": ".1.3.6.1.2.1.47.1.1.1.1.9.1", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), sid(lib.Get("entity")).Sources)
+	require.Equal(t, identityOIDs(map[string]string{"manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "model": ".1.3.6.1.2.1.33.1.1.2.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0"}), sid(lib.Get("ups-mib")).Sources)
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.43.5.1.1.17.1", "model": ".1.3.6.1.2.1.25.3.2.1.3.1"}), sid(lib.Get("printer-mib")).Sources)
 	// acme-ups extends entity, then ups-mib: the later base wins where both name an OID.
-	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.33.1.1.2.0", "manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), lib.Get("acme-ups").Identity.Sources)
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.33.1.1.2.0", "manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), sid(lib.Get("acme-ups")).Sources)
 	require.Equal(t, "ACME", lib.Get("acme-ups").Manufacturer)
-	require.Equal(t, []string{".1.3.6.1.4.1.99999.1.55"}, lib.Get("acme-display").Match.SysObjectIDs)
-	require.Equal(t, []string{".1.3.6.1.4.1.99999.2.4"}, lib.Get("acme-projector").Match.SysObjectIDs)
-	require.Equal(t, []string{".1.3.6.1.4.1.99999.3.15"}, lib.Get("acme-ups").Match.SysObjectIDs)
+	require.Equal(t, []string{".1.3.6.1.4.1.99999.1.55"}, smatch(lib.Get("acme-display")).SysObjectIDs)
+	require.Equal(t, []string{".1.3.6.1.4.1.99999.2.4"}, smatch(lib.Get("acme-projector")).SysObjectIDs)
+	require.Equal(t, []string{".1.3.6.1.4.1.99999.3.15"}, smatch(lib.Get("acme-ups")).SysObjectIDs)
 }
 
 func TestExtends(t *testing.T) {
@@ -195,7 +196,7 @@ name = "four"
 oid = ".1.3.6.1.4.1.3.40"
 type = "bool"
 `
-	ps, err := Parse("extends.toml", []byte(src))
+	ps, err := Parse("extends.toml", []byte(src), testCodecs)
 	require.NoError(t, err)
 	require.Len(t, ps, 3)
 	var child *gateway.Profile
@@ -212,21 +213,21 @@ type = "bool"
 	// Bases' points in extends order, own points replacing in place, new own points last.
 	require.Equal(t, []string{"one", "two", "three", "four"}, names)
 	require.Equal(t, gateway.TypeFloat, child.Point("two").Type, "own point wins")
-	require.Equal(t, ".1.3.6.1.4.1.3.20", child.Point("two").OID)
+	require.Equal(t, ".1.3.6.1.4.1.3.20", oidOf(*child.Point("two")))
 	require.Equal(t, "pdu", child.Kind, "kind inherited")
 	require.Equal(t, "Child Inc", child.Manufacturer, "own manufacturer wins")
-	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.4.1.1.1", "model": ".1.3.6.1.4.1.2.2", "firmware": ".1.3.6.1.4.1.3.4"}), child.Identity.Sources)
-	require.Equal(t, []gateway.Method{{Name: "reboot", OID: ".1.3.6.1.4.1.1.99", Type: gateway.TypeInt, Value: "1"}}, child.Methods)
-	require.Equal(t, []string{".1.3.6.1.4.1.2"}, child.Match.SysObjectIDs, "match is not inherited")
+	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.4.1.1.1", "model": ".1.3.6.1.4.1.2.2", "firmware": ".1.3.6.1.4.1.3.4"}), sid(child).Sources)
+	require.Equal(t, []gateway.Method{{Name: "reboot", Address: &snmp.Addr{OID: ".1.3.6.1.4.1.1.99"}, Type: gateway.TypeInt, Value: "1"}}, child.Methods)
+	require.Equal(t, []string{".1.3.6.1.4.1.2"}, smatch(child).SysObjectIDs, "match is not inherited")
 
 	// A site file extends embedded profiles.
-	ps, err = Parse("site.toml", []byte("[[profile]]\nname = \"my-ups\"\nextends = [\"ups-mib\"]\n[profile.match]\nsys_object_ids = [\"1.3.6.1.4.1.5\"]\n"))
+	ps, err = Parse("site.toml", []byte("[[profile]]\nname = \"my-ups\"\nextends = [\"ups-mib\"]\n[profile.match]\nsys_object_ids = [\"1.3.6.1.4.1.5\"]\n"), testCodecs)
 	require.NoError(t, err)
 	require.Len(t, ps, 1)
 	require.Equal(t, "ups", ps[0].Kind)
 	require.NotNil(t, ps[0].Point("batteryStatus"))
 	require.NotNil(t, ps[0].Point("uptimeSeconds"), "through ups-mib from mib2")
-	require.Empty(t, ps[0].Match.Present)
+	require.Empty(t, smatch(ps[0]).Present)
 }
 
 func TestExtendsErrors(t *testing.T) {
@@ -238,22 +239,22 @@ func TestExtendsErrors(t *testing.T) {
 		{
 			"unknown base",
 			"[[profile]]\nname = \"a\"\nextends = [\"mib2\", \"nope\"]\n",
-			[]string{`x.toml:3:20: extends unknown profile "nope"`},
+			[]string{`x.toml:3:20: profile[0].extends[1]: extends unknown profile "nope"`},
 		},
 		{
 			"self",
 			"[[profile]]\nname = \"a\"\nextends = [\"a\"]\n",
-			[]string{`x.toml:3:12: extends cycle: a -> a`},
+			[]string{`x.toml:3:12: profile[0].extends[0]: extends cycle: a -> a`},
 		},
 		{
 			"cycle",
 			"[[profile]]\nname = \"a\"\nextends = [\"b\"]\n\n[[profile]]\nname = \"b\"\nextends = [\"c\"]\n\n[[profile]]\nname = \"c\"\nextends = [\"mib2\", \"a\"]\n",
-			[]string{`x.toml:11:20: extends cycle: a -> b -> c -> a`},
+			[]string{`x.toml:11:20: profile[2].extends[1]: extends cycle: a -> b -> c -> a`},
 		},
 		{
 			"listed twice",
 			"[[profile]]\nname = \"a\"\nextends = [\"mib2\", \"mib2\"]\n",
-			[]string{`x.toml:3:20: "mib2" is listed twice in extends`},
+			[]string{`x.toml:3:20: profile[0].extends[1]: "mib2" is listed twice in extends`},
 		},
 		{
 			"clash between bases",
@@ -273,7 +274,7 @@ type = "int"
 name = "c"
 extends = ["a", "b"]
 `,
-			[]string{`x.toml:15:17: point "v" comes from both "a" and "b": define it in "c" to choose`},
+			[]string{`x.toml:15:17: profile[2].extends[1]: point "v" comes from both "a" and "b": define it in "c" to choose`},
 		},
 		{
 			"method clash between bases",
@@ -287,12 +288,12 @@ method = [{ name = "reboot", oid = "1.3.6.1.4.1.2", type = "int", value = 1 }]
 name = "c"
 extends = ["a", "b"]
 `,
-			[]string{`x.toml:9:17: method "reboot" comes from both "a" and "b": define it in "c" to choose`},
+			[]string{`x.toml:9:17: profile[2].extends[1]: method "reboot" comes from both "a" and "b": define it in "c" to choose`},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("x.toml", []byte(tc.src))
+			_, err := Parse("x.toml", []byte(tc.src), testCodecs)
 			require.Equal(t, tc.want, messages(t, err))
 		})
 	}
@@ -308,7 +309,7 @@ point = [{ name = "v", oid = "1.3.6.1.4.1.2", type = "int" }]
 name = "c"
 extends = ["a", "b"]
 point = [{ name = "v", oid = "1.3.6.1.4.1.2", type = "uint" }]
-`))
+`), testCodecs)
 	require.NoError(t, err)
 }
 
@@ -323,105 +324,105 @@ func TestValidation(t *testing.T) {
 		src  string
 		want []string
 	}{
-		{"toml syntax", head + "kind = \"ups\n", []string{`x.toml:3:12: toml: strings cannot contain newlines`}},
+		{"toml syntax", head + "kind = \"ups\n", []string{`x.toml:3:12: syntax error: strings cannot contain newlines`}},
 		// toml points at the blank before x; its own column would say 12, counting é's two bytes.
-		{"toml syntax col counts characters", "# ÄÖÜ\nname = \"é\" x\n", []string{`x.toml:2:11: toml: expected a top-level item to end with a newline, comment, or EOF, but got 'x' instead`}},
+		{"toml syntax col counts characters", "# ÄÖÜ\nname = \"é\" x\n", []string{`x.toml:2:11: syntax error: expected a top-level item to end with a newline, comment, or EOF, but got 'x' instead`}},
 		{"not utf-8", "name = \"\xff\"\n", []string{`x.toml:1:1: file is not UTF-8`}},
-		{"bits on an int", point("type = \"int\"\nbits = { 0 = \"a\" }\n"), []string{`x.toml:7:1: bits is only for type "bits", not "int"`}},
-		{"bits without names", point("type = \"bits\"\n"), []string{`x.toml:6:8: type "bits" needs a bits table: bits = { 0 = "lowPaper", 1 = "noPaper" }`}},
-		{"bits key not a number", point("type = \"bits\"\nbits = { x = \"a\" }\n"), []string{`x.toml:7:10: bits key "x" is not an integer`}},
-		{"bits not writable", point("type = \"bits\"\nbits = { 0 = \"a\" }\nwritable = true\n"), []string{`x.toml:8:12: a bits point cannot be writable`}},
-		{"where without table", point("type = \"int\"\nwhere = { oid = \"1.3.6.1.4.1.9\", in = [10] }\n"), []string{`x.toml:7:1: where selects table rows: it needs table = true`}},
-		{"where without in", point("type = \"int\"\ntable = true\nwhere = { oid = \"1.3.6.1.4.1.9\" }\n"), []string{`x.toml:8:9: where needs in (the values of rows to keep: in = [10])`}},
-		{"where in empty", point("type = \"int\"\ntable = true\nwhere = { oid = \"1.3.6.1.4.1.9\", in = [] }\n"), []string{`x.toml:8:39: in is empty: no row would be kept`}},
-		{"where bad key", point("type = \"int\"\ntable = true\nwhere = { column = \"1.3\", oid = \"1.3.6.1.4.1.9\", in = [1] }\n"), []string{`x.toml:8:11: unknown key "column" in [profile.point.where] (known: oid, in)`}},
-		{"decimals_oid on a string", point("type = \"string\"\ndecimals_oid = \"1.3.6.1.4.1.9\"\n"), []string{`x.toml:7:16: decimals_oid applies to numbers, not to type "string"`}},
-		{"identity source with two places", head + "[profile.identity]\nserial = { oid = \"1.3.6.1.4.1.9.1\", sys_descr = true }\n", []string{`x.toml:4:10: identity serial: give only one of oid, oids, sys_descr and sys_object_id`}},
-		{"identity source with no place", head + "[profile.identity]\nserial = { regex = \"(x)\" }\n", []string{`x.toml:4:10: identity serial: say where the value is: oid, oids, sys_descr = true or sys_object_id = true`}},
-		{"identity regex without a group", head + "[profile.identity]\nserial = { sys_descr = true, regex = \"x\" }\n", []string{`x.toml:4:38: regex: the expression needs exactly one group (the value), it has 0`}},
-		{"identity next without oid", head + "[profile.identity]\nserial = { oids = [\"1.3.6.1.4.1.9.1\", \"1.3.6.1.4.1.9.2\"], next = true }\n", []string{`x.toml:4:59: next needs oid (the column or subtree whose first object is read)`}},
-		{"identity map key not an oid", head + "[profile.identity]\nmodel = { sys_object_id = true, map = { \"x\" = \"M\" } }\n", []string{`x.toml:4:41: map key "x": with sys_object_id the keys are OIDs: needs at least two arcs`}},
-		{"identity one oid to join", head + "[profile.identity]\nmodel = { oids = [\"1.3.6.1.4.1.9.1\"] }\n", []string{`x.toml:4:18: oids joins two or more OIDs; for one write oid`}},
-		{"from_sys_descr not a string", head + "[profile.identity]\nserial_from_sys_descr = [1]\n", []string{`x.toml:4:26: serial_from_sys_descr must hold regular expressions, not an integer`}},
+		{"bits on an int", point("type = \"int\"\nbits = { 0 = \"a\" }\n"), []string{`x.toml:7:1: profile[0].point[0].bits: bits is only for type "bits", not "int"`}},
+		{"bits without names", point("type = \"bits\"\n"), []string{`x.toml:6:8: profile[0].point[0].type: type "bits" needs a bits table: bits = { 0 = "lowPaper", 1 = "noPaper" }`}},
+		{"bits key not a number", point("type = \"bits\"\nbits = { x = \"a\" }\n"), []string{`x.toml:7:10: profile[0].point[0].bits.x: bits key "x" is not an integer`}},
+		{"bits not writable", point("type = \"bits\"\nbits = { 0 = \"a\" }\nwritable = true\n"), []string{`x.toml:8:12: profile[0].point[0].writable: a bits point cannot be writable`}},
+		{"where without table", point("type = \"int\"\nwhere = { oid = \"1.3.6.1.4.1.9\", in = [10] }\n"), []string{`x.toml:7:1: profile[0].point[0].where: where selects table rows: it needs table = true`}},
+		{"where without in", point("type = \"int\"\ntable = true\nwhere = { oid = \"1.3.6.1.4.1.9\" }\n"), []string{`x.toml:8:9: profile[0].point[0].where: where needs in (the values of rows to keep: in = [10])`}},
+		{"where in empty", point("type = \"int\"\ntable = true\nwhere = { oid = \"1.3.6.1.4.1.9\", in = [] }\n"), []string{`x.toml:8:39: profile[0].point[0].where.in: in is empty: no row would be kept`}},
+		{"where bad key", point("type = \"int\"\ntable = true\nwhere = { column = \"1.3\", oid = \"1.3.6.1.4.1.9\", in = [1] }\n"), []string{`x.toml:8:11: profile[0].point[0].where.column: unknown key (known: oid, in)`}},
+		{"decimals_oid on a string", point("type = \"string\"\ndecimals_oid = \"1.3.6.1.4.1.9\"\n"), []string{`x.toml:7:16: profile[0].point[0].decimals_oid: decimals_oid applies to numbers, not to type "string"`}},
+		{"identity source with two places", head + "[profile.identity]\nserial = { oid = \"1.3.6.1.4.1.9.1\", sys_descr = true }\n", []string{`x.toml:4:10: profile[0].identity.serial: identity serial: give only one of oid, oids, sys_descr and sys_object_id`}},
+		{"identity source with no place", head + "[profile.identity]\nserial = { regex = \"(x)\" }\n", []string{`x.toml:4:10: profile[0].identity.serial: identity serial: say where the value is: oid, oids, sys_descr = true or sys_object_id = true`}},
+		{"identity regex without a group", head + "[profile.identity]\nserial = { sys_descr = true, regex = \"x\" }\n", []string{`x.toml:4:38: profile[0].identity.serial.regex: regex: the expression needs exactly one group (the value), it has 0`}},
+		{"identity next without oid", head + "[profile.identity]\nserial = { oids = [\"1.3.6.1.4.1.9.1\", \"1.3.6.1.4.1.9.2\"], next = true }\n", []string{`x.toml:4:59: profile[0].identity.serial.next: next needs oid (the column or subtree whose first object is read)`}},
+		{"identity map key not an oid", head + "[profile.identity]\nmodel = { sys_object_id = true, map = { \"x\" = \"M\" } }\n", []string{`x.toml:4:41: profile[0].identity.model.map.x: map key "x": with sys_object_id the keys are OIDs: needs at least two arcs`}},
+		{"identity one oid to join", head + "[profile.identity]\nmodel = { oids = [\"1.3.6.1.4.1.9.1\"] }\n", []string{`x.toml:4:18: profile[0].identity.model.oids: oids joins two or more OIDs; for one write oid`}},
+		{"from_sys_descr not a string", head + "[profile.identity]\nserial_from_sys_descr = [1]\n", []string{`x.toml:4:26: profile[0].identity.serial_from_sys_descr[0]: serial_from_sys_descr must hold regular expressions, not an integer`}},
 		{"empty file", "# nothing\n", []string{`x.toml:1:1: no profiles: a file holds one or more [[profile]] tables`}},
-		{"profile not an array", "[profile]\nname = \"p\"\n", []string{`x.toml:1:1: profile must be an array of tables: write [[profile]]`}},
-		{"unknown top-level key", "version = 1\n" + head, []string{`x.toml:1:1: unknown key "version" in the top level (known: profile)`}},
-		{"unknown key", head + "descripton = \"x\"\n", []string{`x.toml:3:1: unknown key "descripton" in [[profile]] (known: name, description, kind, protocol, manufacturer, extends, match, identity, point, method)`}},
-		{"key in the wrong case", head + "Kind = \"ups\"\n", []string{`x.toml:3:1: unknown key "Kind" in [[profile]]: keys are case-sensitive, write "kind"`}},
-		{"unknown key in match", head + "[profile.match]\n  sysDescr = \"x\"\n", []string{`x.toml:4:3: unknown key "sysDescr" in [profile.match] (known: sys_object_ids, sys_descr, present)`}},
-		{"unknown key in point", point("type = \"int\"\nUnit = \"V\"\n"), []string{`x.toml:7:1: unknown key "Unit" in [[profile.point]]: keys are case-sensitive, write "unit"`}},
-		{"unknown key in inline table", head + "identity = { serial = \"1.3\", sreial = \"1.3\" }\n", []string{`x.toml:3:30: unknown key "sreial" in [profile.identity] (known: serial, model, manufacturer, firmware, hardware, mac, serial_from_sys_descr, model_from_sys_descr, manufacturer_from_sys_descr, firmware_from_sys_descr, hardware_from_sys_descr, mac_from_sys_descr, fallback)`}},
-		{"unknown dotted key", head + "match.sys_oid = [\"1.3\"]\n", []string{`x.toml:3:1: unknown key "sys_oid" in [profile.match] (known: sys_object_ids, sys_descr, present)`}},
-		{"wrong toml type", head + "kind = 5\n", []string{`x.toml:3:8: kind must be a string, not an integer`}},
-		{"no name", "[[profile]]\nkind = \"ups\"\n", []string{`x.toml:1:1: profile has no name`}},
-		{"bad profile name", "[[profile]]\nname = \"My_UPS\"\n", []string{`x.toml:2:8: profile name "My_UPS": use lower-case letters, digits and hyphens`}},
-		{"duplicate profile", head + "\n" + head, []string{`x.toml:5:8: profile "p" is already defined at x.toml:2:8`}},
-		{"unknown kind", head + "kind = \"toaster\"\n", []string{`x.toml:3:8: unknown kind "toaster" (known: ups, pdu, sensor, printer, projector, display, codec, switch, meter, inverter, other)`}},
-		{"bad oid: letters", head + "[profile.match]\nsys_object_ids = [\".1.3.6.1.4.1.9\", \"iso.3.6\"]\n", []string{`x.toml:4:37: sys_object_ids: oid "iso.3.6" arc 1 ("iso") is not a number: an OID is numeric, dotted`}},
-		{"bad oid: one arc", head + "[profile.match]\npresent = [\".1\"]\n", []string{`x.toml:4:12: present: oid ".1" needs at least two arcs`}},
-		{"bad oid: empty arc", head + "[profile.identity]\nserial = \"1.3..6\"\n", []string{`x.toml:4:10: serial: oid "1.3..6" arc 3 is empty`}},
-		{"bad oid: trailing dot", head + "[profile.identity]\nserial = \"1.3.6.\"\n", []string{`x.toml:4:10: serial: oid "1.3.6." arc 4 is empty`}},
-		{"bad oid: too big", head + "[[profile.point]]\nname = \"v\"\noid = \"1.3.4294967296\"\ntype = \"int\"\n", []string{`x.toml:5:7: oid: oid "1.3.4294967296" arc 3 (4294967296) does not fit in 32 bits`}},
-		{"bad oid: leading zero", head + "[profile.identity]\nmodel = \"1.3.06\"\n", []string{`x.toml:4:9: model: oid "1.3.06" arc 3 ("06") has a leading zero`}},
-		{"bad oid: empty", head + "[profile.identity]\nmodel = \"\"\n", []string{`x.toml:4:9: model: oid "" is empty`}},
-		{"bad regexp", head + "[profile.match]\nsys_descr = \"(?i)^ACME(\"\n", []string{"x.toml:4:13: sys_descr: error parsing regexp: missing closing ): `(?i)^ACME(`"}},
-		{"empty regexp", head + "[profile.match]\nsys_descr = \"\"\n", []string{`x.toml:4:13: sys_descr is empty: leave it out to match any description`}},
-		{"unknown type", point("type = \"integer\"\n"), []string{`x.toml:6:8: unknown type "integer" (known: int, uint, counter, float, string, timeticks, bool, enum, mac, ip, oid)`}},
-		{"no type", point(""), []string{`x.toml:3:1: point "v" has no type`}},
-		{"no oid", head + "[[profile.point]]\nname = \"v\"\ntype = \"int\"\n", []string{`x.toml:3:1: point "v" has no oid`}},
-		{"no point name", head + "point = [{ oid = \"1.3\", type = \"int\" }]\n", []string{`x.toml:3:10: point has no name`}},
-		{"point name not camelCase", head + "[[profile.point]]\nname = \"Temperature\"\noid = \"1.3\"\ntype = \"int\"\n", []string{`x.toml:4:8: point name "Temperature" is not camelCase (a lower-case letter, then letters and digits)`}},
-		{"point name with underscore", head + "[[profile.point]]\nname = \"lamp_hours\"\noid = \"1.3\"\ntype = \"int\"\n", []string{`x.toml:4:8: point name "lamp_hours" is not camelCase (a lower-case letter, then letters and digits)`}},
-		{"duplicate point", point("type = \"int\"\n") + "[[profile.point]]\nname = \"v\"\noid = \"1.3.6\"\ntype = \"int\"\n", []string{`x.toml:8:8: duplicate point "v" (first at line 4)`}},
-		{"enum key not an integer", point("type = \"enum\"\nenum = { 1 = \"on\", off = \"off\" }\n"), []string{`x.toml:7:20: enum key "off" is not an integer`}},
-		{"enum key repeats", point("type = \"enum\"\nenum = { 1 = \"on\", \"01\" = \"off\" }\n"), []string{`x.toml:7:20: enum key "01" repeats 1`}},
-		{"enum name repeats", point("type = \"enum\"\nenum = { 1 = \"on\", 2 = \"on\" }\n"), []string{`x.toml:7:24: enum name "on" is used for both 1 and 2`}},
-		{"enum value not a string", point("type = \"enum\"\nenum = { 1 = 1 }\n"), []string{`x.toml:7:14: enum value for 1 must be a string, not an integer`}},
-		{"enum empty", point("type = \"enum\"\nenum = {}\n"), []string{`x.toml:7:8: enum is empty`}},
-		{"enum on a non-enum type", point("type = \"int\"\nenum = { 1 = \"on\" }\n"), []string{`x.toml:7:1: enum is only for type "enum", not "int"`}},
-		{"enum as a table", point("type = \"int\"\n[profile.point.enum]\n1 = \"on\"\n"), []string{`x.toml:7:1: enum is only for type "enum", not "int"`}},
-		{"enum type without enum", point("type = \"enum\"\n"), []string{`x.toml:6:8: type "enum" needs an enum table: enum = { 1 = "on", 2 = "off" }`}},
-		{"min greater than max", point("type = \"int\"\nwritable = true\nmin = 10\nmax = 5.5\n"), []string{`x.toml:8:7: min 10 is greater than max 5.5`}},
-		{"min without writable", point("type = \"int\"\nmin = 0\n"), []string{`x.toml:7:1: min limits writes: it needs writable = true`}},
-		{"max on a string", point("type = \"string\"\nwritable = true\nmax = 5\n"), []string{`x.toml:8:1: max applies to numbers, not to type "string"`}},
-		{"max_len on a number", point("type = \"int\"\nwritable = true\nmax_len = 5\n"), []string{`x.toml:8:1: max_len applies to strings, not to type "int"`}},
-		{"max_len zero", point("type = \"string\"\nwritable = true\nmax_len = 0\n"), []string{`x.toml:8:11: max_len 0 is out of range 1..65535`}},
-		{"scale 0", point("type = \"int\"\nscale = 0\n"), []string{`x.toml:7:9: scale 0 is meaningless: leave scale out for 1`}},
-		{"scale 0.0", point("type = \"int\"\nscale = 0.0\n"), []string{`x.toml:7:9: scale 0 is meaningless: leave scale out for 1`}},
-		{"scale not finite", point("type = \"int\"\nscale = nan\n"), []string{`x.toml:7:9: scale must be a finite number`}},
-		{"scale on a string", point("type = \"string\"\nscale = 2\n"), []string{`x.toml:7:9: scale applies to numbers, not to type "string"`}},
-		{"offset on an enum", point("type = \"enum\"\nenum = { 1 = \"on\" }\noffset = 2\n"), []string{`x.toml:8:10: offset applies to numbers, not to type "enum"`}},
-		{"unit alias", point("type = \"int\"\nunit = \"°C\"\n"), []string{`x.toml:7:8: unit "°C": write "Cel" (units are UCUM codes)`}},
-		{"unknown unit", point("type = \"int\"\nunit = \"furlongs\"\n"), []string{`x.toml:7:8: unknown unit "furlongs" (known: % %RH Cel V A W kW VA kVA var Wh kWh Hz ms s min h d B bit/s Pa dB dBm lx cd/m2 1/min)`}},
-		{"writable counter", point("type = \"counter\"\nwritable = true\n"), []string{`x.toml:7:12: a counter point cannot be writable`}},
-		{"writable not a boolean", point("type = \"int\"\nwritable = \"yes\"\n"), []string{`x.toml:7:12: writable must be true or false, not a string`}},
-		{"point not a table", head + "point = [\"uptime\"]\n", []string{`x.toml:3:10: point must hold tables, not a string`}},
-		{"extends not strings", head + "extends = [\"mib2\", 3]\n", []string{`x.toml:3:20: extends must hold strings, not an integer`}},
-		{"method without value", head + "[[profile.method]]\nname = \"reboot\"\noid = \"1.3\"\ntype = \"int\"\n", []string{`x.toml:3:1: method "reboot" has no value`}},
-		{"method value of the wrong type", head + "[[profile.method]]\nname = \"reboot\"\noid = \"1.3\"\ntype = \"int\"\nvalue = \"now\"\n", []string{`x.toml:7:9: value "now": type "int" sets a 32-bit integer`}},
-		{"method value a float", head + "[[profile.method]]\nname = \"reboot\"\noid = \"1.3\"\ntype = \"int\"\nvalue = 1.5\n", []string{`x.toml:7:9: value must be a string or an integer, not a float`}},
-		{"method on a counter", head + "[[profile.method]]\nname = \"reset\"\noid = \"1.3\"\ntype = \"counter\"\nvalue = 0\n", []string{`x.toml:6:8: a method cannot set a counter`}},
-		{"duplicate method", head + "method = [\n  { name = \"reboot\", oid = \"1.3\", type = \"int\", value = 1 },\n  { name = \"reboot\", oid = \"1.3\", type = \"int\", value = 2 },\n]\n", []string{`x.toml:5:12: duplicate method "reboot" (first at line 4)`}},
+		{"profile not an array", "[profile]\nname = \"p\"\n", []string{`x.toml:1:1: profile: must be an array of tables: write [[profile]], not [profile]`}},
+		{"unknown top-level key", "version = 1\n" + head, []string{`x.toml:1:1: version: unknown key (known: profile)`}},
+		{"unknown key", head + "descripton = \"x\"\n", []string{`x.toml:3:1: profile[0].descripton: unknown key; did you mean description?`}},
+		{"key in the wrong case", head + "Kind = \"ups\"\n", []string{`x.toml:3:1: profile[0].Kind: unknown key; did you mean kind? (keys are case-sensitive)`}},
+		{"unknown key in match", head + "[profile.match]\n  sysDescr = \"x\"\n", []string{`x.toml:4:3: profile[0].match.sysDescr: unknown key; did you mean sys_descr?`}},
+		{"unknown key in point", point("type = \"int\"\nUnit = \"V\"\n"), []string{`x.toml:7:1: profile[0].point[0].Unit: unknown key; did you mean unit? (keys are case-sensitive)`}},
+		{"unknown key in inline table", head + "identity = { serial = \"1.3\", sreial = \"1.3\" }\n", []string{`x.toml:3:30: profile[0].identity.sreial: unknown key; did you mean serial?`}},
+		{"unknown dotted key", head + "match.sys_oid = [\"1.3\"]\n", []string{`x.toml:3:1: profile[0].match.sys_oid: unknown key (known: sys_object_ids, sys_descr, present)`}},
+		{"wrong toml type", head + "kind = 5\n", []string{`x.toml:3:8: profile[0].kind: must be a string, got an integer 5`}},
+		{"no name", "[[profile]]\nkind = \"ups\"\n", []string{`x.toml:1:1: profile[0]: profile has no name`}},
+		{"bad profile name", "[[profile]]\nname = \"My_UPS\"\n", []string{`x.toml:2:8: profile[0].name: profile name "My_UPS": use lower-case letters, digits and hyphens`}},
+		{"duplicate profile", head + "\n" + head, []string{`x.toml:5:8: profile[1].name: profile "p" is already defined at x.toml:2:8`}},
+		{"unknown kind", head + "kind = \"toaster\"\n", []string{`x.toml:3:8: profile[0].kind: unknown kind "toaster" (known: ups, pdu, sensor, printer, projector, display, codec, switch, meter, inverter, other)`}},
+		{"bad oid: letters", head + "[profile.match]\nsys_object_ids = [\".1.3.6.1.4.1.9\", \"iso.3.6\"]\n", []string{`x.toml:4:37: profile[0].match.sys_object_ids[1]: oid "iso.3.6" arc 1 ("iso") is not a number: an OID is numeric, dotted`}},
+		{"bad oid: one arc", head + "[profile.match]\npresent = [\".1\"]\n", []string{`x.toml:4:12: profile[0].match.present[0]: oid ".1" needs at least two arcs`}},
+		{"bad oid: empty arc", head + "[profile.identity]\nserial = \"1.3..6\"\n", []string{`x.toml:4:10: profile[0].identity.serial: serial: oid "1.3..6" arc 3 is empty`}},
+		{"bad oid: trailing dot", head + "[profile.identity]\nserial = \"1.3.6.\"\n", []string{`x.toml:4:10: profile[0].identity.serial: serial: oid "1.3.6." arc 4 is empty`}},
+		{"bad oid: too big", head + "[[profile.point]]\nname = \"v\"\noid = \"1.3.4294967296\"\ntype = \"int\"\n", []string{`x.toml:5:7: profile[0].point[0].oid: oid "1.3.4294967296" arc 3 (4294967296) does not fit in 32 bits`}},
+		{"bad oid: leading zero", head + "[profile.identity]\nmodel = \"1.3.06\"\n", []string{`x.toml:4:9: profile[0].identity.model: model: oid "1.3.06" arc 3 ("06") has a leading zero`}},
+		{"bad oid: empty", head + "[profile.identity]\nmodel = \"\"\n", []string{`x.toml:4:9: profile[0].identity.model: model: oid "" is empty`}},
+		{"bad regexp", head + "[profile.match]\nsys_descr = \"(?i)^ACME(\"\n", []string{"x.toml:4:13: profile[0].match.sys_descr: sys_descr: error parsing regexp: missing closing ): `(?i)^ACME(`"}},
+		{"empty regexp", head + "[profile.match]\nsys_descr = \"\"\n", []string{`x.toml:4:13: profile[0].match.sys_descr: sys_descr is empty: leave it out to match any description`}},
+		{"unknown type", point("type = \"integer\"\n"), []string{`x.toml:6:8: profile[0].point[0].type: unknown type "integer" (known: int, uint, counter, float, string, timeticks, bool, enum, mac, ip, oid, bits)`}},
+		{"no type", point(""), []string{`x.toml:3:1: profile[0].point[0]: point "v" has no type`}},
+		{"no oid", head + "[[profile.point]]\nname = \"v\"\ntype = \"int\"\n", []string{`x.toml:3:1: profile[0].point[0]: point "v" has no oid`}},
+		{"no point name", head + "point = [{ oid = \"1.3\", type = \"int\" }]\n", []string{`x.toml:3:10: profile[0].point[0]: point has no name`}},
+		{"point name not camelCase", head + "[[profile.point]]\nname = \"Temperature\"\noid = \"1.3\"\ntype = \"int\"\n", []string{`x.toml:4:8: profile[0].point[0].name: point name "Temperature" is not camelCase (a lower-case letter, then letters and digits)`}},
+		{"point name with underscore", head + "[[profile.point]]\nname = \"lamp_hours\"\noid = \"1.3\"\ntype = \"int\"\n", []string{`x.toml:4:8: profile[0].point[0].name: point name "lamp_hours" is not camelCase (a lower-case letter, then letters and digits)`}},
+		{"duplicate point", point("type = \"int\"\n") + "[[profile.point]]\nname = \"v\"\noid = \"1.3.6\"\ntype = \"int\"\n", []string{`x.toml:8:8: profile[0].point[1].name: duplicate point "v" (first at line 4)`}},
+		{"enum key not an integer", point("type = \"enum\"\nenum = { 1 = \"on\", off = \"off\" }\n"), []string{`x.toml:7:20: profile[0].point[0].enum.off: enum key "off" is not an integer`}},
+		{"enum key repeats", point("type = \"enum\"\nenum = { 1 = \"on\", \"01\" = \"off\" }\n"), []string{`x.toml:7:20: profile[0].point[0].enum.01: enum key "01" repeats 1`}},
+		{"enum name repeats", point("type = \"enum\"\nenum = { 1 = \"on\", 2 = \"on\" }\n"), []string{`x.toml:7:24: profile[0].point[0].enum.2: enum name "on" is used for both 1 and 2`}},
+		{"enum value not a string", point("type = \"enum\"\nenum = { 1 = 1 }\n"), []string{`x.toml:7:14: profile[0].point[0].enum.1: enum value for 1 must be a string, not an integer`}},
+		{"enum empty", point("type = \"enum\"\nenum = {}\n"), []string{`x.toml:7:8: profile[0].point[0].enum: enum is empty`}},
+		{"enum on a non-enum type", point("type = \"int\"\nenum = { 1 = \"on\" }\n"), []string{`x.toml:7:1: profile[0].point[0].enum: enum is only for type "enum", not "int"`}},
+		{"enum as a table", point("type = \"int\"\n[profile.point.enum]\n1 = \"on\"\n"), []string{`x.toml:7:1: profile[0].point[0].enum: enum is only for type "enum", not "int"`}},
+		{"enum type without enum", point("type = \"enum\"\n"), []string{`x.toml:6:8: profile[0].point[0].type: type "enum" needs an enum table: enum = { 1 = "on", 2 = "off" }`}},
+		{"min greater than max", point("type = \"int\"\nwritable = true\nmin = 10\nmax = 5.5\n"), []string{`x.toml:8:7: profile[0].point[0].min: min 10 is greater than max 5.5`}},
+		{"min without writable", point("type = \"int\"\nmin = 0\n"), []string{`x.toml:7:1: profile[0].point[0].min: min limits writes: it needs writable = true`}},
+		{"max on a string", point("type = \"string\"\nwritable = true\nmax = 5\n"), []string{`x.toml:8:1: profile[0].point[0].max: max applies to numbers, not to type "string"`}},
+		{"max_len on a number", point("type = \"int\"\nwritable = true\nmax_len = 5\n"), []string{`x.toml:8:1: profile[0].point[0].max_len: max_len applies to strings, not to type "int"`}},
+		{"max_len zero", point("type = \"string\"\nwritable = true\nmax_len = 0\n"), []string{`x.toml:8:11: profile[0].point[0].max_len: max_len 0 is out of range 1..65535`}},
+		{"scale 0", point("type = \"int\"\nscale = 0\n"), []string{`x.toml:7:9: profile[0].point[0].scale: scale 0 is meaningless: leave scale out for 1`}},
+		{"scale 0.0", point("type = \"int\"\nscale = 0.0\n"), []string{`x.toml:7:9: profile[0].point[0].scale: scale 0 is meaningless: leave scale out for 1`}},
+		{"scale not finite", point("type = \"int\"\nscale = nan\n"), []string{`x.toml:7:9: profile[0].point[0].scale: must be a finite number`}},
+		{"scale on a string", point("type = \"string\"\nscale = 2\n"), []string{`x.toml:7:9: profile[0].point[0].scale: scale applies to numbers, not to type "string"`}},
+		{"offset on an enum", point("type = \"enum\"\nenum = { 1 = \"on\" }\noffset = 2\n"), []string{`x.toml:8:10: profile[0].point[0].offset: offset applies to numbers, not to type "enum"`}},
+		{"unit alias", point("type = \"int\"\nunit = \"°C\"\n"), []string{`x.toml:7:8: profile[0].point[0].unit: unit "°C": write "Cel" (units are UCUM codes)`}},
+		{"unknown unit", point("type = \"int\"\nunit = \"furlongs\"\n"), []string{`x.toml:7:8: profile[0].point[0].unit: unknown unit "furlongs" (known: % %RH Cel V A W kW VA kVA var Wh kWh Hz ms s min h d B bit/s Pa dB dBm lx cd/m2 1/min)`}},
+		{"writable counter", point("type = \"counter\"\nwritable = true\n"), []string{`x.toml:7:12: profile[0].point[0].writable: a counter point cannot be writable`}},
+		{"writable not a boolean", point("type = \"int\"\nwritable = \"yes\"\n"), []string{`x.toml:7:12: profile[0].point[0].writable: must be true or false, got a string "yes"`}},
+		{"point not a table", head + "point = [\"uptime\"]\n", []string{`x.toml:3:10: profile[0].point[0]: must be a table, got a string "uptime"`}},
+		{"extends not strings", head + "extends = [\"mib2\", 3]\n", []string{`x.toml:3:20: profile[0].extends[1]: must be a string, got an integer 3`}},
+		{"method without value", head + "[[profile.method]]\nname = \"reboot\"\noid = \"1.3\"\ntype = \"int\"\n", []string{`x.toml:3:1: profile[0].method[0]: method "reboot" has no value`}},
+		{"method value of the wrong type", head + "[[profile.method]]\nname = \"reboot\"\noid = \"1.3\"\ntype = \"int\"\nvalue = \"now\"\n", []string{`x.toml:7:9: profile[0].method[0].value: value "now": type "int" sets a 32-bit integer`}},
+		{"method value a float", head + "[[profile.method]]\nname = \"reboot\"\noid = \"1.3\"\ntype = \"int\"\nvalue = 1.5\n", []string{`x.toml:7:9: profile[0].method[0].value: must be a string or an integer, got a float 1.5`}},
+		{"method on a counter", head + "[[profile.method]]\nname = \"reset\"\noid = \"1.3\"\ntype = \"counter\"\nvalue = 0\n", []string{`x.toml:6:8: profile[0].method[0].type: a method cannot set a counter`}},
+		{"duplicate method", head + "method = [\n  { name = \"reboot\", oid = \"1.3\", type = \"int\", value = 1 },\n  { name = \"reboot\", oid = \"1.3\", type = \"int\", value = 2 },\n]\n", []string{`x.toml:5:12: profile[0].method[1].name: duplicate method "reboot" (first at line 4)`}},
 		{
 			"several errors at once, in file order",
 			head + "kind = \"toaster\"\n[[profile.point]]\nname = \"Bad\"\noid = \"x\"\ntype = \"int\"\n",
 			[]string{
-				`x.toml:3:8: unknown kind "toaster" (known: ups, pdu, sensor, printer, projector, display, codec, switch, meter, inverter, other)`,
-				`x.toml:5:8: point name "Bad" is not camelCase (a lower-case letter, then letters and digits)`,
-				`x.toml:6:7: oid: oid "x" needs at least two arcs`,
+				`x.toml:3:8: profile[0].kind: unknown kind "toaster" (known: ups, pdu, sensor, printer, projector, display, codec, switch, meter, inverter, other)`,
+				`x.toml:5:8: profile[0].point[0].name: point name "Bad" is not camelCase (a lower-case letter, then letters and digits)`,
+				`x.toml:6:7: profile[0].point[0].oid: oid "x" needs at least two arcs`,
 			},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("x.toml", []byte(tc.src))
+			_, err := Parse("x.toml", []byte(tc.src), testCodecs)
 			require.Equal(t, tc.want, messages(t, err))
 		})
 	}
 }
 
 func TestSiteOverride(t *testing.T) {
-	lib, err := Load([]string{"testdata/site"})
+	lib, err := Load([]string{"testdata/site"}, testCodecs)
 	require.NoError(t, err)
 	require.Equal(t, []Override{{Name: "mib2", Source: filepath.Join("testdata", "site", "mib2.toml"), Replaced: "embedded:mib2.toml"}}, lib.Overrides())
 
@@ -431,34 +432,31 @@ func TestSiteOverride(t *testing.T) {
 	// Every profile extending mib2 now gets the site's version, and the fallback is the site's.
 	require.Nil(t, lib.Get("acme-display").Point("hostname"))
 	require.NotNil(t, lib.Get("acme-display").Point("uptimeSeconds"))
-	require.Same(t, mib2, lib.Match(gateway.Identity{SysObjectID: ".1.3.6.1.4.1.311.1"}, nil))
 
 	eaton := lib.Get("eaton-ups")
 	require.NotNil(t, eaton)
 	require.Equal(t, "ups", eaton.Kind)
 	require.Equal(t, "Eaton", eaton.Manufacturer)
-	require.Equal(t, ".1.3.6.1.4.1.534.1.2.4.0", eaton.Point("batteryChargePercent").OID)
-	require.Equal(t, ".1.3.6.1.2.1.33.1.2.1.0", eaton.Point("batteryStatus").OID)
-	got := lib.Match(gateway.Identity{SysObjectID: ".1.3.6.1.4.1.534.1.2"}, answers(upsIdentMfr, ".1.3.6.1.4.1.534.1.1.2.0"))
-	require.Same(t, eaton, got)
+	require.Equal(t, ".1.3.6.1.4.1.534.1.2.4.0", oidOf(*eaton.Point("batteryChargePercent")))
+	require.Equal(t, ".1.3.6.1.2.1.33.1.2.1.0", oidOf(*eaton.Point("batteryStatus")))
 
 	// A later directory replaces a profile of an earlier one.
-	lib, err = Load([]string{"testdata/site", "testdata/site2"})
+	lib, err = Load([]string{"testdata/site", "testdata/site2"}, testCodecs)
 	require.NoError(t, err)
 	require.Equal(t, []Override{
 		{Name: "eaton-ups", Source: filepath.Join("testdata", "site2", "eaton.toml"), Replaced: filepath.Join("testdata", "site", "eaton.toml")},
 		{Name: "mib2", Source: filepath.Join("testdata", "site", "mib2.toml"), Replaced: "embedded:mib2.toml"},
 	}, lib.Overrides())
-	require.Equal(t, []string{".1.3.6.1.4.1.534.1"}, lib.Get("eaton-ups").Match.SysObjectIDs)
+	require.Equal(t, []string{".1.3.6.1.4.1.534.1"}, smatch(lib.Get("eaton-ups")).SysObjectIDs)
 }
 
 func TestLoadErrors(t *testing.T) {
-	_, err := Load([]string{"testdata/dup"})
-	require.Equal(t, []string{`testdata/dup/b.toml:4:8: profile "twice" is already defined at testdata/dup/a.toml:2:8`}, messages(t, err))
+	_, err := Load([]string{"testdata/dup"}, testCodecs)
+	require.Equal(t, []string{`testdata/dup/b.toml:4:8: profile[0].name: profile "twice" is already defined at testdata/dup/a.toml:2:8`}, messages(t, err))
 
-	_, err = Load([]string{"testdata/missing", "testdata/dup"})
+	_, err = Load([]string{"testdata/missing", "testdata/dup"}, testCodecs)
 	require.Equal(t, []string{
-		`testdata/dup/b.toml:4:8: profile "twice" is already defined at testdata/dup/a.toml:2:8`,
+		`testdata/dup/b.toml:4:8: profile[0].name: profile "twice" is already defined at testdata/dup/a.toml:2:8`,
 		`testdata/missing: read profile directory: no such file or directory`,
 	}, messages(t, err))
 
@@ -466,47 +464,25 @@ func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.toml"), []byte("[[profile]]\nname = \"a\"\nkind = \"x\"\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.toml"), []byte("[[profile]\n"), 0o600))
-	_, err = Load([]string{dir})
+	_, err = Load([]string{dir}, testCodecs)
 	msgs := messages(t, err)
 	require.Len(t, msgs, 2)
-	require.Equal(t, filepath.Join(dir, "a.toml")+`:3:8: unknown kind "x" (known: ups, pdu, sensor, printer, projector, display, codec, switch, meter, inverter, other)`, msgs[0])
+	require.Equal(t, filepath.Join(dir, "a.toml")+`:3:8: profile[0].kind: unknown kind "x" (known: ups, pdu, sensor, printer, projector, display, codec, switch, meter, inverter, other)`, msgs[0])
 	require.True(t, strings.HasPrefix(msgs[1], filepath.Join(dir, "b.toml")+":1:"), msgs[1])
-}
-
-func TestProbeOIDs(t *testing.T) {
-	lib, err := Load(nil)
-	require.NoError(t, err)
-	embeddedProbes := lib.ProbeOIDs()
-	require.Subset(t, embeddedProbes, []string{upsIdentMfr, prtGeneralSer})
-	require.True(t, slices.IsSorted(embeddedProbes))
-	require.Len(t, slices.Compact(slices.Clone(embeddedProbes)), len(embeddedProbes), "no duplicates")
-
-	lib, err = Load([]string{"testdata/match", "testdata/site"})
-	require.NoError(t, err)
-	got := lib.ProbeOIDs()
-	require.Subset(t, got, []string{".1.3.6.1.4.1.5.1.0", ".1.3.6.1.4.1.5.2.0", ".1.3.6.1.4.1.534.1.1.2.0"})
-	require.Equal(t, 1, countOf(got, ".1.3.6.1.4.1.5.1.0"), "named by three profiles, listed once")
-	require.Len(t, got, len(embeddedProbes)+3)
-
-	// Callers get a copy.
-	lib.ProbeOIDs()[0] = "changed"
-	require.Equal(t, upsIdentMfr, lib.ProbeOIDs()[0])
 }
 
 // TestLibrariesAreIndependent: the embedded profiles are parsed once per process, so a library must not
 // share mutable parts with that parse (or with another library).
 func TestLibrariesAreIndependent(t *testing.T) {
-	a, err := Load(nil)
+	a, err := Load(nil, testCodecs)
 	require.NoError(t, err)
 	a.Get("ups-mib").Point("batteryStatus").Enum[1] = "changed"
-	a.Get("ups-mib").Match.Present[0] = "changed"
 	*a.Get("mib2").Point("hostname") = gateway.Point{}
 
-	b, err := Load(nil)
+	b, err := Load(nil, testCodecs)
 	require.NoError(t, err)
 	require.Equal(t, "unknown", b.Get("ups-mib").Point("batteryStatus").Enum[1])
-	require.Equal(t, []string{upsIdentMfr}, b.Get("ups-mib").Match.Present)
-	require.Equal(t, ".1.3.6.1.2.1.1.5.0", b.Get("mib2").Point("hostname").OID)
+	require.Equal(t, ".1.3.6.1.2.1.1.5.0", oidOf(*b.Get("mib2").Point("hostname")))
 }
 
 func countOf(list []string, s string) int {
@@ -529,7 +505,7 @@ func TestTwinPropertiesDocumented(t *testing.T) {
 	const marker = "|---|---|---|---|---|\n"
 	doc, err := os.ReadFile(path)
 	require.NoError(t, err)
-	lib, err := Load(nil)
+	lib, err := Load(nil, testCodecs)
 	require.NoError(t, err)
 	head, _, ok := strings.Cut(string(doc), marker)
 	require.True(t, ok, "the generated table's header is gone from %s", path)
@@ -550,7 +526,7 @@ func propertyTable(lib *Library) string {
 	for _, p := range lib.List() {
 		for _, pt := range p.Points {
 			key := pt.Name
-			if pt.Table {
+			if a, ok := pt.Address.(*snmp.Addr); ok && a.Table {
 				key += "[i]"
 			}
 			in := props[key]
@@ -595,7 +571,7 @@ func TestDevicesTableDocumented(t *testing.T) {
 	const tail = "<!-- end of generated table -->"
 	doc, err := os.ReadFile(path)
 	require.NoError(t, err)
-	lib, err := Load(nil)
+	lib, err := Load(nil, testCodecs)
 	require.NoError(t, err)
 	before, rest, ok := strings.Cut(string(doc), head)
 	require.True(t, ok, "the generated table's header is gone from %s", path)
@@ -614,23 +590,23 @@ func devicesTable(lib *Library) string {
 	type row struct{ vendor, family, kind, proto, fields, name string }
 	var rows []row
 	for _, p := range lib.List() {
-		m := p.Match
-		if len(m.SysObjectIDs) == 0 && m.SysDescr == "" && len(m.Present) == 0 && len(m.Services) == 0 &&
-			m.VendorName == "" && m.ProductCode == "" && len(m.SunSpecModels) == 0 && p.Name != Fallback {
+		if p.Match == nil && p.Name != "mib2" { // a base; mib2 is SNMP's fallback
 			continue
 		}
 		var fields []string
-		for _, f := range gateway.IdentityFields {
-			_, reg := p.Identity.Registers[f]
-			if len(p.Identity.Chain(f)) > 0 || len(p.Identity.Fallback[f]) > 0 || reg || len(p.Identity.TXT[f]) > 0 {
-				fields = append(fields, f)
+		if d, ok := p.Identity.(interface{ Describe() []string }); ok {
+			lines := d.Describe()
+			for _, f := range gateway.IdentityFields {
+				if slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, f+":") || strings.HasPrefix(l, f+" (") }) {
+					fields = append(fields, f)
+				}
 			}
 		}
 		vendor := p.Manufacturer
 		if vendor == "" {
 			vendor = "any"
 		}
-		rows = append(rows, row{vendor, p.Description, p.Kind, p.ProtocolName(), strings.Join(fields, ", "), p.Name})
+		rows = append(rows, row{vendor, p.Description, p.Kind, p.Protocol, strings.Join(fields, ", "), p.Name})
 	}
 	slices.SortFunc(rows, func(a, b row) int {
 		return cmp.Or(strings.Compare(strings.ToLower(a.vendor), strings.ToLower(b.vendor)), strings.Compare(a.name, b.name))
@@ -647,10 +623,35 @@ func devicesTable(lib *Library) string {
 }
 
 // identityOIDs is the identity sources of fields that are each one OID.
-func identityOIDs(byField map[string]string) map[string][]gateway.IdentitySource {
-	src := map[string][]gateway.IdentitySource{}
+func identityOIDs(byField map[string]string) map[string][]snmp.IdentitySource {
+	src := map[string][]snmp.IdentitySource{}
 	for f, oid := range byField {
-		src[f] = []gateway.IdentitySource{{OID: oid}}
+		src[f] = []snmp.IdentitySource{{OID: oid}}
 	}
 	return src
+}
+
+// oidOf is an SNMP point's OID.
+func oidOf(pt gateway.Point) string {
+	if a, ok := pt.Address.(*snmp.Addr); ok {
+		return a.OID
+	}
+	return ""
+}
+
+// smatch and sid are an SNMP profile's match conditions and identity rules.
+func smatch(p *gateway.Profile) *snmp.Match {
+	m, _ := p.Match.(*snmp.Match)
+	if m == nil {
+		return &snmp.Match{}
+	}
+	return m
+}
+
+func sid(p *gateway.Profile) *snmp.Identity {
+	id, _ := p.Identity.(*snmp.Identity)
+	if id == nil {
+		return &snmp.Identity{}
+	}
+	return id
 }

@@ -1,9 +1,7 @@
 package profile
 
 import (
-	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -20,14 +18,15 @@ type resolved struct {
 
 type resolver struct {
 	raws     map[string]*rawProfile
+	codecs   Codecs
 	done     map[string]*resolved
 	visiting []string // the extends chain being resolved, for cycle messages
 	errs     []*Error
 }
 
 // resolveAll folds extends into every profile of raws (keyed by name).
-func resolveAll(raws map[string]*rawProfile) (map[string]*resolved, []*Error) {
-	r := &resolver{raws: raws, done: map[string]*resolved{}}
+func resolveAll(raws map[string]*rawProfile, codecs Codecs) (map[string]*resolved, []*Error) {
+	r := &resolver{raws: raws, codecs: codecs, done: map[string]*resolved{}}
 	names := make([]string, 0, len(raws))
 	for n := range raws {
 		names = append(names, n)
@@ -39,8 +38,8 @@ func resolveAll(raws map[string]*rawProfile) (map[string]*resolved, []*Error) {
 	return r.done, r.errs
 }
 
-func (r *resolver) errorf(raw *rawProfile, at position, format string, args ...any) {
-	r.errs = append(r.errs, &Error{Source: raw.prof.Source, Line: at.line, Col: at.col, Msg: fmt.Sprintf(format, args...)})
+func (r *resolver) errorf(raw *rawProfile, key string, format string, args ...any) {
+	r.errs = append(r.errs, raw.errorf(key, format, args...))
 }
 
 func (r *resolver) resolve(name string) *resolved {
@@ -55,10 +54,10 @@ func (r *resolver) resolve(name string) *resolved {
 	for i, b := range raw.extends {
 		switch {
 		case r.raws[b] == nil:
-			r.errorf(raw, raw.extendsAt[i], "extends unknown profile %q", b)
+			r.errorf(raw, raw.extKeys[i], "extends unknown profile %q", b)
 		case slices.Contains(r.visiting, b):
 			chain := append(slices.Clone(r.visiting[slices.Index(r.visiting, b):]), b)
-			r.errorf(raw, raw.extendsAt[i], "extends cycle: %s", strings.Join(chain, " -> "))
+			r.errorf(raw, raw.extKeys[i], "extends cycle: %s", strings.Join(chain, " -> "))
 		default:
 			bases = append(bases, r.resolve(b))
 		}
@@ -69,23 +68,16 @@ func (r *resolver) resolve(name string) *resolved {
 		Name:        own.Name,
 		Description: own.Description,
 		Protocol:    own.Protocol,
-		Match: gateway.Match{ // copied: raws of the embedded set are shared by every Load
-			SysObjectIDs:  slices.Clone(own.Match.SysObjectIDs),
-			SysDescr:      own.Match.SysDescr,
-			Present:       slices.Clone(own.Match.Present),
-			Services:      slices.Clone(own.Match.Services),
-			VendorName:    own.Match.VendorName,
-			ProductCode:   own.Match.ProductCode,
-			SunSpecModels: slices.Clone(own.Match.SunSpecModels),
-		},
-		Source: own.Source,
+		Match:       own.Match, // a protocol's own value, read-only: raws of the embedded set are shared
+		Source:      own.Source,
 	}
 	for _, b := range bases {
-		if b.p.ProtocolName() != p.ProtocolName() {
+		if b.p.Protocol != p.Protocol {
 			r.errorf(raw, r.extendsAt(raw, b.p.Name), "%q speaks %s and %q %s: a profile extends only profiles of its own protocol",
-				own.Name, p.ProtocolName(), b.p.Name, b.p.ProtocolName())
+				own.Name, p.Protocol, b.p.Name, b.p.Protocol)
 		}
 	}
+	codec := r.codecs[p.Protocol]
 	res := &resolved{p: p}
 	for _, b := range bases {
 		if b.p.Kind != "" {
@@ -94,7 +86,9 @@ func (r *resolver) resolve(name string) *resolved {
 		if b.p.Manufacturer != "" {
 			p.Manufacturer = b.p.Manufacturer
 		}
-		mergeIdentity(&p.Identity, b.p.Identity)
+		if codec != nil && b.p.Protocol == p.Protocol {
+			p.Identity = codec.MergeIdentity(p.Identity, b.p.Identity)
+		}
 	}
 	if own.Kind != "" {
 		p.Kind = own.Kind
@@ -105,7 +99,9 @@ func (r *resolver) resolve(name string) *resolved {
 	if own.Manufacturer != "" {
 		p.Manufacturer = own.Manufacturer
 	}
-	mergeIdentity(&p.Identity, own.Identity)
+	if codec != nil {
+		p.Identity = codec.MergeIdentity(p.Identity, own.Identity)
+	}
 
 	// Points: the bases' in extends order, then the profile's own; an own point replaces a base's in
 	// place. Two bases that bring different definitions of one name are a clash unless the profile
@@ -162,48 +158,12 @@ func (r *resolver) resolve(name string) *resolved {
 	return res
 }
 
-// extendsAt is where raw names base in its extends list.
-func (r *resolver) extendsAt(raw *rawProfile, base string) position {
+// extendsAt is the key where raw names base in its extends list.
+func (r *resolver) extendsAt(raw *rawProfile, base string) string {
 	if i := slices.Index(raw.extends, base); i >= 0 {
-		return raw.extendsAt[i]
+		return raw.extKeys[i]
 	}
-	return raw.at
-}
-
-// mergeIdentity merges from (a base, or the profile itself last) into dst: a key's sources replace
-// the ones dst had; fallback sources go before the ones dst had, so that a profile's own come first,
-// then its last base's.
-func mergeIdentity(dst *gateway.IdentityOIDs, from gateway.IdentityOIDs) {
-	for k, v := range from.Sources {
-		if dst.Sources == nil {
-			dst.Sources = map[string][]gateway.IdentitySource{}
-		}
-		dst.Sources[k] = slices.Clone(v)
-	}
-	for k, v := range from.Fallback {
-		if dst.Fallback == nil {
-			dst.Fallback = map[string][]gateway.IdentitySource{}
-		}
-		merged := slices.Clone(v)
-		for _, old := range dst.Fallback[k] {
-			if !slices.ContainsFunc(merged, func(s gateway.IdentitySource) bool { return reflect.DeepEqual(s, old) }) {
-				merged = append(merged, old)
-			}
-		}
-		dst.Fallback[k] = merged
-	}
-	for k, v := range from.Registers {
-		if dst.Registers == nil {
-			dst.Registers = map[string]gateway.Register{}
-		}
-		dst.Registers[k] = v
-	}
-	for k, v := range from.TXT {
-		if dst.TXT == nil {
-			dst.TXT = map[string][]string{}
-		}
-		dst.TXT[k] = slices.Clone(v)
-	}
+	return raw.key
 }
 
 func clonePtr(f *float64) *float64 {

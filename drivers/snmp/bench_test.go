@@ -22,15 +22,15 @@ import (
 // the simulated devices are displays; the others answer noSuchObject for the display's own OIDs, which
 // costs the same.)
 var benchPoints = []gateway.Point{
-	{Name: "uptimeSeconds", OID: ".1.3.6.1.2.1.1.3.0", Type: gateway.TypeTimeticks},
-	{Name: "hostname", OID: ".1.3.6.1.2.1.1.5.0", Type: gateway.TypeString},
-	{Name: "location", OID: ".1.3.6.1.2.1.1.6.0", Type: gateway.TypeString},
-	{Name: "contact", OID: ".1.3.6.1.2.1.1.4.0", Type: gateway.TypeString},
-	{Name: "temperatureCelsius", OID: ".1.3.6.1.4.1.99999.1.1.1.0", Type: gateway.TypeInt, Scale: 0.1},
-	{Name: "powerState", OID: ".1.3.6.1.4.1.99999.1.1.2.0", Type: gateway.TypeEnum, Enum: map[int64]string{1: "on", 2: "standby"}},
-	{Name: "inputSource", OID: ".1.3.6.1.4.1.99999.1.1.3.0", Type: gateway.TypeInt},
-	{Name: "backlight", OID: ".1.3.6.1.4.1.99999.1.1.4.0", Type: gateway.TypeInt},
-	{Name: "ifSpeed", OID: ".1.3.6.1.2.1.2.2.1.5.2", Type: gateway.TypeUint},
+	{Name: "uptimeSeconds", Address: &Addr{OID: ".1.3.6.1.2.1.1.3.0"}, Type: gateway.TypeTimeticks},
+	{Name: "hostname", Address: &Addr{OID: ".1.3.6.1.2.1.1.5.0"}, Type: gateway.TypeString},
+	{Name: "location", Address: &Addr{OID: ".1.3.6.1.2.1.1.6.0"}, Type: gateway.TypeString},
+	{Name: "contact", Address: &Addr{OID: ".1.3.6.1.2.1.1.4.0"}, Type: gateway.TypeString},
+	{Name: "temperatureCelsius", Address: &Addr{OID: ".1.3.6.1.4.1.99999.1.1.1.0"}, Type: gateway.TypeInt, Scale: 0.1},
+	{Name: "powerState", Address: &Addr{OID: ".1.3.6.1.4.1.99999.1.1.2.0"}, Type: gateway.TypeEnum, Enum: map[int64]string{1: "on", 2: "standby"}},
+	{Name: "inputSource", Address: &Addr{OID: ".1.3.6.1.4.1.99999.1.1.3.0"}, Type: gateway.TypeInt},
+	{Name: "backlight", Address: &Addr{OID: ".1.3.6.1.4.1.99999.1.1.4.0"}, Type: gateway.TypeInt},
+	{Name: "ifSpeed", Address: &Addr{OID: ".1.3.6.1.2.1.2.2.1.5.2"}, Type: gateway.TypeUint},
 }
 
 // benchSite gives the addresses of simulated displays. With EDGEGW_SIM_BIN set (scripts/bench.sh) the

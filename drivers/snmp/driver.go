@@ -79,8 +79,9 @@ type Options struct {
 	// Concurrency is how many requests are in flight at once, for discovery and polling together; it is
 	// also the number of sockets the driver holds. Zero means 64.
 	Concurrency int
-	// Profiles picks vendor identity OIDs at discovery. nil means standard MIBs only.
-	Profiles gateway.ProfileMatcher
+	// Profiles are the profile library: the driver matches each device to an SNMP profile and reads
+	// its vendor identity at discovery. nil means standard MIBs only.
+	Profiles gateway.Profiles
 	// Progress, if set, is called after each address of a discovery pass with the count done and the
 	// total to do.
 	Progress func(done, total int)
@@ -97,6 +98,7 @@ type Driver struct {
 	usmMu  sync.Mutex
 	usm    map[string]*usmState // by credential name + "|" + address
 	res    sync.Map             // identity expression -> *regexp.Regexp
+	match  *matcher
 	closed sync.Once
 }
 
@@ -146,6 +148,11 @@ func New(opts Options) (*Driver, error) {
 		}
 		d.groups[g.Name] = g
 	}
+	m, err := newMatcher(opts.Profiles)
+	if err != nil {
+		return nil, err
+	}
+	d.match = m
 	return d, nil
 }
 

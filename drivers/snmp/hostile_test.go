@@ -156,7 +156,7 @@ func TestHostileAgents(t *testing.T) {
 	// Polls fail the same way, per device.
 	for addr, name := range byAddr {
 		_, err := d.Poll(context.Background(), gateway.Endpoint{Protocol: Protocol, Address: addr, Credential: "hostile"},
-			[]gateway.Point{{Name: "uptimeSeconds", OID: oidSysUpTime, Type: gateway.TypeTimeticks}})
+			[]gateway.Point{{Name: "uptimeSeconds", Address: &Addr{OID: oidSysUpTime}, Type: gateway.TypeTimeticks}})
 		if name == "huge-value" {
 			require.NoError(t, err, "a huge value on another OID does not fail this poll")
 			continue
@@ -181,7 +181,7 @@ func TestDeadAgentDoesNotDelayOthers(t *testing.T) {
 	d, err := New(Options{Groups: []Group{g}, Concurrency: 4})
 	require.NoError(t, err)
 	defer d.Close()
-	pts := []gateway.Point{{Name: "uptimeSeconds", OID: oidSysUpTime, Type: gateway.TypeTimeticks}}
+	pts := []gateway.Point{{Name: "uptimeSeconds", Address: &Addr{OID: oidSysUpTime}, Type: gateway.TypeTimeticks}}
 	poll := func(addr string) error {
 		_, err := d.Poll(context.Background(), gateway.Endpoint{Protocol: Protocol, Address: addr, Credential: "g"}, pts)
 		return err
@@ -221,7 +221,7 @@ func TestCancelStopsPollPromptly(t *testing.T) {
 	done := make(chan error)
 	go func() {
 		_, err := d.Poll(ctx, gateway.Endpoint{Protocol: Protocol, Address: dead.addr, Credential: "g"},
-			[]gateway.Point{{Name: "x", OID: oidSysUpTime, Type: gateway.TypeInt}})
+			[]gateway.Point{{Name: "x", Address: &Addr{OID: oidSysUpTime}, Type: gateway.TypeInt}})
 		done <- err
 	}()
 	time.Sleep(100 * time.Millisecond)

@@ -146,9 +146,7 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 	oids := []string{oidSysDescr, oidSysObjectID, oidSysUpTime, oidSysName, oidSysServices,
 		oidPrtSerial, oidHrDeviceType1, oidHrDeviceDescr1, oidUpsMfr, oidUpsModel, oidUpsSoftware,
 		oidLldpChassisSubtype, oidLldpChassisID, oidBridgeAddress, oidBridgeNumPorts, oidIPRouteNextHop0}
-	if d.opts.Profiles != nil {
-		oids = appendNew(oids, d.opts.Profiles.ProbeOIDs()...)
-	}
+	oids = appendNew(oids, d.match.probe...)
 	vals, err := cl.get(oids)
 	if err != nil {
 		return s, describe(addr, "read system group", err)
@@ -173,20 +171,20 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 		return s, err
 	}
 
-	var p *gateway.Profile
-	if d.opts.Profiles != nil {
-		present := func(oid string) bool { _, ok := vals[normOID(oid)]; return ok }
-		if p = d.opts.Profiles.Match(*id, present); p != nil {
-			s.Profile = p.Name
-			if err := x.prefetch(p); err != nil {
-				return s, describe(addr, "read identity OIDs of profile "+p.Name, err)
-			}
+	present := func(oid string) bool { _, ok := vals[normOID(oid)]; return ok }
+	p := d.match.match(*id, present)
+	var rules *Identity
+	if p != nil {
+		s.Profile = p.Name
+		rules, _ = p.Identity.(*Identity)
+		if err := x.prefetch(rules); err != nil {
+			return s, describe(addr, "read identity OIDs of profile "+p.Name, err)
 		}
 	}
 	for _, f := range fields {
 		v := ""
 		if p != nil {
-			v = x.chain(f, "profile "+p.Name, p.Identity.Chain(f))
+			v = x.chain(f, "profile "+p.Name, rules.Chain(f))
 		}
 		if v == "" {
 			v = x.pick(f, std[f])
@@ -195,7 +193,7 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 			x.tried = append(x.tried, x.missed[f]...)
 		}
 		if v == "" && p != nil {
-			v = x.chain(f, "profile "+p.Name+" fallback", p.Identity.Fallback[f])
+			v = x.chain(f, "profile "+p.Name+" fallback", rules.fallback(f))
 		}
 		if v == "" && f == "manufacturer" && p != nil && p.Manufacturer != "" {
 			v = x.pick(f, []finding{{p.Manufacturer, "profile " + p.Name + " manufacturer"}})
@@ -373,9 +371,9 @@ func (x *identifier) pick(field string, cands []finding) string {
 
 // prefetch reads, in one GET and a GETNEXT per subtree, every OID the profile's identity sources
 // name that was not read yet.
-func (x *identifier) prefetch(p *gateway.Profile) error {
+func (x *identifier) prefetch(rules *Identity) error {
 	var want, subtrees []string
-	visit := func(srcs []gateway.IdentitySource) {
+	visit := func(srcs []IdentitySource) {
 		for _, s := range srcs {
 			switch {
 			case s.OID != "" && s.Next:
@@ -393,8 +391,8 @@ func (x *identifier) prefetch(p *gateway.Profile) error {
 		}
 	}
 	for _, f := range fields {
-		visit(p.Identity.Chain(f))
-		visit(p.Identity.Fallback[f])
+		visit(rules.Chain(f))
+		visit(rules.fallback(f))
 	}
 	if len(want) > 0 {
 		got, err := x.cl.get(want)
@@ -418,7 +416,7 @@ func (x *identifier) prefetch(p *gateway.Profile) error {
 }
 
 // chain tries sources in order and returns the first usable value.
-func (x *identifier) chain(field, who string, srcs []gateway.IdentitySource) string {
+func (x *identifier) chain(field, who string, srcs []IdentitySource) string {
 	for _, s := range srcs {
 		v, note := x.eval(field, s)
 		a := gateway.IdentityAttempt{Field: field, Source: who + " " + s.String(), Value: v, Note: note}
@@ -434,7 +432,7 @@ func (x *identifier) chain(field, who string, srcs []gateway.IdentitySource) str
 
 // eval reads one source: the raw value, then regex, map, and the placeholder check. note says why
 // there is no value.
-func (x *identifier) eval(field string, s gateway.IdentitySource) (string, string) {
+func (x *identifier) eval(field string, s IdentitySource) (string, string) {
 	as := s.As
 	if field == "mac" && as == "" {
 		as = "mac"

@@ -27,13 +27,13 @@ func TestPointFeaturesOnSNMPSim(t *testing.T) {
 	defer d.Close()
 
 	points := []gateway.Point{
-		{Name: "temperatureCelsius", OID: ".1.3.6.1.4.1.13742.6.5.5.3.1.4.1", Table: true, Type: gateway.TypeInt, Unit: "Cel",
-			WhereOID: ".1.3.6.1.4.1.13742.6.3.6.3.1.2.1", WhereIn: []int64{10}, DecimalsOID: ".1.3.6.1.4.1.13742.6.3.6.3.1.17.1"},
-		{Name: "humidityPercent", OID: ".1.3.6.1.4.1.13742.6.5.5.3.1.4.1", Table: true, Type: gateway.TypeInt, Unit: "%RH",
-			WhereOID: ".1.3.6.1.4.1.13742.6.3.6.3.1.2.1", WhereIn: []int64{11}, DecimalsOID: ".1.3.6.1.4.1.13742.6.3.6.3.1.17.1"},
-		{Name: "printerErrors", OID: ".1.3.6.1.2.1.25.3.5.1.2", Table: true, Type: gateway.TypeBits,
+		{Name: "temperatureCelsius", Type: gateway.TypeInt, Unit: "Cel", Address: &Addr{OID: ".1.3.6.1.4.1.13742.6.5.5.3.1.4.1", Table: true,
+			WhereOID: ".1.3.6.1.4.1.13742.6.3.6.3.1.2.1", WhereIn: []int64{10}, DecimalsOID: ".1.3.6.1.4.1.13742.6.3.6.3.1.17.1"}},
+		{Name: "humidityPercent", Type: gateway.TypeInt, Unit: "%RH", Address: &Addr{OID: ".1.3.6.1.4.1.13742.6.5.5.3.1.4.1", Table: true,
+			WhereOID: ".1.3.6.1.4.1.13742.6.3.6.3.1.2.1", WhereIn: []int64{11}, DecimalsOID: ".1.3.6.1.4.1.13742.6.3.6.3.1.17.1"}},
+		{Name: "printerErrors", Address: &Addr{OID: ".1.3.6.1.2.1.25.3.5.1.2", Table: true}, Type: gateway.TypeBits,
 			Bits: map[int64]string{0: "lowPaper", 1: "noPaper", 4: "doorOpen", 6: "offline"}},
-		{Name: "voltage", OID: ".1.3.6.1.4.1.99999.7.1.0", Type: gateway.TypeInt, Unit: "V", DecimalsOID: ".1.3.6.1.4.1.99999.7.2.0", Scale: 10},
+		{Name: "voltage", Address: &Addr{OID: ".1.3.6.1.4.1.99999.7.1.0", DecimalsOID: ".1.3.6.1.4.1.99999.7.2.0"}, Type: gateway.TypeInt, Unit: "V", Scale: 10},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

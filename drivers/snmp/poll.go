@@ -31,11 +31,11 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 	}
 	defer cl.done()
 	oids := make([]string, 0, len(points))
-	for _, p := range points {
-		if p.OID != "" && !p.Table {
-			oids = appendNew(oids, p.OID)
-			if p.DecimalsOID != "" {
-				oids = appendNew(oids, p.DecimalsOID)
+	for i := range points {
+		if a := addrOf(&points[i]); a != nil && !a.Table {
+			oids = appendNew(oids, a.OID)
+			if a.DecimalsOID != "" {
+				oids = appendNew(oids, a.DecimalsOID)
 			}
 		}
 	}
@@ -45,29 +45,30 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 	}
 	out := make([]gateway.Reading, 0, len(points))
 	for _, p := range points {
+		a := addrOf(&p)
 		switch {
-		case p.OID == "":
-		case p.Table:
-			rows, err := cl.column(p)
+		case a == nil:
+		case a.Table:
+			rows, err := cl.column(p, a)
 			if err != nil {
-				return out, describe(ep.Address, "walk "+p.Name+" ("+p.OID+")", err)
+				return out, describe(ep.Address, "walk "+p.Name+" ("+a.OID+")", err)
 			}
 			out = append(out, rows...)
 		default:
-			oid := normOID(p.OID)
+			oid := normOID(a.OID)
 			r := gateway.Reading{Name: p.Name, Unit: p.Unit, Source: oid}
 			pdu, ok := vals[oid]
 			switch {
 			case !ok:
-				r.Err = fmt.Errorf("%s (%s): no such object", p.Name, p.OID)
+				r.Err = fmt.Errorf("%s (%s): no such object", p.Name, a.OID)
 			default:
 				r.Raw = rawText(pdu.Value)
-				div, derr := divisor(p.DecimalsOID, vals[normOID(p.DecimalsOID)])
+				div, derr := divisor(a.DecimalsOID, vals[normOID(a.DecimalsOID)])
 				if r.Value, err = convert(pdu.Type, pdu.Value, &p, div); err == nil {
 					err = derr
 				}
 				if err != nil {
-					r.Value, r.Err = gateway.Value{}, fmt.Errorf("%s (%s): %w", p.Name, p.OID, err)
+					r.Value, r.Err = gateway.Value{}, fmt.Errorf("%s (%s): %w", p.Name, a.OID, err)
 				}
 			}
 			out = append(out, r)
@@ -78,7 +79,7 @@ func (d *Driver) Poll(ctx context.Context, ep gateway.Endpoint, points []gateway
 
 // column walks a table point's column: one reading per row, named Name[INDEX]. A point with a where
 // condition or a decimals column walks those columns too and joins them by row index.
-func (cl *client) column(p gateway.Point) ([]gateway.Reading, error) {
+func (cl *client) column(p gateway.Point, a *Addr) ([]gateway.Reading, error) {
 	byRow := func(col string) (map[string]gosnmp.SnmpPDU, error) {
 		if col == "" {
 			return nil, nil
@@ -91,15 +92,15 @@ func (cl *client) column(p gateway.Point) ([]gateway.Reading, error) {
 		})
 		return out, err
 	}
-	where, err := byRow(p.WhereOID)
+	where, err := byRow(a.WhereOID)
 	if err != nil {
 		return nil, err
 	}
-	decimals, err := byRow(p.DecimalsOID)
+	decimals, err := byRow(a.DecimalsOID)
 	if err != nil {
 		return nil, err
 	}
-	col := normOID(p.OID)
+	col := normOID(a.OID)
 	var out []gateway.Reading
 	err = cl.walk(col, maxTableRows, func(pdu gosnmp.SnmpPDU) {
 		oid := normOID(pdu.Name)
@@ -107,23 +108,23 @@ func (cl *client) column(p gateway.Point) ([]gateway.Reading, error) {
 		if !ok {
 			return
 		}
-		if p.WhereOID != "" {
+		if a.WhereOID != "" {
 			w, ok := where[idx]
-			if !ok || !slices.Contains(p.WhereIn, gosnmp.ToBigInt(w.Value).Int64()) {
+			if !ok || !slices.Contains(a.WhereIn, gosnmp.ToBigInt(w.Value).Int64()) {
 				return
 			}
 		}
 		full := idx
-		if p.RowSuffix != "" {
-			if idx, ok = strings.CutSuffix(idx, "."+p.RowSuffix); !ok {
+		if a.RowSuffix != "" {
+			if idx, ok = strings.CutSuffix(idx, "."+a.RowSuffix); !ok {
 				return
 			}
 		}
 		r := gateway.Reading{Name: p.Name + "[" + idx + "]", Unit: p.Unit, Source: oid, Raw: rawText(pdu.Value)}
 		var div float64 = 1
 		var err error
-		if p.DecimalsOID != "" {
-			div, err = divisor(p.DecimalsOID, decimals[full])
+		if a.DecimalsOID != "" {
+			div, err = divisor(a.DecimalsOID, decimals[full])
 		}
 		if err == nil {
 			r.Value, err = convert(pdu.Type, pdu.Value, &p, div)

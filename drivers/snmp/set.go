@@ -60,7 +60,7 @@ func (d *Driver) Write(ctx context.Context, ep gateway.Endpoint, p gateway.Point
 	}
 	defer cl.done()
 
-	oid := normOID(p.OID)
+	oid := normOID(addrOf(&p).OID) // encode checked there is one
 	what := "set " + p.Name + " (" + oid + ")"
 	cur, err := cl.get([]string{oid})
 	if err != nil {
@@ -84,7 +84,7 @@ func (d *Driver) Write(ctx context.Context, ep gateway.Endpoint, p gateway.Point
 		return gateway.Value{}, err
 	}
 	if res.Error != gosnmp.NoError {
-		return gateway.Value{}, &gateway.WriteError{Point: p.Name, Reason: statusName(res.Error)}
+		return gateway.Value{}, &gateway.WriteError{Point: p.Name, Reason: statusName(res.Error), Hint: writeHints[statusName(res.Error)]}
 	}
 
 	back, err := cl.get([]string{oid})
@@ -126,7 +126,7 @@ type wire struct {
 // encode checks v against p's type and turns it into the raw value the device holds. It sends nothing.
 func encode(p *gateway.Point, v gateway.Value) (wire, error) {
 	w := wire{typ: p.Type}
-	if p.OID == "" || p.Table {
+	if a := addrOf(p); a == nil || a.OID == "" || a.Table {
 		return w, fmt.Errorf("%w: the point has no scalar OID", ErrNotWritable)
 	}
 	kindErr := func(want string) error {
@@ -343,4 +343,18 @@ func (w wire) as(typ gosnmp.Asn1BER) (gosnmp.SnmpPDU, error) {
 		return gosnmp.SnmpPDU{}, fmt.Errorf("%w: the agent keeps this object as %v, which is read-only", ErrNotWritable, typ)
 	}
 	return gosnmp.SnmpPDU{}, mismatch
+}
+
+// writeHints say what usually causes an agent to refuse a SET, for the people who read the error.
+var writeHints = map[string]string{
+	"noAccess":           " (read-only community?)",
+	"authorizationError": " (the user may not write it?)",
+	"notWritable":        " (read-only object)",
+	"readOnly":           " (read-only object)",
+	"noCreation":         " (no such object)",
+	"noSuchName":         " (no such object, or a read-only community)",
+	"noSuchObject":       " (no such object)",
+	"wrongLength":        " (too long or too short)",
+	"wrongValue":         " (value out of range)",
+	"badValue":           " (value out of range or of the wrong type)",
 }

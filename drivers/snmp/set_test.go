@@ -17,15 +17,15 @@ import (
 )
 
 var (
-	locationPoint = gateway.Point{Name: "location", OID: ".1.3.6.1.2.1.1.6.0", Type: gateway.TypeString, Writable: true}
-	descrPoint    = gateway.Point{Name: "description", OID: ".1.3.6.1.2.1.1.1.0", Type: gateway.TypeString, Writable: true}
+	locationPoint = gateway.Point{Name: "location", Address: &Addr{OID: ".1.3.6.1.2.1.1.6.0"}, Type: gateway.TypeString, Writable: true}
+	descrPoint    = gateway.Point{Name: "description", Address: &Addr{OID: ".1.3.6.1.2.1.1.1.0"}, Type: gateway.TypeString, Writable: true}
 	// The acme display's settings (sim/doc.go).
-	powerPoint = gateway.Point{Name: "powerState", OID: ".1.3.6.1.4.1.99999.1.1.2.0", Type: gateway.TypeEnum,
+	powerPoint = gateway.Point{Name: "powerState", Address: &Addr{OID: ".1.3.6.1.4.1.99999.1.1.2.0"}, Type: gateway.TypeEnum,
 		Enum: map[int64]string{1: "on", 2: "standby"}, Writable: true}
-	inputPoint = gateway.Point{Name: "inputSource", OID: ".1.3.6.1.4.1.99999.1.1.3.0", Type: gateway.TypeEnum,
+	inputPoint = gateway.Point{Name: "inputSource", Address: &Addr{OID: ".1.3.6.1.4.1.99999.1.1.3.0"}, Type: gateway.TypeEnum,
 		Enum: map[int64]string{1: "hdmi1", 2: "hdmi2", 3: "displayPort", 4: "dvi"}, Writable: true}
 	// backlight is 0..100 % on the device, reported as a 0..1 ratio.
-	backlightPoint = gateway.Point{Name: "backlight", OID: ".1.3.6.1.4.1.99999.1.1.4.0", Type: gateway.TypeFloat,
+	backlightPoint = gateway.Point{Name: "backlight", Address: &Addr{OID: ".1.3.6.1.4.1.99999.1.1.4.0"}, Type: gateway.TypeFloat,
 		Scale: 0.01, Writable: true}
 )
 
@@ -52,7 +52,7 @@ func snmpget(t *testing.T, addr, community, oid string) string {
 func TestSNMPDWrite(t *testing.T) {
 	v := peers.Need(t, "PEERS_SNMPD_ADDR", "PEERS_SNMPD_RO_COMMUNITY", "PEERS_SNMPD_RW_COMMUNITY")
 	addr, ro, rw := v[0], v[1], v[2]
-	oid := strings.TrimPrefix(locationPoint.OID, ".")
+	oid := strings.TrimPrefix(addrOf(&locationPoint).OID, ".")
 	d, err := New(Options{Groups: []Group{
 		{Credentials: Credentials{Name: "rw", Version: V2c, Community: ro, WriteCommunity: rw}, Timeout: time.Second, Retries: 1},
 		{Credentials: Credentials{Name: "ro", Version: V2c, Community: ro}, Timeout: time.Second, Retries: 1},
@@ -214,14 +214,14 @@ func TestWriteSim(t *testing.T) {
 		require.Equal(t, "notWritable", writeErr(t, err).Reason)
 	})
 	t.Run("no such object", func(t *testing.T) {
-		p := gateway.Point{Name: "ghost", OID: ".1.3.6.1.4.1.99999.1.1.99.0", Type: gateway.TypeInt}
+		p := gateway.Point{Name: "ghost", Address: &Addr{OID: ".1.3.6.1.4.1.99999.1.1.99.0"}, Type: gateway.TypeInt}
 		_, err := write(t, d, display, p, gateway.Number(1))
 		require.Equal(t, "noCreation", writeErr(t, err).Reason)
 	})
 	t.Run("agent's type wins over the profile's", func(t *testing.T) {
 		// lampHours is a read-only Gauge32; the profile calls it int. The SET goes out as Gauge32, so the
 		// agent says notWritable, not wrongType.
-		p := gateway.Point{Name: "lampHours", OID: ".1.3.6.1.4.1.99999.2.1.5.0", Type: gateway.TypeInt}
+		p := gateway.Point{Name: "lampHours", Address: &Addr{OID: ".1.3.6.1.4.1.99999.2.1.5.0"}, Type: gateway.TypeInt}
 		_, err := write(t, d, projector, p, gateway.Number(1))
 		require.Equal(t, "notWritable", writeErr(t, err).Reason)
 		// and a uint point on an Integer object is sent as Integer.
@@ -249,10 +249,10 @@ func TestWriteSim(t *testing.T) {
 			{powerPoint, gateway.Number(7), ErrType},
 			{locationPoint, gateway.Number(3), ErrType},
 			{backlightPoint, gateway.String("bright"), ErrType},
-			{gateway.Point{Name: "ticks", OID: ".1.3.6.1.2.1.1.3.0", Type: gateway.TypeTimeticks}, gateway.Number(1), ErrNotWritable},
-			{gateway.Point{Name: "octets", OID: ".1.3.6.1.2.1.2.2.1.10.2", Type: gateway.TypeCounter}, gateway.Number(1), ErrNotWritable},
-			{gateway.Point{Name: "step", OID: backlightPoint.OID, Type: gateway.TypeInt, Scale: 0.5}, gateway.Number(33.3), ErrNotRepresentable},
-			{gateway.Point{Name: "table", OID: ".1.3.6.1.2.1.2.2.1.2", Table: true, Type: gateway.TypeString}, gateway.String("x"), ErrNotWritable},
+			{gateway.Point{Name: "ticks", Address: &Addr{OID: ".1.3.6.1.2.1.1.3.0"}, Type: gateway.TypeTimeticks}, gateway.Number(1), ErrNotWritable},
+			{gateway.Point{Name: "octets", Address: &Addr{OID: ".1.3.6.1.2.1.2.2.1.10.2"}, Type: gateway.TypeCounter}, gateway.Number(1), ErrNotWritable},
+			{gateway.Point{Name: "step", Address: &Addr{OID: addrOf(&backlightPoint).OID}, Type: gateway.TypeInt, Scale: 0.5}, gateway.Number(33.3), ErrNotRepresentable},
+			{gateway.Point{Name: "table", Address: &Addr{OID: ".1.3.6.1.2.1.2.2.1.2", Table: true}, Type: gateway.TypeString}, gateway.String("x"), ErrNotWritable},
 		} {
 			before := site.Stats().Received
 			_, err := write(t, d, display, c.p, c.v)
@@ -274,7 +274,7 @@ func TestWriteSim(t *testing.T) {
 }
 
 func TestEncodeFitsAgentType(t *testing.T) {
-	ip := gateway.Point{Name: "gw", OID: ".1.3.6.1.4.1.1.1.0", Type: gateway.TypeIP}
+	ip := gateway.Point{Name: "gw", Address: &Addr{OID: ".1.3.6.1.4.1.1.1.0"}, Type: gateway.TypeIP}
 	w, err := encode(&ip, gateway.String("10.1.2.3"))
 	require.NoError(t, err)
 	pdu, err := w.as(gosnmp.IPAddress)
@@ -283,14 +283,14 @@ func TestEncodeFitsAgentType(t *testing.T) {
 	_, err = w.as(gosnmp.Integer)
 	require.ErrorIs(t, err, ErrType)
 
-	b := gateway.Point{Name: "mute", OID: ".1.3.6.1.4.1.1.2.0", Type: gateway.TypeBool}
+	b := gateway.Point{Name: "mute", Address: &Addr{OID: ".1.3.6.1.4.1.1.2.0"}, Type: gateway.TypeBool}
 	w, err = encode(&b, gateway.Bool(false))
 	require.NoError(t, err)
 	pdu, err = w.as(gosnmp.Integer)
 	require.NoError(t, err)
 	require.Equal(t, gosnmp.SnmpPDU{Type: gosnmp.Integer, Value: 2}, pdu)
 
-	u := gateway.Point{Name: "n", OID: ".1.3.6.1.4.1.1.3.0", Type: gateway.TypeInt}
+	u := gateway.Point{Name: "n", Address: &Addr{OID: ".1.3.6.1.4.1.1.3.0"}, Type: gateway.TypeInt}
 	w, err = encode(&u, gateway.Number(-1))
 	require.NoError(t, err)
 	_, err = w.as(gosnmp.Gauge32)
@@ -301,7 +301,7 @@ func TestEncodeFitsAgentType(t *testing.T) {
 	_, err = w.as(gosnmp.Counter32)
 	require.ErrorIs(t, err, ErrNotWritable)
 
-	f := gateway.Point{Name: "setpoint", OID: ".1.3.6.1.4.1.1.4.0", Type: gateway.TypeFloat}
+	f := gateway.Point{Name: "setpoint", Address: &Addr{OID: ".1.3.6.1.4.1.1.4.0"}, Type: gateway.TypeFloat}
 	w, err = encode(&f, gateway.Number(21.5))
 	require.NoError(t, err)
 	pdu, err = w.as(gosnmp.OctetString)

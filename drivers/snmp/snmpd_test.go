@@ -132,9 +132,9 @@ func TestSNMPDPoll(t *testing.T) {
 	require.NoError(t, err)
 	defer d.Close()
 	points := []gateway.Point{
-		{Name: "uptimeSeconds", OID: ".1.3.6.1.2.1.1.3.0", Type: gateway.TypeTimeticks},
-		{Name: "hostname", OID: ".1.3.6.1.2.1.1.5.0", Type: gateway.TypeString},
-		{Name: "missing", OID: ".1.3.6.1.4.1.99999.9.9.9.0", Type: gateway.TypeInt},
+		{Name: "uptimeSeconds", Address: &Addr{OID: ".1.3.6.1.2.1.1.3.0"}, Type: gateway.TypeTimeticks},
+		{Name: "hostname", Address: &Addr{OID: ".1.3.6.1.2.1.1.5.0"}, Type: gateway.TypeString},
+		{Name: "missing", Address: &Addr{OID: ".1.3.6.1.4.1.99999.9.9.9.0"}, Type: gateway.TypeInt},
 	}
 	for _, cred := range []string{"v2c", "v3"} {
 		ep := gateway.Endpoint{Protocol: Protocol, Address: v2c.Targets[0].String(), Credential: cred}
@@ -163,7 +163,7 @@ func TestSNMPDv3PastEngineTimeWindow(t *testing.T) {
 	require.NoError(t, err)
 	defer d.Close()
 	ep := gateway.Endpoint{Protocol: Protocol, Address: v3.Targets[0].String(), Credential: "v3"}
-	pts := []gateway.Point{{Name: "hostname", OID: ".1.3.6.1.2.1.1.5.0", Type: gateway.TypeString}}
+	pts := []gateway.Point{{Name: "hostname", Address: &Addr{OID: ".1.3.6.1.2.1.1.5.0"}, Type: gateway.TypeString}}
 	poll := func() {
 		rs, err := d.Poll(context.Background(), ep, pts)
 		require.NoError(t, err)
@@ -172,7 +172,7 @@ func TestSNMPDv3PastEngineTimeWindow(t *testing.T) {
 	}
 	notInWindow := func() float64 { // usmStatsNotInTimeWindows, read over v2c
 		rs, err := d.Poll(context.Background(), gateway.Endpoint{Protocol: Protocol, Address: ep.Address, Credential: "v2c"},
-			[]gateway.Point{{Name: "n", OID: ".1.3.6.1.6.3.15.1.1.2.0", Type: gateway.TypeCounter}})
+			[]gateway.Point{{Name: "n", Address: &Addr{OID: ".1.3.6.1.6.3.15.1.1.2.0"}, Type: gateway.TypeCounter}})
 		require.NoError(t, err)
 		require.NoError(t, rs[0].Err)
 		return rs[0].Value.Num

@@ -3,6 +3,8 @@ package tomlx
 import (
 	"math"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -25,26 +27,45 @@ var (
 // Decode decodes table t into the struct v points to, matching keys to `toml` struct tags exactly (TOML
 // keys are case-sensitive, and accepting "Interval" for "interval" would let the same file mean
 // different things to different tools). Unknown keys, wrong types and bad durations are reported
-// through t.Doc; decoding goes on past them so that every problem is found in one pass.
-func Decode(t Table, v any) {
+// through t.Doc; decoding goes on past them so that every problem is found in one pass. Keys at the
+// paths in skip ("discovery.snmp") are left to the caller, and count as known in suggestions.
+func Decode(t Table, v any, skip ...string) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		panic("tomlx.Decode needs a pointer to a struct")
 	}
-	decodeTable(t.Doc, t.Path, t.M, rv.Elem())
+	(&structDecoder{d: t.Doc, skip: skip}).table(t.Path, t.M, rv.Elem())
 }
 
-func decodeTable(d *Doc, path string, m map[string]any, v reflect.Value) {
+type structDecoder struct {
+	d    *Doc
+	skip []string
+}
+
+func (s *structDecoder) table(path string, m map[string]any, v reflect.Value) {
+	d := s.d
 	t := v.Type()
 	known := tags(t)
+	for _, sk := range s.skip {
+		if parent(sk) == path || path == "" && !strings.ContainsAny(sk, ".[") {
+			known = append(known, sk[len(path):])
+		}
+	}
+	for i := range known {
+		known[i] = strings.TrimPrefix(known[i], ".")
+	}
 	tbl := Table{Doc: d, Path: path, M: m}
 	for _, k := range tbl.Keys() {
-		i, ok := fieldByTag(t, k)
-		if !ok {
-			d.KeyErrorf(JoinKey(path, k), "unknown key%s", hint(k, known))
+		kp := JoinKey(path, k)
+		if slices.Contains(s.skip, kp) {
 			continue
 		}
-		decodeValue(d, JoinKey(path, k), m[k], v.Field(i))
+		i, ok := fieldByTag(t, k)
+		if !ok {
+			d.KeyErrorf(kp, "unknown key%s", hint(k, known))
+			continue
+		}
+		s.value(kp, m[k], v.Field(i))
 	}
 }
 
@@ -68,7 +89,8 @@ func tags(t reflect.Type) []string {
 	return out
 }
 
-func decodeValue(d *Doc, path string, raw any, v reflect.Value) {
+func (s *structDecoder) value(path string, raw any, v reflect.Value) {
+	d := s.d
 	t := v.Type()
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		v.Addr().Interface().(Unmarshaler).DecodeTOML(d, path, raw)
@@ -140,7 +162,7 @@ func decodeValue(d *Doc, path string, raw any, v reflect.Value) {
 			d.Errorf(path, "must be a table, got %s", Describe(raw, true))
 			return
 		}
-		decodeTable(d, path, m, v)
+		s.table(path, m, v)
 	case reflect.Pointer:
 		m, ok := raw.(map[string]any)
 		if !ok || t.Elem().Kind() != reflect.Struct {
@@ -151,7 +173,7 @@ func decodeValue(d *Doc, path string, raw any, v reflect.Value) {
 		if df, ok := p.Interface().(Defaulter); ok {
 			df.SetDefaults()
 		}
-		decodeTable(d, path, m, p.Elem())
+		s.table(path, m, p.Elem())
 		v.Set(p)
 	case reflect.Slice:
 		arr, ok := AsArray(raw)
@@ -165,7 +187,7 @@ func decodeValue(d *Doc, path string, raw any, v reflect.Value) {
 			if df, ok := ev.Addr().Interface().(Defaulter); ok {
 				df.SetDefaults()
 			}
-			decodeValue(d, JoinIndex(path, i), el, ev)
+			s.value(JoinIndex(path, i), el, ev)
 		}
 		v.Set(out)
 	default:

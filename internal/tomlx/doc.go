@@ -102,6 +102,10 @@ func (d *Doc) add(e *Error) {
 // Failed reports whether any problem was reported.
 func (d *Doc) Failed() bool { return len(d.errs) > 0 }
 
+// Count is how many problems were reported so far: a decoder compares it before and after a part to
+// know whether that part was sound.
+func (d *Doc) Count() int { return len(d.errs) }
+
 // Err returns every problem reported, sorted by position, or nil.
 func (d *Doc) Err() error {
 	if len(d.errs) == 0 {
@@ -115,6 +119,17 @@ func (d *Doc) Err() error {
 // Pos returns where the value at key is written (or its key, or its nearest enclosing table in the
 // file); 0, 0 when it is nowhere.
 func (d *Doc) Pos(key string) (line, col int) { return d.locate(key, false) }
+
+// KeyPos returns where the key itself is written (falling back as Pos does).
+func (d *Doc) KeyPos(key string) (line, col int) { return d.locate(key, true) }
+
+// NewError makes an Error placed in this document, for a caller that reports it itself (a problem
+// found across several documents, such as a profile extending another file's).
+func (d *Doc) NewError(key string, atKey bool, format string, args ...any) *Error {
+	e := &Error{Source: d.Source, Key: key, Msg: sprintf(format, args...), AtKey: atKey}
+	e.Line, e.Col = d.locate(key, atKey)
+	return e
+}
 
 // locate finds where to report a problem with key: at its value, or at its key for an unknown key, or
 // for a missing key at the header of the nearest enclosing table that is in the file.
@@ -182,9 +197,14 @@ func (t Table) Keys() []string {
 func (t Table) Known(known ...string) {
 	for _, k := range t.Keys() {
 		if !slices.Contains(known, k) {
-			t.Doc.KeyErrorf(t.Key(k), "unknown key%s", hint(k, known))
+			t.Unknown(k, known)
 		}
 	}
+}
+
+// Unknown reports key as unknown in t, suggesting the one of known the user most likely meant.
+func (t Table) Unknown(key string, known []string) {
+	t.Doc.KeyErrorf(t.Key(key), "unknown key%s", hint(key, known))
 }
 
 // Errorf reports a problem with the value of key in t ("" for the table itself).

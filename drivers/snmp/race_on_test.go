@@ -1,6 +1,6 @@
 //go:build race
 
-package profile
+package snmp
 
 // raceEnabled: under the race detector sync.Pool drops entries at random, so regexp matching allocates.
 const raceEnabled = true

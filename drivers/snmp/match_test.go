@@ -1,4 +1,4 @@
-package profile
+package snmp
 
 import (
 	"slices"
@@ -6,8 +6,19 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgegw/edgegw/drivers/profile"
 	"github.com/edgegw/edgegw/gateway"
 )
+
+// testMatcher loads the embedded SNMP profiles and those of testdata/match.
+func testMatcher(t testing.TB) (*profile.Library, *matcher) {
+	t.Helper()
+	lib, err := profile.Load([]string{"testdata/match"}, profile.Codecs{Protocol: Spec().Profile})
+	require.NoError(t, err)
+	m, err := newMatcher(lib)
+	require.NoError(t, err)
+	return lib, m
+}
 
 const (
 	oidA          = ".1.3.6.1.4.1.5.1.0"
@@ -21,8 +32,7 @@ func answers(oids ...string) func(string) bool {
 }
 
 func TestMatch(t *testing.T) {
-	lib, err := Load([]string{"testdata/match"})
-	require.NoError(t, err)
+	_, m := testMatcher(t)
 
 	cases := []struct {
 		name    string
@@ -32,20 +42,20 @@ func TestMatch(t *testing.T) {
 		want    string // "" for nil
 	}{
 		// 1. The longest sysObjectID prefix wins, counted in whole arcs.
-		{"longest prefix", ".1.3.6.1.4.1.9.1.1208", "", nil, "vendor-model"},
-		{"exact oid is its own prefix", ".1.3.6.1.4.1.9.1.1208.3", "", nil, "vendor-model"},
-		{"second of a profile's prefixes", ".1.3.6.1.4.1.9.5.1", "", nil, "vendor-series"},
-		{"shorter prefix", ".1.3.6.1.4.1.9.2", "", nil, "vendor"},
-		{"no leading dot from the device", "1.3.6.1.4.1.9.2", "", nil, "vendor"},
-		{"whole arcs: .9 is not a prefix of .91", ".1.3.6.1.4.1.91.2", "", nil, Fallback},
+		{"longest prefix", ".1.3.6.1.4.1.400000009.1.1208", "", nil, "vendor-model"},
+		{"exact oid is its own prefix", ".1.3.6.1.4.1.400000009.1.1208.3", "", nil, "vendor-model"},
+		{"second of a profile's prefixes", ".1.3.6.1.4.1.400000009.5.1", "", nil, "vendor-series"},
+		{"shorter prefix", ".1.3.6.1.4.1.400000009.2", "", nil, "vendor"},
+		{"no leading dot from the device", "1.3.6.1.4.1.400000009.2", "", nil, "vendor"},
+		{"whole arcs: .400000009 is not a prefix of .4000000091", ".1.3.6.1.4.1.4000000091.2", "", nil, Fallback},
 		{"whole arcs: .99 is not .999", ".1.3.6.1.4.1.999.3", "", nil, Fallback},
 		{"other vendor", ".1.3.6.1.4.1.99.3", "", nil, "other-vendor"},
-		{"prefix beats sys_descr and present", ".1.3.6.1.4.1.9.2", "Linux box 6.1", answers(oidA, oidB), "vendor"},
-		{"longer prefix beats sys_descr", ".1.3.6.1.4.1.9.1.1208", "Cisco IOS Software", nil, "vendor-model"},
+		{"prefix beats sys_descr and present", ".1.3.6.1.4.1.400000009.2", "Linux box 6.1", answers(oidA, oidB), "vendor"},
+		{"longer prefix beats sys_descr", ".1.3.6.1.4.1.400000009.1.1208", "Cisco IOS Software", nil, "vendor-model"},
 		// 2. Then a sys_descr rule beats none.
-		{"sys_descr breaks a prefix tie", ".1.3.6.1.4.1.9.1.55", "Cisco IOS Software, C2960", nil, "vendor-series-descr"},
-		{"sys_descr that does not hold", ".1.3.6.1.4.1.9.1.55", "Junos", nil, "vendor-series"},
-		{"every condition must hold", ".1.3.6.1.4.1.9.7", "Cisco IOS Software", nil, "vendor"},
+		{"sys_descr breaks a prefix tie", ".1.3.6.1.4.1.400000009.1.55", "Cisco IOS Software, C2960", nil, "vendor-series-descr"},
+		{"sys_descr that does not hold", ".1.3.6.1.4.1.400000009.1.55", "Junos", nil, "vendor-series"},
+		{"every condition must hold", ".1.3.6.1.4.1.400000009.7", "Cisco IOS Software", nil, "vendor"},
 		{"sys_descr alone", ".1.3.6.1.4.1.8072.3.2.10", "Linux box 6.1", nil, "linux"},
 		{"sys_descr beats more present", "", "Linux box 6.1", answers(oidA, oidB), "linux-with-a"},
 		// 3. Then more present conditions beat fewer.
@@ -73,7 +83,7 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := lib.Match(gateway.Identity{SysObjectID: tc.oid, SysDescr: tc.descr}, tc.present)
+			got := m.match(gateway.Identity{SysObjectID: tc.oid, SysDescr: tc.descr}, tc.present)
 			if tc.want == "" {
 				require.Nil(t, got)
 				return
@@ -85,16 +95,14 @@ func TestMatch(t *testing.T) {
 }
 
 func TestMatchBaseNeverMatches(t *testing.T) {
-	lib, err := Load([]string{"testdata/match"})
-	require.NoError(t, err)
+	lib, m := testMatcher(t)
 	for _, p := range lib.List() {
-		m := p.Match
-		if len(m.SysObjectIDs) > 0 || m.SysDescr != "" || len(m.Present) > 0 {
+		if p.Match != nil {
 			continue
 		}
 		// Whatever a device says, a base is never the answer (mib2 only as the fallback).
 		for _, id := range []gateway.Identity{{}, {SysObjectID: ".1.3"}, {SysDescr: p.Name}} {
-			got := lib.Match(id, func(string) bool { return true })
+			got := m.match(id, func(string) bool { return true })
 			if got != nil && got.Name == p.Name {
 				require.Equal(t, Fallback, p.Name, "base %s matched %+v", p.Name, id)
 			}
@@ -106,79 +114,36 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool, and so regexp, allocate")
 	}
-	lib, err := Load([]string{"testdata/match"})
-	require.NoError(t, err)
+	_, m := testMatcher(t)
 	present := answers(oidA, upsIdentMfr)
 	ids := []gateway.Identity{
-		{SysObjectID: ".1.3.6.1.4.1.9.1.55", SysDescr: "Cisco IOS Software"},
+		{SysObjectID: ".1.3.6.1.4.1.400000009.1.55", SysDescr: "Cisco IOS Software"},
 		{SysObjectID: ".1.3.6.1.4.1.99999.3.15"},
 		{SysObjectID: ".1.3.6.1.4.1.8072.3.2.10", SysDescr: "Linux box 6.1"},
 		{SysObjectID: ".1.3.6.1.4.1.311.1", SysDescr: "Windows"},
 	}
 	allocs := testing.AllocsPerRun(100, func() {
 		for _, id := range ids {
-			lib.Match(id, present)
+			m.match(id, present)
 		}
 	})
 	require.Zero(t, allocs)
 }
 
 func BenchmarkMatch(b *testing.B) {
-	lib, err := Load([]string{"testdata/match"})
-	require.NoError(b, err)
+	_, m := testMatcher(b)
 	answered := map[string]bool{upsIdentMfr: true}
 	present := func(o string) bool { return answered[o] }
 	ids := []gateway.Identity{
 		{SysObjectID: ".1.3.6.1.4.1.99999.1.55", SysDescr: "ACME DisplayPro 55"},
 		{SysObjectID: ".1.3.6.1.4.1.318.1.3.27", SysDescr: "APC Web/SNMP Management Card"},
-		{SysObjectID: ".1.3.6.1.4.1.9.1.1208", SysDescr: "Cisco IOS Software, C2960"},
+		{SysObjectID: ".1.3.6.1.4.1.400000009.1.1208", SysDescr: "Cisco IOS Software, C2960"},
 		{SysObjectID: ".1.3.6.1.4.1.8072.3.2.10", SysDescr: "Linux box 6.1.0 #1 SMP"},
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if lib.Match(ids[i%len(ids)], present) == nil {
+		if m.match(ids[i%len(ids)], present) == nil {
 			b.Fatal("no match")
-		}
-	}
-}
-
-func TestMatchModbusAndMDNS(t *testing.T) {
-	lib, err := Load(nil)
-	require.NoError(t, err)
-	name := func(p *gateway.Profile) string {
-		if p == nil {
-			return ""
-		}
-		return p.Name
-	}
-	for _, c := range []struct {
-		name, vendor, product string
-		models                []int
-		want                  string
-	}{
-		{"FC43 vendor and product", "ACME", "EM100", nil, "acme-em100"},
-		{"product must hold too", "ACME", "DP55", nil, ""},
-		{"regexes are anchored by the profile", "ACME Corp", "EM100", nil, ""},
-		{"SunSpec single-phase", "", "", []int{1, 11, 12, 101, 120}, "sunspec-inverter"},
-		{"SunSpec three-phase", "SMA", "", []int{1, 103}, "sunspec-inverter-3ph"},
-		{"SunSpec common model alone", "", "", []int{1}, ""},
-		{"nothing said", "", "", nil, ""},
-		{"meters that say nothing are named in config, not matched", "", "", []int{}, ""},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			require.Equal(t, c.want, name(lib.MatchModbus(c.vendor, c.product, c.models)))
-		})
-	}
-	for svc, want := range map[string]string{
-		"_pjlink._tcp": "acme-display-mdns", "_PJLink._tcp.local.": "acme-display-mdns", "_ipps._tcp": "ipp-printer",
-		"_airplay._tcp": "apple-airplay", "_nothing._tcp": "",
-	} {
-		require.Equal(t, want, name(lib.MatchMDNS(svc)), svc)
-	}
-	// SNMP matching never hands out a profile of another protocol.
-	for _, p := range lib.List() {
-		if p.ProtocolName() != "snmp" {
-			require.NotEqual(t, p.Name, name(lib.Match(gateway.Identity{SysDescr: "ACME EM100"}, nil)))
 		}
 	}
 }

@@ -1,5 +1,5 @@
 //go:build !race
 
-package profile
+package snmp
 
 const raceEnabled = false
