@@ -336,6 +336,7 @@ stop_rabbitmq() {
   rabbit_env
   if alive "$r/rabbitmq.pid" beam; then # a clean stop keeps the queues; a kill after 60 s if it hangs
     (cd "$r" && timeout 60 "${RABBIT[@]}" /usr/lib/rabbitmq/bin/rabbitmqctl stop "$r/rabbitmq.pid" > /dev/null 2>&1) || true
+    gone "$r/rabbitmq.pid" beam && say "stopped RabbitMQ"
   fi
   kill_pid "$r/rabbitmq.pid" beam
   kill_pid "$r/epmd.pid" epmd
