@@ -7,8 +7,8 @@ FUZZTIME=${FUZZTIME:-10s}
 n=0
 while IFS=: read -r file fn; do
   fn=${fn#func }; fn=${fn%%(*}
-  echo "fuzz: $fn in $(dirname "$file") for $FUZZTIME"
+  echo "make fuzz: $fn in $(dirname "$file") for $FUZZTIME"
   go test -run '^$' -fuzz "^$fn\$" -fuzztime "$FUZZTIME" "$(dirname "$file")"
   n=$((n + 1))
 done < <(grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*(' . | sort)
-echo "fuzz: $n targets, $FUZZTIME each"
+echo "make fuzz: $n targets, $FUZZTIME each"
