@@ -11,10 +11,11 @@ cd "$(dirname "$0")/.."
 export PEERS_STATE=${PEERS_STATE:-/tmp/edgegw-peers}
 peers=scripts/peers/peers.sh
 started=()
+stop_started() { [ ${#started[@]} -eq 0 ] || "$peers" stop "${started[@]}"; started=(); }
 if [ "$(id -u)" = 0 ]; then
   "$peers" install
   for p in $("$peers" list); do "$peers" running "$p" || started+=("$p"); done
-  trap '[ ${#started[@]} -eq 0 ] || "$peers" stop "${started[@]}"' EXIT
+  trap stop_started EXIT
   "$peers" start # the missing ones; the running ones republish their keys
   export EDGEGW_PEERS_STARTED=1
 else
@@ -37,6 +38,8 @@ gotest all -count=1 -timeout 15m -skip '^TestLoss' ./...
 gotest race -count=1 -short -race -timeout 10m -skip '^TestLoss' ./gateway/... ./drivers/snmp/... ./drivers/modbus/... ./drivers/mdns/... ./sim/... ./cmd/edgegw/ ./uplink/...
 EDGEGW_LOSS_TESTS=1 gotest loss -count=1 -timeout 10m -run '^TestLoss' ./uplink/
 
-"$logs/testreport" -summary "$logs"/*.json
+stop_started
+echo "test: took $SECONDS s"
+"$logs/testreport" -summary "$logs"/*.json # the last lines: the totals, and every skipped test
 rm -rf "$logs"
 exit $failed

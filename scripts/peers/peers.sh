@@ -96,8 +96,8 @@ tail_die() { tail -n 8 "$1" >&2 || true; die "$2 did not start (log: $1)"; }
 
 # ---- install ---------------------------------------------------------------------------------------------
 install() {
-  local pkgs=(snmpd snmp snmpsim python3 python3-pymodbus python3-serial-asyncio socat mbpoll avahi-daemon dbus
-              iproute2 rabbitmq-server openssl util-linux procps) missing=() p
+  local pkgs=(snmpd snmp snmpsim python3 python3-pymodbus python3-serial-asyncio socat mbpoll avahi-daemon avahi-utils dbus
+              iproute2 rabbitmq-server openssl util-linux) missing=() p
   command -v node > /dev/null || pkgs+=(nodejs)
   command -v npm > /dev/null || pkgs+=(npm)
   for p in "${pkgs[@]}"; do
