@@ -14,6 +14,7 @@
 # live in $PEERS_STATE (default /tmp/edgegw-peers), never in the repository. Ports and names can be
 # changed from the environment (the list below), so that two sets of peers can run side by side.
 set -euo pipefail
+umask 022 # the daemons run as other users and read what this script writes
 KIT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 export PEERS_STATE=${PEERS_STATE:-/tmp/edgegw-peers}
 ENVF=$PEERS_STATE/peers.env
@@ -320,6 +321,7 @@ print(json.dumps({"vhosts": [{"name": "/"}], "users": users, "permissions": [
   "${RABBIT[@]}" epmd -address 127.0.0.1 -port "$RABBIT_EPMD_PORT" > "$r/log/epmd.log" 2>&1 &
   echo $! > "$r/epmd.pid"
   wait_until 5 listening tcp "$RABBIT_EPMD_PORT" || tail_die "$r/log/epmd.log" epmd
+  rm -f "$r/rabbitmq.pid" # rabbitmqctl wait must not read a PID from an earlier life
   "${RABBIT[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server > "$r/log/stdout.log" 2>&1 &
   "${RABBIT[@]}" /usr/lib/rabbitmq/bin/rabbitmqctl wait --timeout 120 "$r/rabbitmq.pid" > "$r/log/wait.log" 2>&1 \
     && wait_until 10 listening tcp "$AMQPS_PORT" || tail_die "$r/log/stdout.log" RabbitMQ
