@@ -67,7 +67,7 @@ pid_in() { local p=; [ -f "$1" ] && { read -r p < "$1" || true; }; [[ $p =~ ^[0-
 alive() { # alive PIDFILE WORD
   local p; p=$(pid_in "$1") || return 1
   ! grep -qs '^State:[[:space:]]*Z' "/proc/$p/status" || return 1 # a zombie nobody reaped
-  tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$2"
+  { tr '\0' ' ' < "/proc/$p/cmdline"; } 2> /dev/null | grep -qF -- "$2"
 }
 gone() { ! alive "$@"; }
 kill_pid() { # kill_pid PIDFILE WORD: TERM, KILL after 10 s
@@ -337,8 +337,11 @@ stop_rabbitmq() {
   local r=$PEERS_STATE/rabbitmq
   rabbit_env
   if alive "$r/rabbitmq.pid" beam; then # a clean stop keeps the queues; a kill after 60 s if it hangs
+    local p; p=$(pid_in "$r/rabbitmq.pid")
     (cd "$r" && timeout 60 "${RABBIT[@]}" /usr/lib/rabbitmq/bin/rabbitmqctl stop "$r/rabbitmq.pid" > /dev/null 2>&1) || true
-    gone "$r/rabbitmq.pid" beam && say "stopped RabbitMQ"
+    # RabbitMQ deletes its pid file while it still holds its ports: wait for the process itself.
+    echo "$p" > "$r/rabbitmq.pid"
+    wait_until 30 gone "$r/rabbitmq.pid" beam && say "stopped RabbitMQ (pid $p)"
   fi
   kill_pid "$r/rabbitmq.pid" beam
   kill_pid "$r/epmd.pid" epmd
