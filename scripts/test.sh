@@ -10,12 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PEERS_STATE=${PEERS_STATE:-/tmp/edgegw-peers}
 peers=scripts/peers/peers.sh
+logs=$(mktemp -d /tmp/edgegw-test.XXXXXX)
 started=()
 stop_started() { [ ${#started[@]} -eq 0 ] || "$peers" stop "${started[@]}"; started=(); }
+trap 'stop_started; rm -rf "$logs"' EXIT
 if [ "$(id -u)" = 0 ]; then
   "$peers" install
   for p in $("$peers" list); do "$peers" running "$p" || started+=("$p"); done
-  trap stop_started EXIT
   "$peers" start # the missing ones; the running ones republish their keys
   export EDGEGW_PEERS_STARTED=1
 else
@@ -23,7 +24,6 @@ else
   [ "${CI:-}" != true ] || { echo "test: in CI the peers are required" >&2; exit 1; }
 fi
 
-logs=$(mktemp -d /tmp/edgegw-test.XXXXXX)
 go build -o "$logs/testreport" ./scripts/testreport
 failed=0
 gotest() { # gotest NAME ARGS...: go test -json ARGS, shown as go test shows it, kept in $logs/NAME.json
@@ -40,6 +40,5 @@ EDGEGW_LOSS_TESTS=1 gotest loss -count=1 -timeout 10m -run '^TestLoss' ./uplink/
 
 stop_started
 echo "test: took $SECONDS s"
-"$logs/testreport" -summary "$logs"/*.json # the last lines: the totals, and every skipped test
-rm -rf "$logs"
+"$logs/testreport" -summary "$logs"/*.json # the last lines: every skipped test, and the totals
 exit $failed
