@@ -1,7 +1,6 @@
 # edgegw: the two commands a new user runs are `make demo` and `make test`.
 GO      ?= go
 BIN     := bin
-PEERS   ?= ../shared/peers
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
@@ -16,7 +15,8 @@ build:
 demo: build
 	./scripts/demo.sh
 
-# Every test, with the real peers (net-snmp, snmpsim, pymodbus, avahi, RabbitMQ, rhea) started first and stopped after.
+# Every test. As root the real peers (net-snmp, snmpsim, pymodbus, avahi, RabbitMQ, rhea) are installed
+# and started first and stopped after (scripts/peers/peers.sh); the run ends with the skipped tests and why.
 test:
 	./scripts/test.sh
 
@@ -27,13 +27,9 @@ unit:
 bench: build
 	./scripts/bench.sh
 
+# Every fuzz target in the repository, FUZZTIME (default 10s) each.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./config
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./drivers/profile
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./drivers/modbus
-	$(GO) test -run '^$$' -fuzz FuzzMessage -fuzztime 30s ./drivers/mdns
-	$(GO) test -run '^$$' -fuzz FuzzTXT -fuzztime 30s ./drivers/mdns
-	$(GO) test -run '^$$' -fuzz FuzzModbusRequest -fuzztime 30s ./sim
+	./scripts/fuzz.sh
 
 clean:
 	rm -rf $(BIN)

@@ -1,52 +1,44 @@
 #!/usr/bin/env bash
-# Runs every test. The real peers the integration tests talk to (net-snmp's snmpd, snmpsim, RabbitMQ,
-# the rhea AMQP-over-WebSocket broker, pymodbus, avahi in a network namespace pair) are
-# installed and started first when missing, and the ones this script started are stopped at the end.
-# Peers come from ../shared/peers (PEERS.md); without it, the real-peer tests skip (outside CI).
+# Runs every test. As root it first installs and starts the real peers the integration tests talk to
+# (scripts/peers/peers.sh: net-snmp's snmpd, snmpsim, pymodbus, avahi in a network namespace pair,
+# RabbitMQ, the rhea AMQP-over-WebSocket broker), and stops at the end the ones it started. Then a
+# real-peer test that finds its peer missing fails instead of skipping (EDGEGW_PEERS_STARTED=1).
+# Without root the peers cannot be had, and those tests skip (outside CI). The run ends with the count
+# of skipped tests and why each was skipped. PEERS_STATE (default /tmp/edgegw-peers) and the ports in
+# scripts/peers/peers.sh can be set from the environment, to run beside another set of peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PEERS=${PEERS:-../shared/peers}
 export PEERS_STATE=${PEERS_STATE:-/tmp/edgegw-peers}
-want=(snmpd snmpsim rabbitmq rhea modbus avahi)
+peers=scripts/peers/peers.sh
+logs=$(mktemp -d /tmp/edgegw-test.XXXXXX)
 started=()
-
-peer_running() { # a peer is up when its key is in peers.env and its pid is alive
-  local key=$1 pidfile=$2
-  grep -q "^$key=" "$PEERS_STATE/peers.env" 2>/dev/null && [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
-}
-
-cleanup() {
-  if [ ${#started[@]} -gt 0 ]; then
-    for p in "${started[@]}"; do "$PEERS/stop-$p.sh" >/dev/null 2>&1 || true; done
-  fi
-}
-
-if [ -d "$PEERS" ]; then
-  "$PEERS/install.sh"
-  trap cleanup EXIT
-  for p in "${want[@]}"; do
-    case $p in
-      snmpd) peer_running PEERS_SNMPD_ADDR "$PEERS_STATE/snmpd/snmpd.pid" && continue ;;
-      snmpsim) peer_running PEERS_SNMPSIM_ADDR "$PEERS_STATE/snmpsim/snmpsimd.pid" && continue ;;
-      rabbitmq) peer_running PEERS_AMQPS_URL "$PEERS_STATE/rabbitmq/rabbitmq.pid" && continue ;;
-      rhea) peer_running PEERS_RHEA_AMQPS_URL "$PEERS_STATE/rhea/rhea.pid" && continue ;;
-      modbus) peer_running PEERS_MODBUS_ADDR "$PEERS_STATE/modbus/modbus.pid" && continue ;;
-      avahi) peer_running PEERS_MDNS_NETNS "$PEERS_STATE/mdns/avahi.pid" && continue ;;
-    esac
-    started+=("$p")
-  done
-  # start-all.sh makes the test PKI first and boots RabbitMQ while the others start.
-  [ ${#started[@]} -eq 0 ] || "$PEERS/start-all.sh" "${started[@]}"
+stop_started() { [ ${#started[@]} -eq 0 ] || "$peers" stop "${started[@]}"; started=(); }
+trap 'stop_started; rm -rf "$logs"' EXIT
+if [ "$(id -u)" = 0 ]; then
+  "$peers" install
+  for p in $("$peers" list); do "$peers" running "$p" || started+=("$p"); done
+  "$peers" start # the missing ones; the running ones republish their keys
+  export EDGEGW_PEERS_STARTED=1
 else
-  echo "test: $PEERS is absent: real-peer tests will skip" >&2
-  [ "${CI:-}" = true ] && { echo "test: in CI the peers are required" >&2; exit 1; }
+  echo "test: not root: the peers cannot be installed or started, so the real-peer tests skip" >&2
+  [ "${CI:-}" != true ] || { echo "test: in CI the peers are required" >&2; exit 1; }
 fi
+
+go build -o "$logs/testreport" ./scripts/testreport
+failed=0
+gotest() { # gotest NAME ARGS...: go test -json ARGS, shown as go test shows it, kept in $logs/NAME.json
+  local name=$1; shift
+  go test -json "$@" 2>&1 | tee "$logs/$name.json" | "$logs/testreport" || failed=1
+}
 
 go vet ./...
-# Unit and integration tests; the race detector on the packages with concurrency of their own.
-go test -count=1 -timeout 15m ./...
-go test -count=1 -short -race -timeout 10m ./gateway/... ./drivers/snmp/... ./drivers/modbus/... ./drivers/mdns/... ./sim/... ./cmd/edgegw/ ./uplink/...
-# The loss tests restart the shared RabbitMQ and SIGKILL a gateway process: alone, after the rest.
-if [ -d "$PEERS" ]; then
-  EDGEGW_LOSS_TESTS=1 go test -count=1 -timeout 10m -run '^TestLoss' -v ./uplink/ | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|loss_test' 
-fi
+# Unit and integration tests; the race detector on the packages with concurrency of their own. The loss
+# tests restart the shared RabbitMQ and SIGKILL a gateway process: alone, after the rest.
+gotest all -count=1 -timeout 15m -skip '^TestLoss' ./...
+gotest race -count=1 -short -race -timeout 10m -skip '^TestLoss' ./gateway/... ./drivers/snmp/... ./drivers/modbus/... ./drivers/mdns/... ./sim/... ./cmd/edgegw/ ./uplink/...
+EDGEGW_LOSS_TESTS=1 gotest loss -count=1 -timeout 10m -run '^TestLoss' ./uplink/
+
+stop_started
+echo "test: took $SECONDS s"
+"$logs/testreport" -summary "$logs"/*.json # the last lines: every skipped test, and the totals
+exit $failed

@@ -240,9 +240,9 @@ func TestModbusMbpoll(t *testing.T) {
 	bin, err := exec.LookPath("mbpoll")
 	if err != nil {
 		if peers.InCI() {
-			t.Fatal("mbpoll is not installed (the peers kit installs it)")
+			t.Fatal("mbpoll is not installed (scripts/peers/peers.sh install installs it)")
 		}
-		t.Skip("mbpoll is not installed (the peers kit installs it)")
+		t.Skip("mbpoll is not installed (scripts/peers/peers.sh install installs it)")
 	}
 	s := modbusSite(t, 1)
 	dev := s.Devices()[0]

@@ -126,17 +126,17 @@ func TestLossBrokerRestarts(t *testing.T) {
 			}
 		}
 	}()
-	script := func(name string) {
-		cmd := exec.Command(filepath.Join(env[0], name))
+	peersSh := func(verb string) { // scripts/peers/peers.sh of the kit that started the broker
+		cmd := exec.Command(filepath.Join(env[0], "peers.sh"), verb, "rabbitmq")
 		cmd.Env = append(os.Environ(), "PEERS_STATE="+env[1])
 		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s: %s", name, out)
+		require.NoError(t, err, "peers.sh %s rabbitmq: %s", verb, out)
 	}
 	for range 3 {
 		time.Sleep(2 * time.Second)
-		script("stop-rabbitmq.sh")
+		peersSh("stop")
 		time.Sleep(time.Second)
-		script("start-rabbitmq.sh")
+		peersSh("start")
 	}
 	<-produced
 	deadline := time.Now().Add(3 * time.Minute)

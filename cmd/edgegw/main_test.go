@@ -82,7 +82,7 @@ func TestConfigCheck(t *testing.T) {
 }
 
 // TestDiscoverSNMPD is the acceptance check: discover against the real net-snmp agent prints
-// the serial and model it was configured with (../shared/peers/snmpd.conf.in).
+// the serial and model it was configured with (scripts/peers/snmpd.conf).
 func TestDiscoverSNMPD(t *testing.T) {
 	v := peers.Need(t, "PEERS_SNMPD_ADDR", "PEERS_SNMPD_RO_COMMUNITY")
 	code, out, errOut := runCLI("discover", "--json", "--target", "snmp://"+v[1]+"@"+v[0])

@@ -209,7 +209,7 @@ func mbpoll(t *testing.T, addr string, args ...string) string {
 	bin, err := exec.LookPath("mbpoll")
 	if err != nil {
 		if peers.InCI() {
-			t.Fatal("mbpoll is not installed (../shared/peers/install.sh installs it)")
+			t.Fatal("mbpoll is not installed (scripts/peers/peers.sh install installs it)")
 		}
 		t.Skip("mbpoll is not installed")
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/edgegw/edgegw/internal/peers"
 )
 
-// The display net-snmp poses as (../shared/peers/snmpd.conf.in: override lines for ENTITY-MIB row 1).
+// The display net-snmp poses as (scripts/peers/snmpd.conf: override lines for ENTITY-MIB row 1).
 var snmpdDisplay = gateway.Identity{
 	Serial:       "SN-DP55-000123",
 	Model:        "DP55",

@@ -8,11 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// ModbusServer is a pymodbus server of a test's own (the peers kit's modbus_server.py), so that each
+// ModbusServer is a pymodbus server of a test's own (scripts/peers/modbus_server.py), so that each
 // test has the register map and identity it needs without restarting the shared one.
 type ModbusServer struct {
 	Addr string // 127.0.0.1:port
@@ -30,11 +31,11 @@ type ModbusOptions struct {
 	Baud            int      // RTU baud rate; zero means 19200
 }
 
-// StartModbus runs `$PEERS_PYTHON $PEERS_MODBUS_SERVER` on a free loopback port and stops it (by PID)
-// when the test ends. It needs the modbus peer's keys, as Need does.
+// StartModbus runs scripts/peers/modbus_server.py with Debian's python3 on a free loopback port and
+// stops it (by PID) when the test ends. Without python3-pymodbus the test skips, or fails as Need does.
 func StartModbus(t testing.TB, o ModbusOptions) *ModbusServer {
 	t.Helper()
-	v := Need(t, "PEERS_PYTHON", "PEERS_MODBUS_SERVER")
+	v := []string{pymodbusPython(t), filepath.Join(Kit(), "modbus_server.py")}
 	port := FreePort(t)
 	dir := t.TempDir()
 	args := []string{v[1], "--host", "127.0.0.1", "--port", strconv.Itoa(port)}
@@ -88,13 +89,33 @@ func StartModbus(t testing.TB, o ModbusOptions) *ModbusServer {
 	return s
 }
 
+// pymodbusPython is Debian's python3, which has python3-pymodbus (a python3 earlier on PATH may not).
+func pymodbusPython(t testing.TB) string {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	pymodbusOnce.Do(func() { pymodbusErr = exec.Command(py, "-c", "import pymodbus").Run() })
+	if pymodbusErr != nil {
+		msg := "python3-pymodbus is not installed (scripts/peers/peers.sh install installs it): " + pymodbusErr.Error()
+		if InCI() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return py
+}
+
+var (
+	pymodbusOnce sync.Once
+	pymodbusErr  error
+)
+
 // ptyPair makes a socat pty pair in dir: the server end and the client end.
 func ptyPair(t testing.TB, dir string) (srv, cli string) {
 	t.Helper()
 	bin, err := exec.LookPath("socat")
 	if err != nil {
 		if InCI() {
-			t.Fatal("socat is not installed (../shared/peers/install.sh installs it)")
+			t.Fatal("socat is not installed (scripts/peers/peers.sh install installs it)")
 		}
 		t.Skip("socat is not installed")
 	}
@@ -127,7 +148,7 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// WriteRegs writes a .regs file (the peers kit's format): for each kind ("hr", "ir"), runs of words by
+// WriteRegs writes a .regs file (modbus_server.py's format): for each kind ("hr", "ir"), runs of words by
 // first address.
 func WriteRegs(t testing.TB, blocks map[string]map[uint16][]uint16) string {
 	t.Helper()

@@ -1,6 +1,7 @@
-// Package peers gives tests the real servers the peers kit started (../shared/peers, see PEERS.md):
-// it reads $PEERS_STATE/peers.env. A missing key fails the test in CI (CI=true) and skips it elsewhere,
-// so a user's clone without ../shared still runs the unit tests.
+// Package peers gives tests the real servers that scripts/peers/peers.sh started (scripts/peers/README.md):
+// it reads $PEERS_STATE/peers.env. A missing key fails the test when the peers are required — in CI
+// (CI=true), and under `make test`, which installed and started them (EDGEGW_PEERS_STARTED=1) — and
+// skips it elsewhere, so that `go test ./...` without the peers still runs the unit tests.
 package peers
 
 import (
@@ -43,7 +44,7 @@ func Load() Env {
 	return env
 }
 
-// Need returns the values of keys, or stops the test: Fatal in CI, Skip elsewhere.
+// Need returns the values of keys, or stops the test: Fatal when the peers are required, Skip elsewhere.
 func Need(t testing.TB, keys ...string) []string {
 	t.Helper()
 	env := Load()
@@ -51,7 +52,7 @@ func Need(t testing.TB, keys ...string) []string {
 	for i, k := range keys {
 		v, ok := env[k]
 		if !ok {
-			msg := "peer key " + k + " missing from " + Path() + ": run `make test` (it starts ../shared/peers)"
+			msg := "peer key " + k + " missing from " + Path() + ": its peer is not running (`make test` as root starts them all: scripts/peers/peers.sh)"
 			if InCI() {
 				t.Fatal(msg)
 			}
@@ -62,19 +63,31 @@ func Need(t testing.TB, keys ...string) []string {
 	return out
 }
 
-// InCI reports whether the tests run in CI, where every real-peer test must run.
-func InCI() bool { return os.Getenv("CI") == "true" }
+// StartedEnv is set to 1 by scripts/test.sh once it has installed and started every peer.
+const StartedEnv = "EDGEGW_PEERS_STARTED"
 
-// Shared returns the path of ../shared/<rel> seen from the module root, or stops the test as Need does
-// when it is absent.
+// InCI reports whether every real-peer test must run, never skip: in CI (CI=true), and when the test
+// command started the peers (StartedEnv=1). A missing peer or tool then fails the test.
+func InCI() bool { return os.Getenv("CI") == "true" || os.Getenv(StartedEnv) == "1" }
+
+// root is the module's root directory.
+func root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Kit is the directory of the repository's peer scripts and the files they serve (scripts/peers).
+func Kit() string { return filepath.Join(root(), "scripts", "peers") }
+
+// Shared returns the path of ../shared/<rel> seen from the module root: third-party recordings whose
+// licences keep them out of the repository. When it is absent (a clone without the shared folder) the
+// test skips, saying so; in CI (CI=true), where the folder is always laid beside the clone, it fails.
 func Shared(t testing.TB, rel string) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	p := filepath.Join(root, "..", "shared", rel)
+	p := filepath.Join(root(), "..", "shared", rel)
 	if _, err := os.Stat(p); err != nil {
-		msg := "../shared/" + rel + " is absent (a clone without the shared folder)"
-		if InCI() {
+		msg := "../shared/" + rel + " is absent (a clone without the shared folder of recordings)"
+		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)

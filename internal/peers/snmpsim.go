@@ -20,14 +20,14 @@ var oneArcOID = regexp.MustCompile(`(?m)^([^|\n]+)\|6\|0(\r?)$`)
 // StartSNMPSim runs Debian's snmpsimd of a test's own on a free loopback UDP port, replaying every
 // .snmprec in src (read from a scratch copy with one-arc OID values rewritten, so src is never touched),
 // and stops it by PID when the test ends. The SNMP community of each recording is its file name without
-// .snmprec. As root the agent runs as nobody, as the peers kit does. It returns host:port.
+// .snmprec. As root the agent runs as nobody, as scripts/peers/peers.sh runs its own. It returns host:port.
 func StartSNMPSim(t testing.TB, src string) string {
 	t.Helper()
 	bin, err := exec.LookPath("snmpsimd")
 	if err != nil {
 		bin = "/usr/bin/snmpsimd"
 		if _, err := os.Stat(bin); err != nil {
-			msg := "snmpsimd is not installed (scripts/peers.sh installs Debian's snmpsim)"
+			msg := "snmpsimd is not installed (scripts/peers/peers.sh install installs Debian's snmpsim)"
 			if InCI() {
 				t.Fatal(msg)
 			}

@@ -89,7 +89,7 @@ func TestKill9(t *testing.T) {
 func TestKill9Child(t *testing.T) {
 	dir := os.Getenv(childEnv)
 	if dir == "" {
-		t.Skip("only as TestKill9's child")
+		return // not a skip: make test reports every skipped test, and this one is no test of its own
 	}
 	db, err := store.Open(dir, nil)
 	require.NoError(t, err)
