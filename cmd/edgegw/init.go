@@ -83,7 +83,11 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 	if set["config"] {
 		return usagef("edgegw init: --config is for --check; init writes DIR/%s (see --dir)", initConfigName)
 	}
-	return initMake(*dir, *id, acct, note, stdout)
+	err = initMake(*dir, *id, acct, note, stdout)
+	if errors.Is(err, os.ErrPermission) {
+		err = fmt.Errorf("%w (%s)", err, elevateHint)
+	}
+	return err
 }
 
 // gatewayIDInvalid is what config does not accept in a gateway.id (config/validate.go); init uses it to
@@ -397,6 +401,9 @@ func initCheck(path string, acct *account, note string, stdout io.Writer) error 
 				fmt.Fprintln(stdout, "FAIL  "+e.Error())
 			}
 			return errSilent
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			err = fmt.Errorf("%w (%s)", err, elevateHint)
 		}
 		fmt.Fprintln(stdout, "FAIL  "+err.Error())
 		return errSilent

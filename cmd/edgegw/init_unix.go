@@ -19,6 +19,7 @@ const (
 	packagedUser       = "edgegw"
 	defaultAccountHint = "edgegw when run as root and that user exists, else the current user"
 	startHint          = "systemctl enable --now edgegw"
+	elevateHint        = "run it as root: sudo edgegw init ..."
 )
 
 func defaultInitDir() string { return packagedDir }

@@ -11,6 +11,7 @@ import (
 const (
 	defaultAccountHint = `the service's account, NT SERVICE\` + serviceName
 	startHint          = "edgegw service install, then edgegw service start"
+	elevateHint        = "run it from an elevated prompt"
 )
 
 // defaultInitDir is %ProgramData%\edgegw.
