@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,11 +39,21 @@ func openssl(t *testing.T, args ...string) string {
 	return string(out)
 }
 
+// me is the current user, named to every init in these tests: by default init as root picks the
+// packaged user edgegw when it exists, and the package test (packaging/) makes and removes that user
+// while these tests may run.
+func me(t *testing.T) string {
+	t.Helper()
+	u, err := user.Current()
+	require.NoError(t, err)
+	return u.Username
+}
+
 // initDir runs edgegw init in a new directory and returns it.
 func initDir(t *testing.T, args ...string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "gw")
-	code, out, errOut := runCLI(append([]string{"init", "--dir", dir}, args...)...)
+	code, out, errOut := runCLI(append([]string{"init", "--dir", dir, "--user", me(t)}, args...)...)
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	require.Contains(t, out, "Next steps:")
 	return dir
@@ -87,7 +98,7 @@ func TestInitMakesKeyRequestAndConfig(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("again keeps the key and the id", func(t *testing.T) {
-		code, out, _ := runCLI("init", "--dir", dir)
+		code, out, _ := runCLI("init", "--dir", dir, "--user", me(t))
 		require.Equal(t, 0, code, out)
 		require.Contains(t, out, "kept: ECDSA P-256; an existing key is never overwritten")
 		require.Contains(t, out, "edgegw.toml (kept)")
@@ -101,7 +112,7 @@ func TestInitMakesKeyRequestAndConfig(t *testing.T) {
 		path := filepath.Join(dir, "edgegw.toml")
 		old, err := os.ReadFile(path)
 		require.NoError(t, err)
-		code, out, _ := runCLI("init", "--dir", dir, "--id", "gw-test-2")
+		code, out, _ := runCLI("init", "--dir", dir, "--id", "gw-test-2", "--user", me(t))
 		require.Equal(t, 0, code, out)
 		require.Contains(t, out, `gateway.id "gw-test-1" set to "gw-test-2"`)
 		cfg, err := config.Load(path)
@@ -122,7 +133,7 @@ func TestInitMakesKeyRequestAndConfig(t *testing.T) {
 	t.Run("an invalid id changes nothing", func(t *testing.T) {
 		before, err := os.ReadFile(filepath.Join(dir, "edgegw.toml"))
 		require.NoError(t, err)
-		code, _, errOut := runCLI("init", "--dir", dir, "--id", "not an id!")
+		code, _, errOut := runCLI("init", "--dir", dir, "--id", "not an id!", "--user", me(t))
 		require.Equal(t, 1, code)
 		require.Contains(t, errOut, "gateway.id")
 		after, err := os.ReadFile(filepath.Join(dir, "edgegw.toml"))
@@ -136,7 +147,7 @@ func TestInitNeverOverwritesAKey(t *testing.T) {
 	require.NoError(t, os.MkdirAll(dir, 0o750))
 	key := filepath.Join(dir, "gateway.key")
 	require.NoError(t, os.WriteFile(key, []byte("not a key\n"), 0o600))
-	code, _, errOut := runCLI("init", "--dir", dir, "--id", "gw-x")
+	code, _, errOut := runCLI("init", "--dir", dir, "--id", "gw-x", "--user", me(t))
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "never overwritten")
 	data, err := os.ReadFile(key)
@@ -196,7 +207,7 @@ func TestInitCheck(t *testing.T) {
 	cfgPath := filepath.Join(dir, "edgegw.toml")
 	check := func(t *testing.T, extra ...string) (int, string) {
 		t.Helper()
-		code, out, errOut := runCLI(append([]string{"init", "--check", "--config", cfgPath}, extra...)...)
+		code, out, errOut := runCLI(append([]string{"init", "--check", "--config", cfgPath, "--user", me(t)}, extra...)...)
 		require.Empty(t, errOut)
 		return code, out
 	}
