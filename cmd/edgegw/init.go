@@ -139,7 +139,7 @@ func initMake(dir, id string, acct *account, note string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := makeDir(dir, 0o750, acct, false); err != nil {
+	if err := makeConfigDir(dir, acct); err != nil {
 		return err
 	}
 	cfgPath := filepath.Join(dir, initConfigName)

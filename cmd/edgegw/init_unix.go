@@ -78,6 +78,9 @@ func lookupAccount(name string, making bool) (*account, string, error) {
 	return a, note, nil
 }
 
+// makeConfigDir makes the configuration directory: root's, with the gateway's group, 0750.
+func makeConfigDir(dir string, acct *account) error { return makeDir(dir, 0o750, acct, false) }
+
 // makeDir makes dir (and its parents) with mode when missing. A new directory belongs to the gateway's
 // account when owned is set (its state), else to root with the account's group (configuration).
 func makeDir(dir string, mode fs.FileMode, acct *account, owned bool) error {

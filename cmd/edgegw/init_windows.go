@@ -28,20 +28,25 @@ func lookupAccount(name string, _ bool) (*account, string, error) {
 	return &account{name: name, uid: -1, gid: -1}, "", nil
 }
 
-// makeDir makes dir when missing and limits it to SYSTEM, Administrators and the service's account
-// (what is made in it inherits that). An existing directory keeps its ACL: `edgegw service install`
-// set it for the account the service runs as.
-func makeDir(dir string, mode fs.FileMode, acct *account, owned bool) error {
+// makeConfigDir makes the configuration directory when missing and limits it to SYSTEM,
+// Administrators and the service's account; what is made in it inherits that. An existing directory
+// keeps its ACL: `edgegw service install` set it for the account the service runs as.
+func makeConfigDir(dir string, acct *account) error {
 	if fi, err := os.Stat(dir); err == nil {
 		if !fi.IsDir() {
 			return fmt.Errorf("%s is not a directory", dir)
 		}
 		return nil
 	}
-	if err := os.MkdirAll(dir, mode); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	return secureDir(dir)
+	return secureDirFor(dir, acct.name)
+}
+
+// makeDir makes a directory inside the configuration directory, whose ACL it inherits.
+func makeDir(dir string, mode fs.FileMode, acct *account, owned bool) error {
+	return os.MkdirAll(dir, mode)
 }
 
 func ownConfig(string, *account) error       { return nil }

@@ -22,10 +22,7 @@ import (
 // serviceWait bounds how long start and stop wait for the service to get there.
 const serviceWait = 30 * time.Second
 
-// secureDir gives dir the protected ACL of dirSDDL for the service's account, inherited by everything
-// in it.
-func secureDir(dir string) error { return secureDirFor(dir, serviceAccount) }
-
+// secureDirFor gives dir the protected ACL of dirSDDL for account, inherited by everything in it.
 func secureDirFor(dir, account string) error {
 	sid, ok := wellKnownSID(account)
 	if !ok {
