@@ -4,7 +4,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build demo test unit bench fuzz clean
+.PHONY: all build demo test unit bench fuzz packages clean
 
 all: build
 
@@ -24,6 +24,11 @@ test:
 unit:
 	$(GO) test -short ./...
 
+# .deb and .rpm of edgegw and edgegw-console for linux/amd64 and linux/arm64 in dist/ (nfpm v2.45.2,
+# reproducible; ARCHS=amd64 for one architecture). docs/install.md says how to install them.
+packages:
+	./scripts/packages.sh
+
 bench: build
 	./scripts/bench.sh
 
@@ -32,4 +37,4 @@ fuzz:
 	./scripts/fuzz.sh
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

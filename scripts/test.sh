@@ -31,7 +31,21 @@ gotest() { # gotest NAME ARGS...: go test -json ARGS, shown as go test shows it,
   go test -json "$@" 2>&1 | tee "$logs/$name.json" | "$logs/testreport" || failed=1
 }
 
+# The package and init tests (packaging/, cmd/edgegw) read the .rpm with Debian's rpm, check edgegw
+# init with openssl and the unit with systemd-analyze: as root, installed when missing. The package test
+# installs the .deb with dpkg as root and purges it, with the user it made, before it ends.
+tools=()
+command -v rpm >/dev/null || tools+=(rpm)
+command -v openssl >/dev/null || tools+=(openssl)
+command -v systemd-analyze >/dev/null || tools+=(systemd)
+if [ ${#tools[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tools[@]}" >/dev/null
+fi
+
 go vet ./...
+# Windows: edgegw.exe and its service build and vet (the service's portable parts are tested below).
+GOOS=windows go build ./...
+GOOS=windows go vet ./...
 # Unit and integration tests; the race detector on the packages with concurrency of their own. The loss
 # tests restart the shared RabbitMQ and SIGKILL a gateway process: alone, after the rest.
 gotest all -count=1 -timeout 15m -skip '^TestLoss' ./...

@@ -45,6 +45,10 @@ Usage:
                                            switch the cloud uplink of the running daemon, or show its health
   edgegw profile list|show NAME|test --target URL
                                            device profiles: list, show one, test one against a device
+  edgegw init [--id ID] [--dir DIR]        make the gateway's key, certificate request and starting config
+  edgegw init --check [--config FILE]      check the key, certificate and CA the config names
+  edgegw service install|uninstall|start|stop
+                                           the Windows service (Linux: systemctl ... edgegw)
   edgegw version                           print the version
 
 Run "edgegw COMMAND --help" for a command's options.
@@ -86,6 +90,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdProfile(args[1:], stdout, stderr)
 	case "version":
 		err = cmdVersion(args[1:], stdout)
+	case "init":
+		err = cmdInit(args[1:], stdout, stderr)
+	case "service":
+		err = cmdService(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK

@@ -155,6 +155,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	log.Info("edgegw started", "version", Version(), "gateway_id", cfg.Gateway.ID, "state", db.Path(),
 		"discovery_tables", tableCount(cfg), "profiles", len(lib.List()), "cloud", cfg.Cloud.Enabled)
+	defer notifySystemd(ctx, log, health)() // READY=1 and the watchdog under systemd (Type=notify)
 	done := make(chan error, 2)
 	go func() { done <- gw.Run(ctx) }()
 	if up != nil {
