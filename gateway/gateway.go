@@ -205,6 +205,12 @@ func cmpStr(a, b string) int {
 // Observe merges one sighting into the inventory: a new device gets a twin and a place in the poll
 // schedule; a known one is updated. It returns the device id.
 func (g *Gateway) Observe(s Sighting) string {
+	// A driver that cannot tell the device's kind leaves it to the profile it matched.
+	if k := s.Identity.Kind; (k == "" || k == "other") && s.Profile != "" && g.opts.Profiles != nil {
+		if p := g.opts.Profiles.Get(s.Profile); p != nil && p.Kind != "" {
+			s.Identity.Kind = p.Kind
+		}
+	}
 	id, src := DeviceID(s)
 	now := time.Now()
 	g.mu.Lock()

@@ -194,7 +194,7 @@ func cmdCloud(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath, stderr)
+	cfg, err := protocols().loadConfig(*cfgPath, stderr)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 	if (verb == "add" && (*mac == "" || *serial == "")) || (verb == "remove" && *mac == "") {
 		return usagef("edgegw claim %s: --mac%s required (see --help)", verb, map[bool]string{true: " and --serial are", false: " is"}[verb == "add"])
 	}
-	cfg, err := loadConfig(*cfgPath, stderr)
+	cfg, err := protocols().loadConfig(*cfgPath, stderr)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) error {
 			return usagef("edgegw audit: --since %q is neither a time (RFC 3339) nor a duration", *since)
 		}
 	}
-	cfg, err := loadConfig(*cfgPath, stderr)
+	cfg, err := protocols().loadConfig(*cfgPath, stderr)
 	if err != nil {
 		return err
 	}

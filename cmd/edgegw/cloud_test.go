@@ -58,7 +58,7 @@ up_address = "/queue/e2e-up-%s"
 down_address = "/queue/e2e-down-%s-{gateway_id}"
 health_interval = "1s"
 `, strings.Join(targets, ", "), v[0], v[1], v[2], v[3], q, q)), 0o600))
-	cfg, err := config.Load(cfgPath, tableCodecs()...)
+	cfg, err := config.Load(cfgPath, protocols().tableCodecs()...)
 	require.NoError(t, err)
 
 	// The cloud side: read the up queue, write the down queue.
@@ -84,7 +84,7 @@ health_interval = "1s"
 
 	dctx, stopDaemon := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- daemon(dctx, cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler)) }()
 
 	// Claim the site from a CSV, as facilities staff would: one wrong serial, one bad row.
 	var csvText strings.Builder
@@ -175,7 +175,7 @@ health_interval = "1s"
 
 	// Restart: still disabled; enable again.
 	dctx, stopDaemon = context.WithCancel(ctx)
-	go func() { done <- daemon(dctx, cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler)) }()
 	require.Eventually(t, func() bool {
 		out.Reset()
 		return run([]string{"cloud", "status", "--config", cfgPath}, &out, &errOut) == exitOK
@@ -322,14 +322,19 @@ func (c *cloudSide) await(ok func(protocol.Envelope) bool) protocol.Envelope {
 	}
 }
 
-// startDaemon loads the configuration at cfgPath and runs the daemon until the test ends.
-func startDaemon(t *testing.T, ctx context.Context, cfgPath string) *config.Config {
+// startDaemon loads the configuration at cfgPath and runs the daemon until the test ends, with the
+// build's protocols or the ones given.
+func startDaemon(t *testing.T, ctx context.Context, cfgPath string, with ...protoSet) *config.Config {
 	t.Helper()
-	cfg, err := config.Load(cfgPath, tableCodecs()...)
+	ps := protocols()
+	if len(with) > 0 {
+		ps = with[0]
+	}
+	cfg, err := config.Load(cfgPath, ps.tableCodecs()...)
 	require.NoError(t, err)
 	dctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- daemon(dctx, cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- daemon(dctx, ps, cfg, slog.New(slog.DiscardHandler)) }()
 	t.Cleanup(func() { stop(); <-done })
 	return cfg
 }

@@ -19,7 +19,7 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) error {
 	if *cfgPath == "" {
 		return usagef("edgegw config check: --config FILE is required")
 	}
-	cfg, err := config.Load(*cfgPath, tableCodecs()...)
+	cfg, err := config.Load(*cfgPath, protocols().tableCodecs()...)
 	if err != nil {
 		var es config.Errors
 		if errors.As(err, &es) {
@@ -34,7 +34,7 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) error {
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintln(stdout, "warning:", w)
 	}
-	if _, err := loadProfiles(cfg.Profiles.Dirs); err != nil {
+	if _, err := protocols().loadProfiles(cfg.Profiles.Dirs); err != nil {
 		fmt.Fprintln(stdout, err)
 		return errSilent
 	}

@@ -67,12 +67,12 @@ health_interval = "2s"
 `, dev.Addr.String(), cloud)), 0o600))
 	consoleCfg := filepath.Join(dir, "console.toml")
 	require.NoError(t, os.WriteFile(consoleCfg, []byte(cloud), 0o600))
-	cfg, err := config.Load(cfgPath, tableCodecs()...)
+	cfg, err := config.Load(cfgPath, protocols().tableCodecs()...)
 	require.NoError(t, err)
 
 	done := make(chan error, 1)
 	dctx, stop := context.WithCancel(t.Context())
-	go func() { done <- daemon(dctx, cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler)) }()
 	defer func() { stop(); <-done }()
 
 	con := func(args ...string) (int, string) {

@@ -57,22 +57,22 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	cfg.Gateway.ID = "discover"
 	if *cfgPath != "" {
 		var err error
-		if cfg, err = loadConfig(*cfgPath, stderr); err != nil {
+		if cfg, err = protocols().loadConfig(*cfgPath, stderr); err != nil {
 			return err
 		}
 	}
 	for i, raw := range targets {
-		if err := addTarget(cfg, raw, i); err != nil {
+		if err := protocols().addTarget(cfg, raw, i); err != nil {
 			return usagef("edgegw discover: --target %s: %v", redactURL(raw), err)
 		}
 	}
-	lib, err := loadProfiles(cfg.Profiles.Dirs)
+	lib, err := protocols().loadProfiles(cfg.Profiles.Dirs)
 	if err != nil {
 		return err
 	}
 	log := newLogger(stderr, config.Log{Level: "error", Format: cfg.Log.Format})
 	progress := progressPrinter(stderr)
-	drv, err := newDrivers(cfg, lib, log, progress)
+	drv, err := protocols().newDrivers(cfg, lib, log, progress)
 	if err != nil {
 		return err
 	}

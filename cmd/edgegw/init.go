@@ -207,7 +207,7 @@ func initConfig(path, dir, id string, acct *account) (note, gwID string, err err
 	case err != nil:
 		return "", "", fmt.Errorf("read %s: %w", path, err)
 	}
-	cfg, err := config.Load(path, tableCodecs()...)
+	cfg, err := config.Load(path, protocols().tableCodecs()...)
 	if err != nil {
 		return "", "", err
 	}
@@ -246,7 +246,7 @@ func checkConfigText(path, text string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	_, err = config.Load(f.Name(), tableCodecs()...)
+	_, err = config.Load(f.Name(), protocols().tableCodecs()...)
 	if err != nil {
 		return fmt.Errorf("%s would not load: %w", path, err)
 	}
@@ -393,7 +393,7 @@ func writeCSR(path, id string, key crypto.Signer) error {
 
 // initCheck is `edgegw init --check`.
 func initCheck(path string, acct *account, note string, stdout io.Writer) error {
-	cfg, err := config.Load(path, tableCodecs()...)
+	cfg, err := config.Load(path, protocols().tableCodecs()...)
 	if err != nil {
 		var es config.Errors
 		if errors.As(err, &es) {

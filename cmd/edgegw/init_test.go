@@ -81,7 +81,7 @@ func TestInitMakesKeyRequestAndConfig(t *testing.T) {
 	require.Contains(t, openssl(t, "req", "-in", csr, "-noout", "-text"), "Signature Algorithm: ecdsa-with-SHA256")
 
 	// The starting configuration, with its state and profiles beside it.
-	cfg, err := config.Load(filepath.Join(dir, "edgegw.toml"), tableCodecs()...)
+	cfg, err := config.Load(filepath.Join(dir, "edgegw.toml"), protocols().tableCodecs()...)
 	require.NoError(t, err)
 	require.Equal(t, "gw-test-1", cfg.Gateway.ID)
 	require.Equal(t, filepath.Join(dir, "state"), cfg.Gateway.StateDir)
@@ -115,7 +115,7 @@ func TestInitMakesKeyRequestAndConfig(t *testing.T) {
 		code, out, _ := runCLI("init", "--dir", dir, "--id", "gw-test-2", "--user", me(t))
 		require.Equal(t, 0, code, out)
 		require.Contains(t, out, `gateway.id "gw-test-1" set to "gw-test-2"`)
-		cfg, err := config.Load(path, tableCodecs()...)
+		cfg, err := config.Load(path, protocols().tableCodecs()...)
 		require.NoError(t, err)
 		require.Equal(t, "gw-test-2", cfg.Gateway.ID)
 		now, err := os.ReadFile(path)

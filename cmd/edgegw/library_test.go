@@ -146,7 +146,7 @@ func TestProfileLibrary(t *testing.T) {
 	addr := peers.Need(t, "PEERS_SNMPSIM_ADDR")[0]
 	expect := expected(t)
 	status := readStatus(t)
-	lib, err := loadProfiles(nil)
+	lib, err := protocols().loadProfiles(nil)
 	require.NoError(t, err)
 	host, port := splitAddr(t, addr)
 

@@ -186,7 +186,7 @@ retries = 0
 interval = "1s"
 jitter = 0
 `, strings.Join(targets, ", "), community)), 0o600))
-	cfg, err := config.Load(cfgPath, tableCodecs()...)
+	cfg, err := config.Load(cfgPath, protocols().tableCodecs()...)
 	require.NoError(t, err)
 	var logs syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -198,7 +198,7 @@ jitter = 0
 	runFor := func(until func() bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan error)
-		go func() { done <- daemon(ctx, cfg, log) }()
+		go func() { done <- daemon(ctx, protocols(), cfg, log) }()
 		deadline := time.Now().Add(30 * time.Second)
 		for !until() && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
@@ -253,11 +253,11 @@ func TestSimulatorServesItsProfiles(t *testing.T) {
 	defer site.Close()
 	cfg := config.Default()
 	for i, d := range site.Devices() {
-		require.NoError(t, addTarget(cfg, "snmp://"+d.Addr.String(), i))
+		require.NoError(t, protocols().addTarget(cfg, "snmp://"+d.Addr.String(), i))
 	}
-	lib, err := loadProfiles(nil)
+	lib, err := protocols().loadProfiles(nil)
 	require.NoError(t, err)
-	drvs, err := newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
+	drvs, err := protocols().newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
 	defer drvs.Close()
 	drv := drvs.pollers["snmp"]
@@ -297,11 +297,11 @@ func TestSimulatorServesItsModbusProfiles(t *testing.T) {
 	defer mb.Close()
 	cfg := config.Default()
 	for i, d := range mb.Devices() {
-		require.NoError(t, addTarget(cfg, fmt.Sprintf("modbus://%s?unit=%d", d.Addr, d.Unit), i))
+		require.NoError(t, protocols().addTarget(cfg, fmt.Sprintf("modbus://%s?unit=%d", d.Addr, d.Unit), i))
 	}
-	lib, err := loadProfiles(nil)
+	lib, err := protocols().loadProfiles(nil)
 	require.NoError(t, err)
-	drv, err := newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
+	drv, err := protocols().newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
 	defer drv.Close()
 	g, err := gateway.New(gateway.Options{Discoverers: drv.discoverers, Pollers: drv.pollers, Profiles: lib})
@@ -369,15 +369,15 @@ func TestDeadDevicesDoNotStallOthers(t *testing.T) {
 	cfg := config.Default()
 	cfg.Polling.Concurrency, cfg.Discovery.Concurrency = 2, 2
 	for i, d := range site.Devices() {
-		require.NoError(t, addTarget(cfg, "snmp://"+d.Addr.String()+"?timeout=300ms&retries=0", i))
+		require.NoError(t, protocols().addTarget(cfg, "snmp://"+d.Addr.String()+"?timeout=300ms&retries=0", i))
 	}
-	lib, err := loadProfiles(nil)
+	lib, err := protocols().loadProfiles(nil)
 	require.NoError(t, err)
-	drvs, err := newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
+	drvs, err := protocols().newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
 	defer drvs.Close()
 	g, err := gateway.New(gateway.Options{Discoverers: drvs.discoverers,
-		Pollers: drvs.pollers, Ranks: ranks(), Profiles: lib, PollInterval: time.Second,
+		Pollers: drvs.pollers, Ranks: protocols().ranks(), Profiles: lib, PollInterval: time.Second,
 		PollConcurrency: 2, OfflineAfter: 2, DiscoveryInterval: time.Hour})
 	require.NoError(t, err)
 	res, err := g.Discover(t.Context())
@@ -457,11 +457,11 @@ func TestProfileCommands(t *testing.T) {
 // (each driver's tests check its URL's details); a bad one is an error that never echoes a community.
 func TestTargetURLs(t *testing.T) {
 	cfg := config.Default()
-	require.NoError(t, addTarget(cfg, "modbus://127.0.0.1:5020?unit=1&unit=3-4&profile=eastron-sdm630&timeout=500ms", 0))
-	require.NoError(t, addTarget(cfg, "modbus:///dev/ttyUSB0?unit=7&baud=9600&parity=none", 2))
-	require.NoError(t, addTarget(cfg, "mdns://_pjlink._tcp?interface=veth-mdns-b", 3))
-	require.NoError(t, addTarget(cfg, "snmp://c@127.0.0.1:1161?timeout=5s&retries=3", 5))
-	require.NoError(t, addTarget(cfg, "mdns://_http._tcp?interface=veth-mdns-b&timeout=1s", 4))
+	require.NoError(t, protocols().addTarget(cfg, "modbus://127.0.0.1:5020?unit=1&unit=3-4&profile=eastron-sdm630&timeout=500ms", 0))
+	require.NoError(t, protocols().addTarget(cfg, "modbus:///dev/ttyUSB0?unit=7&baud=9600&parity=none", 2))
+	require.NoError(t, protocols().addTarget(cfg, "mdns://_pjlink._tcp?interface=veth-mdns-b", 3))
+	require.NoError(t, protocols().addTarget(cfg, "snmp://c@127.0.0.1:1161?timeout=5s&retries=3", 5))
+	require.NoError(t, protocols().addTarget(cfg, "mdns://_http._tcp?interface=veth-mdns-b&timeout=1s", 4))
 	names := map[string][]string{}
 	for proto, ts := range cfg.Discovery.Tables {
 		for _, tb := range ts {
@@ -475,15 +475,15 @@ func TestTargetURLs(t *testing.T) {
 		"mdns://", "mdns://pjlink", "mdns://_a._tcp?iface=x", "modbus://127.0.0.0/8",
 		"snmp://127.0.0.1?timeout=forever", "snmp://127.0.0.1?retries=99", "snmp://127.0.0.1?community=x",
 		"snmp://", "snmp://127.0.0.1:0", "snmp://127.0.0.1:99999", "snmp://127.0.0.1/x"} {
-		require.Error(t, addTarget(config.Default(), bad, 0), bad)
+		require.Error(t, protocols().addTarget(config.Default(), bad, 0), bad)
 	}
 	// Two mDNS interfaces: one browser per interface, refused when the drivers are built.
 	cfg = config.Default()
-	require.NoError(t, addTarget(cfg, "mdns://_a._tcp?interface=a", 0))
-	require.NoError(t, addTarget(cfg, "mdns://_b._tcp?interface=b", 1))
-	lib, err := loadProfiles(nil)
+	require.NoError(t, protocols().addTarget(cfg, "mdns://_a._tcp?interface=a", 0))
+	require.NoError(t, protocols().addTarget(cfg, "mdns://_b._tcp?interface=b", 1))
+	lib, err := protocols().loadProfiles(nil)
 	require.NoError(t, err)
-	_, err = newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
+	_, err = protocols().newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
 	require.ErrorContains(t, err, "two interfaces")
 
 	// A community in a bad URL is never echoed.

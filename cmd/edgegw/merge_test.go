@@ -31,16 +31,16 @@ func TestSNMPAndMDNSOneDevice(t *testing.T) {
 
 	cfg := config.Default()
 	for i, d := range site.Devices() {
-		require.NoError(t, addTarget(cfg, "snmp://"+d.Addr.String(), i))
+		require.NoError(t, protocols().addTarget(cfg, "snmp://"+d.Addr.String(), i))
 	}
-	require.NoError(t, addTarget(cfg, "mdns://_pjlink._tcp?interface=lo&timeout=1s", 9))
-	lib, err := loadProfiles(nil)
+	require.NoError(t, protocols().addTarget(cfg, "mdns://_pjlink._tcp?interface=lo&timeout=1s", 9))
+	lib, err := protocols().loadProfiles(nil)
 	require.NoError(t, err)
-	drv, err := newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
+	drv, err := protocols().newDrivers(cfg, lib, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
 	defer drv.Close()
 	var audits []gateway.AuditEntry
-	g, err := gateway.New(gateway.Options{Discoverers: drv.discoverers, Pollers: drv.pollers, Profiles: lib, Ranks: ranks(),
+	g, err := gateway.New(gateway.Options{Discoverers: drv.discoverers, Pollers: drv.pollers, Profiles: lib, Ranks: protocols().ranks(),
 		OnAudit: func(e gateway.AuditEntry) { audits = append(audits, e) }})
 	require.NoError(t, err)
 	res, err := g.Discover(t.Context())

@@ -31,13 +31,13 @@ func TestDaemonNotifiesSystemd(t *testing.T) {
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "profiles"), 0o750))
 	cfgPath := filepath.Join(dir, "edgegw.toml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(starterFor("gw-notify", "state", "profiles")), 0o640))
-	cfg, err := config.Load(cfgPath, tableCodecs()...)
+	cfg, err := config.Load(cfgPath, protocols().tableCodecs()...)
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- daemon(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- daemon(ctx, protocols(), cfg, slog.New(slog.DiscardHandler)) }()
 
 	next := func() string {
 		t.Helper()

@@ -75,11 +75,11 @@ func cmdProfile(args []string, stdout, stderr io.Writer) error {
 	cfg := config.Default()
 	if *cfgPath != "" {
 		var err error
-		if cfg, err = loadConfig(*cfgPath, stderr); err != nil {
+		if cfg, err = protocols().loadConfig(*cfgPath, stderr); err != nil {
 			return err
 		}
 	}
-	lib, err := loadProfiles(append(append([]string(nil), cfg.Profiles.Dirs...), dirs...))
+	lib, err := protocols().loadProfiles(append(append([]string(nil), cfg.Profiles.Dirs...), dirs...))
 	if err != nil {
 		return err
 	}
@@ -184,10 +184,10 @@ func profileTest(w io.Writer, cfg *config.Config, lib *profile.Library, target, 
 	one := config.Default()
 	one.Gateway.ID = "profile-test"
 	// Only the target is asked; its timing comes from its URL (snmp://...?timeout=5s&retries=2).
-	if err := addTarget(one, target, 0); err != nil {
+	if err := protocols().addTarget(one, target, 0); err != nil {
 		return usagef("edgegw profile test: --target %s: %v", redactURL(target), err)
 	}
-	drv, err := newDrivers(one, lib, newLogger(io.Discard, config.Log{}), nil)
+	drv, err := protocols().newDrivers(one, lib, newLogger(io.Discard, config.Log{}), nil)
 	if err != nil {
 		return err
 	}

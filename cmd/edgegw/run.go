@@ -32,19 +32,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath, stderr)
+	cfg, err := protocols().loadConfig(*cfgPath, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(stderr, cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return daemon(ctx, cfg, log)
+	return daemon(ctx, protocols(), cfg, log)
 }
 
 // daemon runs the gateway until ctx is cancelled: discovery, polling, the state store, the admin
 // socket and, when [cloud] is enabled, the uplink.
-func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logger) error {
 	started := time.Now()
 	// The newest log lines stay in memory for the cloud's logs-upload; they are never sent unasked.
 	ring := logring.New(5000, 2<<20)
@@ -57,11 +57,11 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for _, w := range db.Warnings() {
 		log.Warn(w)
 	}
-	lib, err := loadProfiles(cfg.Profiles.Dirs)
+	lib, err := ps.loadProfiles(cfg.Profiles.Dirs)
 	if err != nil {
 		return err
 	}
-	drv, err := newDrivers(cfg, lib, log, nil)
+	drv, err := ps.newDrivers(cfg, lib, log, nil)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Discoverers:       drv.discoverers,
 		Pollers:           drv.pollers,
 		Profiles:          lib,
-		Ranks:             ranks(),
+		Ranks:             ps.ranks(),
 		Store:             db,
 		DiscoveryInterval: cfg.Discovery.Interval,
 		PollInterval:      cfg.Polling.Interval,

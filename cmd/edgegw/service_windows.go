@@ -270,7 +270,7 @@ func (w *winService) Execute(_ []string, reqs <-chan svc.ChangeRequest, changes 
 
 // run loads the configuration and runs the daemon with the service's logger.
 func (w *winService) run(ctx context.Context) error {
-	cfg, err := config.Load(w.cfgPath, tableCodecs()...)
+	cfg, err := config.Load(w.cfgPath, protocols().tableCodecs()...)
 	if err != nil {
 		return err
 	}
@@ -285,7 +285,7 @@ func (w *winService) run(ctx context.Context) error {
 		log.Warn(warn)
 	}
 	w.events.Info(eventID, fmt.Sprintf("edgegw %s starting: gateway %s, config %s, log %s", Version(), cfg.Gateway.ID, w.cfgPath, logPath))
-	return daemon(ctx, cfg, log)
+	return daemon(ctx, protocols(), cfg, log)
 }
 
 var _ svc.Handler = (*winService)(nil)

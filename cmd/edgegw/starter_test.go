@@ -34,7 +34,7 @@ func TestStarterConfigLoads(t *testing.T) {
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "profiles"), 0o750))
 	path := filepath.Join(dir, "edgegw.toml")
 	require.NoError(t, os.WriteFile(path, []byte(starterFor("gw-test-1", "state", "profiles")), 0o640))
-	cfg, err := config.Load(path, tableCodecs()...)
+	cfg, err := config.Load(path, protocols().tableCodecs()...)
 	require.NoError(t, err)
 	require.Equal(t, "gw-test-1", cfg.Gateway.ID)
 	require.Equal(t, filepath.Join(dir, "state"), cfg.Gateway.StateDir)

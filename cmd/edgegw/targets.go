@@ -13,12 +13,12 @@ import (
 // (snmp://[community@]host[:port], modbus://host[:port]?unit=1, mdns://_service._tcp?interface=IF, ...).
 // i numbers the target in credential references ("target[2]"). No error repeats the URL's user
 // information (an SNMP community).
-func addTarget(cfg *config.Config, raw string, i int) error {
+func (ps protoSet) addTarget(cfg *config.Config, raw string, i int) error {
 	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok {
-		return errors.New("want a URL: " + schemes())
+		return errors.New("want a URL: " + ps.schemes())
 	}
-	for _, s := range protocols() {
+	for _, s := range ps {
 		if s.Name != scheme {
 			continue
 		}
@@ -36,13 +36,13 @@ func addTarget(cfg *config.Config, raw string, i int) error {
 		cfg.Discovery.Tables[s.Name] = append(cfg.Discovery.Tables[s.Name], t)
 		return cfg.Discovery.Validate()
 	}
-	return fmt.Errorf("unsupported scheme %q (want %s)", scheme, schemes())
+	return fmt.Errorf("unsupported scheme %q (want %s)", scheme, ps.schemes())
 }
 
 // schemes lists the target URL schemes the drivers take.
-func schemes() string {
+func (ps protoSet) schemes() string {
 	var out []string
-	for _, s := range protocols() {
+	for _, s := range ps {
 		out = append(out, s.Name+"://")
 	}
 	return strings.Join(out, ", ")

@@ -20,18 +20,23 @@ import (
 
 // protocols are the protocol drivers this build knows, in one place: a new protocol is one folder
 // under drivers/ and one line here.
-func protocols() []protocol.Spec {
-	return []protocol.Spec{
+func protocols() protoSet {
+	return protoSet{
 		snmp.Spec(),
 		modbus.Spec(),
 		mdns.Spec(),
 	}
 }
 
+// protoSet is a set of protocols: what the configuration, the profiles, --target URLs and the daemon
+// are read and built with. Tests add a protocol of their own to show that one folder and one line
+// are all a protocol takes.
+type protoSet []protocol.Spec
+
 // tableCodecs are the protocols' [discovery.NAME] table readers, for config.Load.
-func tableCodecs() []config.TableCodec {
+func (ps protoSet) tableCodecs() []config.TableCodec {
 	var out []config.TableCodec
-	for _, s := range protocols() {
+	for _, s := range ps {
 		out = append(out, s.Config)
 	}
 	return out
@@ -39,18 +44,18 @@ func tableCodecs() []config.TableCodec {
 
 // loadProfiles loads the embedded profiles and the site's directories, each protocol reading its own
 // parts of them.
-func loadProfiles(dirs []string) (*profile.Library, error) {
+func (ps protoSet) loadProfiles(dirs []string) (*profile.Library, error) {
 	codecs := profile.Codecs{}
-	for _, s := range protocols() {
+	for _, s := range ps {
 		codecs[s.Name] = s.Profile
 	}
 	return profile.Load(dirs, codecs)
 }
 
 // ranks orders the protocols by how much their word on identity counts.
-func ranks() map[string]int {
+func (ps protoSet) ranks() map[string]int {
 	out := map[string]int{}
-	for _, s := range protocols() {
+	for _, s := range ps {
 		out[s.Name] = s.Rank
 	}
 	return out
@@ -71,9 +76,9 @@ func (d *drivers) Close() {
 }
 
 // newDrivers builds a driver for every protocol the configuration has tables of.
-func newDrivers(cfg *config.Config, lib *profile.Library, log *slog.Logger, progress func(done, total int)) (*drivers, error) {
+func (ps protoSet) newDrivers(cfg *config.Config, lib *profile.Library, log *slog.Logger, progress func(done, total int)) (*drivers, error) {
 	ds := &drivers{pollers: map[string]gateway.Poller{}}
-	for _, s := range protocols() {
+	for _, s := range ps {
 		tables := cfg.Discovery.Tables[s.Name]
 		if len(tables) == 0 {
 			continue
@@ -118,11 +123,11 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 }
 
 // loadConfig loads and validates the file, printing its warnings.
-func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
+func (ps protoSet) loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 	if path == "" {
 		return nil, usagef("--config FILE is required")
 	}
-	cfg, err := config.Load(path, tableCodecs()...)
+	cfg, err := config.Load(path, ps.tableCodecs()...)
 	if err != nil {
 		return nil, err
 	}
