@@ -135,11 +135,14 @@ func TestEmbeddedPoints(t *testing.T) {
 	require.Equal(t, map[int64]string{1: "hdmi1", 2: "hdmi2", 3: "displayport", 4: "dvi"}, lib.Get("acme-display").Point("inputSource").Enum)
 	require.Equal(t, 255, lib.Get("mib2").Point("hostname").MaxLen)
 
-	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.47.1.1.1.1.13.1", "manufacturer": ".1.3.6.1.2.1.47.1.1.1.1.12.1", "firmware": ".1.3.6.1.2.1.47.1.1.1.1.9.1", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), sid(lib.Get("entity")).Sources)
+	entityFB := identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.47.1.1.1.1.13.1", "manufacturer": ".1.3.6.1.2.1.47.1.1.1.1.12.1", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"})
+	entityFB["firmware"] = []snmp.IdentitySource{{OID: ".1.3.6.1.2.1.47.1.1.1.1.10.1"}, {OID: ".1.3.6.1.2.1.47.1.1.1.1.9.1"}}
+	require.Equal(t, entityFB, sid(lib.Get("entity")).Fallback, "row 1 of ENTITY-MIB only after the driver's own chassis search")
 	require.Equal(t, identityOIDs(map[string]string{"manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "model": ".1.3.6.1.2.1.33.1.1.2.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0"}), sid(lib.Get("ups-mib")).Sources)
 	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.43.5.1.1.17.1", "model": ".1.3.6.1.2.1.25.3.2.1.3.1"}), sid(lib.Get("printer-mib")).Sources)
-	// acme-ups extends entity, then ups-mib: the later base wins where both name an OID.
-	require.Equal(t, identityOIDs(map[string]string{"serial": ".1.3.6.1.2.1.47.1.1.1.1.11.1", "model": ".1.3.6.1.2.1.33.1.1.2.0", "manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0", "hardware": ".1.3.6.1.2.1.47.1.1.1.1.8.1"}), sid(lib.Get("acme-ups")).Sources)
+	// acme-ups extends entity, then ups-mib: ups-mib's sources are its own, entity's row 1 its fallback.
+	require.Equal(t, identityOIDs(map[string]string{"model": ".1.3.6.1.2.1.33.1.1.2.0", "manufacturer": ".1.3.6.1.2.1.33.1.1.1.0", "firmware": ".1.3.6.1.2.1.33.1.1.3.0"}), sid(lib.Get("acme-ups")).Sources)
+	require.Contains(t, sid(lib.Get("acme-ups")).Fallback["serial"], snmp.IdentitySource{OID: ".1.3.6.1.2.1.47.1.1.1.1.11.1"})
 	require.Equal(t, "ACME", lib.Get("acme-ups").Manufacturer)
 	require.Equal(t, []string{".1.3.6.1.4.1.99999.1.55"}, smatch(lib.Get("acme-display")).SysObjectIDs)
 	require.Equal(t, []string{".1.3.6.1.4.1.99999.2.4"}, smatch(lib.Get("acme-projector")).SysObjectIDs)
@@ -337,8 +340,8 @@ func TestValidation(t *testing.T) {
 		{"where in empty", point("type = \"int\"\ntable = true\nwhere = { oid = \"1.3.6.1.4.1.9\", in = [] }\n"), []string{`x.toml:8:39: profile[0].point[0].where.in: in is empty: no row would be kept`}},
 		{"where bad key", point("type = \"int\"\ntable = true\nwhere = { column = \"1.3\", oid = \"1.3.6.1.4.1.9\", in = [1] }\n"), []string{`x.toml:8:11: profile[0].point[0].where.column: unknown key (known: oid, in)`}},
 		{"decimals_oid on a string", point("type = \"string\"\ndecimals_oid = \"1.3.6.1.4.1.9\"\n"), []string{`x.toml:7:16: profile[0].point[0].decimals_oid: decimals_oid applies to numbers, not to type "string"`}},
-		{"identity source with two places", head + "[profile.identity]\nserial = { oid = \"1.3.6.1.4.1.9.1\", sys_descr = true }\n", []string{`x.toml:4:10: profile[0].identity.serial: identity serial: give only one of oid, oids, sys_descr and sys_object_id`}},
-		{"identity source with no place", head + "[profile.identity]\nserial = { regex = \"(x)\" }\n", []string{`x.toml:4:10: profile[0].identity.serial: identity serial: say where the value is: oid, oids, sys_descr = true or sys_object_id = true`}},
+		{"identity source with two places", head + "[profile.identity]\nserial = { oid = \"1.3.6.1.4.1.9.1\", sys_descr = true }\n", []string{`x.toml:4:10: profile[0].identity.serial: identity serial: give only one of oid, oids, sys_object_id_suffix, sys_descr and sys_object_id`}},
+		{"identity source with no place", head + "[profile.identity]\nserial = { regex = \"(x)\" }\n", []string{`x.toml:4:10: profile[0].identity.serial: identity serial: say where the value is: oid, oids, sys_object_id_suffix, sys_descr = true or sys_object_id = true`}},
 		{"identity regex without a group", head + "[profile.identity]\nserial = { sys_descr = true, regex = \"x\" }\n", []string{`x.toml:4:38: profile[0].identity.serial.regex: regex: the expression needs exactly one group (the value), it has 0`}},
 		{"identity next without oid", head + "[profile.identity]\nserial = { oids = [\"1.3.6.1.4.1.9.1\", \"1.3.6.1.4.1.9.2\"], next = true }\n", []string{`x.toml:4:59: profile[0].identity.serial.next: next needs oid (the column or subtree whose first object is read)`}},
 		{"identity map key not an oid", head + "[profile.identity]\nmodel = { sys_object_id = true, map = { \"x\" = \"M\" } }\n", []string{`x.toml:4:41: profile[0].identity.model.map.x: map key "x": with sys_object_id the keys are OIDs: needs at least two arcs`}},

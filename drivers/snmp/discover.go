@@ -1,6 +1,7 @@
 package snmp
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -137,8 +138,9 @@ func printable(b []byte) bool {
 	return true
 }
 
-// text turns an OCTET STRING into a string: valid UTF-8 kept (trailing NULs and spaces trimmed), other
-// bytes shown as hex. Values over maxValueLen are an error.
+// text turns an OCTET STRING into a string: valid UTF-8 kept; else Latin-1 when every byte is a
+// printable Latin-1 character (firmware that writes 0xDA as a separator), else hex. The value ends at
+// its first NUL: what follows is a fixed-size buffer's leftovers. Values over maxValueLen are an error.
 func text(p gosnmp.SnmpPDU) (string, error) {
 	var s string
 	switch v := p.Value.(type) {
@@ -148,9 +150,21 @@ func text(p gosnmp.SnmpPDU) (string, error) {
 		if len(v) > maxValueLen {
 			return "", fmt.Errorf("value is %d bytes (limit %d)", len(v), maxValueLen)
 		}
-		if utf8.Valid(v) {
+		if i := bytes.IndexByte(v, 0); i >= 0 && !allZero(v[i:]) && utf8.Valid(v[:i]) && printableText(v[:i]) {
+			v = v[:i] // text, then a buffer's leftovers
+		}
+		switch {
+		case allZero(v):
+			s = ""
+		case utf8.Valid(v):
 			s = string(v)
-		} else {
+		case latin1(v):
+			r := make([]rune, len(v))
+			for i, b := range v {
+				r[i] = rune(b)
+			}
+			s = string(r)
+		default:
 			s = fmt.Sprintf("%x", v)
 		}
 	case string:
@@ -164,8 +178,43 @@ func text(p gosnmp.SnmpPDU) (string, error) {
 	return strings.TrimRight(strings.TrimSpace(s), "\x00"), nil
 }
 
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// printableText reports whether b holds at least one printable character and no control characters but
+// white space.
+func printableText(b []byte) bool {
+	seen := false
+	for _, c := range b {
+		switch {
+		case c == '\t' || c == '\n' || c == '\r':
+		case c < 0x20 || c == 0x7f:
+			return false
+		default:
+			seen = true
+		}
+	}
+	return seen
+}
+
+// latin1 reports whether every byte of b is a printable ISO 8859-1 character or white space.
+func latin1(b []byte) bool {
+	for _, c := range b {
+		if !(c >= 0x20 && c < 0x7f || c >= 0xa0 || c == '\t' || c == '\n' || c == '\r') {
+			return false
+		}
+	}
+	return true
+}
+
 // placeholders are values that contributors and vendors put where the real value is hidden or unset.
-var placeholder = regexp.MustCompile(`(?i)^(<private>|unknown|n/?a|none|null|not (set|available|specified)|default|0+|x+|-+|\?+|serial ?number|to be filled by o\.e\.m\.)$`)
+var placeholder = regexp.MustCompile(`(?i)^(<private>|unknown|n/?a|none|null|not (set|available|specified)|default|0+|(00[ :.-]?)+|x+|-+|\?+|serial ?number|to be filled by o\.e\.m\.)$`)
 
 // usable returns s, or "" when s is a mask or placeholder rather than a value.
 func usable(s string) string {

@@ -257,7 +257,7 @@ func (x *identifier) standard() (map[string][]finding, error) {
 		}
 		x.missed[field] = append(x.missed[field], gateway.IdentityAttempt{Field: field, Source: oidName(oid), Note: note})
 	}
-	rows, err := x.cl.entityRows()
+	rows, chassis, err := x.cl.entityRows()
 	if isTimeout(err) {
 		return nil, describe(x.cl.addr, "walk ENTITY-MIB", err)
 	}
@@ -305,8 +305,11 @@ func (x *identifier) standard() (map[string][]finding, error) {
 	add("model", oidUpsModel)
 	add("firmware", oidUpsSoftware)
 	for _, r := range rows {
-		// A chassis that names no model often describes itself ("Juniper QFX5100-48S-6Q Switch").
-		add("model", entPhysPrefix+strconv.Itoa(entDescr)+"."+r)
+		// A chassis that names no model often describes itself ("Juniper QFX5100-48S-6Q Switch"); other
+		// rows describe only themselves ("Stack", "motherboard").
+		if chassis {
+			add("model", entPhysPrefix+strconv.Itoa(entDescr)+"."+r)
+		}
 	}
 
 	macs, err := x.cl.interfaceMACs()
@@ -375,6 +378,9 @@ func (x *identifier) prefetch(rules *Identity) error {
 	var want, subtrees []string
 	visit := func(srcs []IdentitySource) {
 		for _, s := range srcs {
+			if s.Suffix != "" && x.id.SysObjectID != "" {
+				s.OID = x.id.SysObjectID + s.Suffix
+			}
 			switch {
 			case s.OID != "" && s.Next:
 				subtrees = appendNew(subtrees, s.OID)
@@ -437,6 +443,12 @@ func (x *identifier) eval(field string, s IdentitySource) (string, string) {
 	if field == "mac" && as == "" {
 		as = "mac"
 	}
+	if s.Suffix != "" {
+		if x.id.SysObjectID == "" {
+			return "", "no sysObjectID"
+		}
+		s.OID = x.id.SysObjectID + s.Suffix
+	}
 	var v string
 	switch {
 	case s.SysDescr:
@@ -492,6 +504,9 @@ func (x *identifier) eval(field string, s IdentitySource) (string, string) {
 	}
 	if s.Map != nil {
 		mapped, ok := s.Map[strings.TrimSpace(v)]
+		if !ok && s.SysObjectID && s.Regex == "" {
+			mapped, ok = longestPrefix(s.Map, v) // a product line's registration covers its models
+		}
 		if !ok {
 			return "", fmt.Sprintf("%q is not in the map", clip(v))
 		}
@@ -586,18 +601,18 @@ func canonicalMAC(s string) string {
 // member of a stack has one); failing those, the stack rows; failing those, the first row with a
 // serial number (agents such as net-snmp with override lines fill only some columns) or else the
 // first module.
-func (cl *client) entityRows() ([]string, error) {
+func (cl *client) entityRows() (rows []string, chassis bool, err error) {
 	byClass := map[int64][]string{}
-	err := cl.walk(oidEntPhysClass, maxTableRows, func(p gosnmp.SnmpPDU) {
+	err = cl.walk(oidEntPhysClass, maxTableRows, func(p gosnmp.SnmpPDU) {
 		c := gosnmp.ToBigInt(p.Value).Int64()
 		byClass[c] = append(byClass[c], strings.TrimPrefix(normOID(p.Name), oidEntPhysClass+"."))
 	})
 	if isTimeout(err) {
-		return nil, err
+		return nil, false, err
 	}
 	for _, c := range []int64{entClassChassis, entClassStack} {
 		if rows := byClass[c]; len(rows) > 0 {
-			return rows[:min(len(rows), maxEntityRows)], err
+			return rows[:min(len(rows), maxEntityRows)], c == entClassChassis, err
 		}
 	}
 	idx := ""
@@ -609,10 +624,16 @@ func (cl *client) entityRows() ([]string, error) {
 	if idx == "" && len(byClass[entClassModule]) > 0 {
 		idx = byClass[entClassModule][0]
 	}
-	if idx == "" {
-		return nil, errors.Join(err, err2)
+	if idx == "" && len(byClass) == 0 {
+		// Agents that fill the table without entPhysicalClass: the first row that describes anything.
+		if p, ok, err3 := cl.first(entPhysPrefix + strconv.Itoa(entDescr)); err3 == nil && ok {
+			idx = strings.TrimPrefix(normOID(p.Name), entPhysPrefix+strconv.Itoa(entDescr)+".")
+		}
 	}
-	return []string{idx}, errors.Join(err, err2)
+	if idx == "" {
+		return nil, false, errors.Join(err, err2)
+	}
+	return []string{idx}, false, errors.Join(err, err2)
 }
 
 // Interface types whose address is the device's own: ethernetCsmacd, fastEther, gigabitEthernet,
@@ -771,4 +792,15 @@ func ipOf(v any) netip.Addr {
 		}
 	}
 	return netip.Addr{}
+}
+
+// longestPrefix finds the map key that is the longest whole-arc prefix of oid.
+func longestPrefix(m map[string]string, oid string) (string, bool) {
+	best, found := "", false
+	for k := range m {
+		if len(k) > len(best) && hasArcPrefix(strings.TrimPrefix(oid, "."), strings.TrimPrefix(k, ".")) {
+			best, found = k, true
+		}
+	}
+	return m[best], found
 }

@@ -88,6 +88,9 @@ type IdentitySource struct {
 	// OID is read with GET; with Next, it is a column or subtree and the first object under it is read.
 	OID  string `json:"oid,omitempty"`
 	Next bool   `json:"next,omitempty"`
+	// Suffix is read like OID at the device's sysObjectID followed by these arcs: vendors that keep
+	// each product's identity under the product's own registration (ZyXEL, Alcatel-Lucent Stellar).
+	Suffix string `json:"sysObjectIdSuffix,omitempty"`
 	// OIDs are read together and their usable values joined with Join (a space when empty).
 	OIDs []string `json:"oids,omitempty"`
 	Join string   `json:"join,omitempty"`
@@ -112,6 +115,10 @@ func (s IdentitySource) String() string {
 		b.WriteString("sysDescr")
 	case s.SysObjectID:
 		b.WriteString("sysObjectID")
+	case s.Suffix != "" && s.Next:
+		b.WriteString("first object under sysObjectID" + s.Suffix)
+	case s.Suffix != "":
+		b.WriteString("sysObjectID" + s.Suffix)
 	case s.OID != "" && s.Next:
 		b.WriteString("first object under " + s.OID)
 	case s.OID != "":
@@ -141,7 +148,7 @@ type profileCodec struct{}
 var identityFields = []string{"serial", "model", "manufacturer", "firmware", "hardware", "mac"}
 
 // sourceKeys are the keys of one identity source table.
-var sourceKeys = []string{"oid", "next", "oids", "join", "sys_descr", "sys_object_id", "as", "regex", "replace", "map"}
+var sourceKeys = []string{"oid", "next", "oids", "join", "sys_descr", "sys_object_id", "sys_object_id_suffix", "as", "regex", "replace", "map"}
 
 // rowSuffixRE is one or more decimal arcs.
 var rowSuffixRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
@@ -323,6 +330,10 @@ func (profileCodec) MergeIdentity(dst, from any) any {
 		if out.Fallback == nil {
 			out.Fallback = map[string][]IdentitySource{}
 		}
+		if len(v) == 0 { // the profile wants no fallback for this field
+			out.Fallback[k] = []IdentitySource{}
+			continue
+		}
 		merged := slices.Clone(v)
 		for _, old := range out.Fallback[k] {
 			if !slices.ContainsFunc(merged, func(s IdentitySource) bool { return reflect.DeepEqual(s, old) }) {
@@ -351,7 +362,7 @@ func sources(t tomlx.Table, descr bool) map[string][]IdentitySource {
 	out := map[string][]IdentitySource{}
 	for _, f := range identityFields {
 		if v, ok := t.M[f]; ok {
-			if src := sourceList(t, f, v); len(src) > 0 {
+			if src := sourceList(t, f, v); len(src) > 0 || src != nil && !descr {
 				out[f] = src
 			}
 		}
@@ -413,8 +424,11 @@ func sourceList(t tomlx.Table, field string, v any) []IdentitySource {
 	}
 	switch x := v.(type) {
 	case []any:
-		if len(x) == 0 {
+		if len(x) == 0 && !strings.HasSuffix(t.Path, ".fallback") {
 			t.Errorf(field, "%s is an empty array: leave it out", field)
+		}
+		if len(x) == 0 {
+			return []IdentitySource{} // in fallback: none for this field, not even the bases'
 		}
 		for i, e := range x {
 			one(e, tomlx.JoinIndex(t.Key(field), i))
@@ -469,14 +483,22 @@ func source(t tomlx.Table, field string) (IdentitySource, bool) {
 		from++
 		s.SysObjectID = true
 	}
-	if s.Next && s.OID == "" {
+	if suf, ok := t.String("sys_object_id_suffix"); ok {
+		from++
+		if n, err := gateway.ParseOID(suf); err != nil {
+			t.Errorf("sys_object_id_suffix", "sys_object_id_suffix %q: the arcs after the sysObjectID, %v", suf, err)
+		} else {
+			s.Suffix = n
+		}
+	}
+	if s.Next && s.OID == "" && s.Suffix == "" {
 		t.KeyErrorf("next", "next needs oid (the column or subtree whose first object is read)")
 	}
 	switch {
 	case from == 0:
-		t.Errorf("", "identity %s: say where the value is: oid, oids, sys_descr = true or sys_object_id = true", field)
+		t.Errorf("", "identity %s: say where the value is: oid, oids, sys_object_id_suffix, sys_descr = true or sys_object_id = true", field)
 	case from > 1:
-		t.Errorf("", "identity %s: give only one of oid, oids, sys_descr and sys_object_id", field)
+		t.Errorf("", "identity %s: give only one of oid, oids, sys_object_id_suffix, sys_descr and sys_object_id", field)
 	}
 	if as, ok := t.String("as"); ok {
 		if !slices.Contains([]string{"text", "mac", "hex"}, as) {
