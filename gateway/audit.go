@@ -27,7 +27,7 @@ type AuditEntry struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Audit records an entry (time filled in when zero), stores it and hands it to OnAudit when the device
+// Audit records an entry (time filled in when zero), stores it and hands it to the Sink when the device
 // is claimed.
 func (g *Gateway) Audit(e AuditEntry) { g.auditMany([]AuditEntry{e}) }
 
@@ -68,8 +68,8 @@ func (g *Gateway) auditMany(es []AuditEntry) {
 		g.log.Info("audit", "action", e.Action, "device", e.DeviceID, "mac", e.MAC, "old", e.Old, "new", e.New, "by", e.By)
 		// Up only for claimed devices (and unclaims): nothing of an unclaimed, rejected or mismatched
 		// device leaves the site; the full log stays local (edgegw audit).
-		if g.opts.OnAudit != nil && (e.Action == "unclaimed" || g.claimed(e.DeviceID)) {
-			g.opts.OnAudit(e)
+		if e.Action == "unclaimed" || g.claimed(e.DeviceID) {
+			g.sendAudit(e)
 		}
 	}
 }

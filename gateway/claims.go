@@ -262,7 +262,7 @@ func (g *Gateway) setClaims(cs []*Claim, by string) {
 		if t, ok := g.twins[c.DeviceID]; ok {
 			t.Claim = ClaimStatus{State: c.State, Group: c.Group, ClaimedAt: claimedAt(c)}
 			g.dirty[c.DeviceID] = true
-			if c.State == ClaimClaimed && g.opts.OnTwin != nil {
+			if c.State == ClaimClaimed {
 				full = append(full, t.clone())
 			}
 		}
@@ -292,7 +292,7 @@ func (g *Gateway) setClaims(cs []*Claim, by string) {
 	}
 	g.auditMany(entries)
 	for _, t := range full {
-		g.opts.OnTwin(t) // a full twin goes up on claim
+		g.sendTwin(t) // a full twin goes up on claim
 	}
 }
 

@@ -53,9 +53,10 @@ func newClaimRig(t *testing.T) *claimRig {
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	r.g, err = New(Options{Ranks: testRanks, Store: db, Pollers: map[string]Poller{"snmp": r.drv}, Profiles: oneProfile{&Profile{Name: "acme-display", Protocol: "snmp"}},
-		OnTwin:  func(tw Twin) { r.mu.Lock(); r.twins = append(r.twins, tw); r.mu.Unlock() },
-		OnAudit: func(e AuditEntry) { r.mu.Lock(); r.audits = append(r.audits, e); r.mu.Unlock() },
-		OnPatch: func(p Patch) { r.mu.Lock(); r.patches = append(r.patches, p); r.mu.Unlock() }})
+		Sink: SinkFuncs{
+			OnTwin:  func(tw Twin) { r.mu.Lock(); r.twins = append(r.twins, tw); r.mu.Unlock() },
+			OnAudit: func(e AuditEntry) { r.mu.Lock(); r.audits = append(r.audits, e); r.mu.Unlock() },
+			OnPatch: func(p Patch) { r.mu.Lock(); r.patches = append(r.patches, p); r.mu.Unlock() }}})
 	require.NoError(t, err)
 	return r
 }

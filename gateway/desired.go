@@ -144,8 +144,8 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 	}
 	g.mu.Unlock()
 	g.auditMany(audits)
-	if patch != nil && g.opts.OnPatch != nil {
-		g.opts.OnPatch(*patch)
+	if patch != nil {
+		g.sendPatch(*patch)
 	}
 	return res, nil
 }

@@ -47,18 +47,9 @@ type Options struct {
 	OfflineAfter int
 	// FlushInterval is how often changed twins are written to the store in one transaction; zero means 1 s.
 	FlushInterval time.Duration
-	// OnPatch, if set, receives every reported change (the uplink sends these as twin-reported). It must
-	// not block for long.
-	OnPatch func(Patch)
-	// OnTwin, if set, receives a device's whole twin when it is first discovered and when its identity
-	// changes (the uplink sends it as twin-full).
-	OnTwin func(Twin)
-	// OnReadings, if set, receives every successful poll's values (the uplink sends them as telemetry).
-	OnReadings func(deviceID string, at time.Time, values map[string]Value)
-	// OnAudit, if set, receives every audit entry (the uplink sends them as audit).
-	OnAudit func(AuditEntry)
-	// OnTwin, OnPatch and OnReadings are called for claimed devices only: nothing of an unclaimed,
-	// rejected or mismatched device goes up.
+	// Sink receives what goes to the cloud about claimed devices (the uplink's, in a daemon); nil
+	// sends nothing.
+	Sink Sink
 
 	// ClaimTTL is how long a pending claim waits for its device; zero means 7 days.
 	ClaimTTL time.Duration
@@ -113,6 +104,9 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = time.Second
+	}
+	if opts.Sink == nil {
+		opts.Sink = discard{}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -229,7 +223,7 @@ func (g *Gateway) Observe(s Sighting) string {
 	changed, conflicts := ranker(g.opts.Ranks).merge(t, s, now)
 	g.dirty[id] = true
 	var full Twin
-	if (!known || changed) && g.opts.OnTwin != nil && t.Claim.State == ClaimClaimed {
+	if (!known || changed) && t.Claim.State == ClaimClaimed {
 		full = t.clone()
 	}
 	// The claim handshake uses the device's serial by protocol precedence, not whatever the latest
@@ -238,7 +232,7 @@ func (g *Gateway) Observe(s Sighting) string {
 	merged.Identity.MAC, merged.Identity.Serial = t.Identity.MAC, t.Identity.Serial
 	g.mu.Unlock()
 	if full.DeviceID != "" {
-		g.opts.OnTwin(full)
+		g.sendTwin(full)
 	}
 	for _, c := range conflicts {
 		g.log.Warn("protocols of one device report different serials", "device", id,
@@ -290,32 +284,45 @@ func (g *Gateway) Stats() Stats {
 	return g.stats
 }
 
-// Run discovers at once and then every DiscoveryInterval, polls every device on its schedule, and writes
-// changed twins to the store. On cancel it stops discovery and polling, waits for polls in flight, and
-// writes what is left before returning.
+// Run is RunDiscovery and RunPolling together, for tools and tests that want the whole gateway in one
+// call; a daemon runs them as separate parts so that discovery stops taking devices in before the
+// polls drain.
 func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Go(func() { g.sched.Run(ctx) })
-	wg.Go(func() {
-		t := time.NewTicker(g.opts.DiscoveryInterval)
-		defer t.Stop()
-		for {
-			res, err := g.Discover(ctx)
-			if ctx.Err() != nil {
-				return
-			}
-			if err != nil {
-				g.log.Warn("discovery pass ended with an error", "err", err)
-			}
-			g.log.Info("discovery pass done", "found", len(res.Sightings), "failed", len(res.Errors), "devices", g.sched.Len())
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				return
-			}
+	wg.Go(func() { g.RunDiscovery(ctx) })
+	err := g.RunPolling(ctx)
+	wg.Wait()
+	return err
+}
+
+// RunDiscovery discovers at once and then every DiscoveryInterval until ctx ends. A pass cut short by
+// the cancel is abandoned; what it had found is already in the inventory.
+func (g *Gateway) RunDiscovery(ctx context.Context) error {
+	t := time.NewTicker(g.opts.DiscoveryInterval)
+	defer t.Stop()
+	for {
+		res, err := g.Discover(ctx)
+		if ctx.Err() != nil {
+			return nil
 		}
-	})
-	var flushErr error
+		if err != nil {
+			g.log.Warn("discovery pass ended with an error", "err", err)
+		}
+		g.log.Info("discovery pass done", "found", len(res.Sightings), "failed", len(res.Errors), "devices", g.sched.Len())
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// RunPolling polls every device on its schedule and writes changed twins to the store every
+// FlushInterval. On cancel it stops polling, waits for the polls in flight, and writes what is left
+// before returning; the error is that final write's.
+func (g *Gateway) RunPolling(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { g.sched.Run(ctx) })
 	wg.Go(func() {
 		t := time.NewTicker(g.opts.FlushInterval)
 		defer t.Stop()
@@ -331,8 +338,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	})
 	wg.Wait()
-	flushErr = g.Flush()
-	return flushErr
+	if err := g.Flush(); err != nil {
+		return fmt.Errorf("final write of twins: %w", err)
+	}
+	return nil
 }
 
 // Flush writes every changed twin to the store in one transaction.
@@ -499,11 +508,11 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 	if !claimed {
 		return // nothing of an unclaimed device goes up
 	}
-	if patch != nil && g.opts.OnPatch != nil {
-		g.opts.OnPatch(*patch)
+	if patch != nil {
+		g.sendPatch(*patch)
 	}
-	if len(vals) > 0 && g.opts.OnReadings != nil {
-		g.opts.OnReadings(id, now, vals)
+	if len(vals) > 0 {
+		g.sendReadings(id, now, vals)
 	}
 }
 

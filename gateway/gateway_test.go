@@ -119,7 +119,7 @@ func TestOfflineDebounceAndRecovery(t *testing.T) {
 		g, err := New(Options{Ranks: testRanks, Discoverers: []Discoverer{drv}, Pollers: map[string]Poller{"snmp": drv},
 			Profiles: oneProfile{&Profile{Name: "acme-display", Protocol: "snmp"}}, PollInterval: 10 * time.Second, OfflineAfter: 3,
 			DiscoveryInterval: time.Hour,
-			OnPatch:           func(p Patch) { mu.Lock(); patches = append(patches, p); mu.Unlock() }})
+			Sink:              SinkFuncs{OnPatch: func(p Patch) { mu.Lock(); patches = append(patches, p); mu.Unlock() }}})
 		require.NoError(t, err)
 		// Claimed: only claimed devices' changes go up, and they are polled at full rate.
 		g.Observe(display)

@@ -100,7 +100,7 @@ func TestInvokeMethod(t *testing.T) {
 	var audits []AuditEntry
 	var amu sync.Mutex
 	g, err := New(Options{Ranks: testRanks, Pollers: map[string]Poller{"snmp": w}, Profiles: oneProfile{prof},
-		OnAudit: func(e AuditEntry) { amu.Lock(); audits = append(audits, e); amu.Unlock() }})
+		Sink: SinkFuncs{OnAudit: func(e AuditEntry) { amu.Lock(); audits = append(audits, e); amu.Unlock() }}})
 	require.NoError(t, err)
 	id := g.Observe(display)
 

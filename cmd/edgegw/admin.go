@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -44,8 +42,9 @@ type importResult struct {
 	Duplicates int                     `json:"duplicates,omitempty"`
 }
 
-// serveAdmin listens on state_dir/admin.sock until ctx ends.
-func serveAdmin(ctx context.Context, stateDir string, api adminAPI, log *slog.Logger) (func(), error) {
+// listenAdmin listens on state_dir/admin.sock at once (so a second daemon on the same state_dir is
+// refused before anything starts) and returns the part that serves it until its context ends.
+func listenAdmin(stateDir string, api adminAPI) (func(ctx context.Context) error, error) {
 	path := filepath.Join(stateDir, adminSocket)
 	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
 		c.Close()
@@ -120,21 +119,21 @@ func serveAdmin(ctx context.Context, stateDir string, api adminAPI, log *slog.Lo
 	mux.HandleFunc("POST /cloud/enable", cloud(true))
 	mux.HandleFunc("POST /cloud/disable", cloud(false))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("admin socket stopped", "err", err)
+	return func(ctx context.Context) error {
+		defer os.Remove(path)
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		select {
+		case err := <-served:
+			return fmt.Errorf("admin socket %s: %w", path, err)
+		case <-ctx.Done():
 		}
-	}()
-	stop := func() {
+		// Requests in flight (a claim import) get a moment to finish; new ones are refused.
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
-		<-done
-		os.Remove(path)
-	}
-	return stop, nil
+		return nil
+	}, nil
 }
 
 func writeJSONResponse(w http.ResponseWriter, v any) {

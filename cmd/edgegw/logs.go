@@ -32,7 +32,7 @@ type commandHandler struct {
 	ring *logring.Ring
 }
 
-func (h commandHandler) HandleCommand(ctx context.Context, cmd gateway.Command) (any, error) {
+func (h *commandHandler) HandleCommand(ctx context.Context, cmd gateway.Command) (any, error) {
 	c, ok := cmd.(gateway.LogsUploadCommand)
 	if !ok {
 		return h.gw.HandleCommand(ctx, cmd)

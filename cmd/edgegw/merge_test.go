@@ -41,7 +41,7 @@ func TestSNMPAndMDNSOneDevice(t *testing.T) {
 	defer drv.Close()
 	var audits []gateway.AuditEntry
 	g, err := gateway.New(gateway.Options{Discoverers: drv.discoverers, Pollers: drv.pollers, Profiles: lib, Ranks: protocols().ranks(),
-		OnAudit: func(e gateway.AuditEntry) { audits = append(audits, e) }})
+		Sink: gateway.SinkFuncs{OnAudit: func(e gateway.AuditEntry) { audits = append(audits, e) }}})
 	require.NoError(t, err)
 	res, err := g.Discover(t.Context())
 	require.NoError(t, err)

@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"os/signal"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -18,12 +15,13 @@ import (
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
 	"github.com/edgegw/edgegw/internal/logring"
+	"github.com/edgegw/edgegw/internal/supervise"
 	"github.com/edgegw/edgegw/uplink"
 	"github.com/edgegw/edgegw/uplink/outbox"
 	"github.com/edgegw/edgegw/uplink/protocol"
 )
 
-// shutdownGrace bounds a clean shutdown: polls in flight are cancelled, twins flushed.
+// shutdownGrace bounds how long each part of the daemon gets to stop (polls in flight cancelled, twins written).
 const shutdownGrace = 5 * time.Second
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
@@ -42,8 +40,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	return daemon(ctx, protocols(), cfg, log)
 }
 
-// daemon runs the gateway until ctx is cancelled: discovery, polling, the state store, the admin
-// socket and, when [cloud] is enabled, the uplink.
+// daemon runs the gateway until ctx is cancelled. It is a few parts under one supervisor (admin
+// socket, discovery, polling, and the uplink when [cloud] is on) over the state store: the first
+// part to fail stops the others and the daemon ends with its error. Shutdown is in that order: the
+// admin socket and discovery stop taking work in, polls drain and the twins are written, the uplink
+// stops after the last of their messages are in the outbox, and the store closes last.
 func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logger) error {
 	started := time.Now()
 	// The newest log lines stay in memory for the cloud's logs-upload; they are never sent unasked.
@@ -67,57 +68,10 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 	}
 	defer drv.Close()
 
-	var up *uplink.Uplink
-	var ob *outbox.Outbox
-	if cfg.Cloud.Enabled {
-		if ob, err = outbox.Open(db, outbox.Options{MaxBytes: int64(cfg.Cloud.OutboxMaxBytes), Merge: uplink.MergeState}); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
-		defer ob.Close()
-	}
+	// The uplink and the gateway know each other through two interfaces: the gateway hands what goes
+	// up to the uplink's Sink, the uplink hands cloud commands to the gateway's handler.
+	handler := &commandHandler{ring: ring}
 	var gw *gateway.Gateway
-	publish := func(class outbox.Class, kind, device, coalesce string, body any) {
-		if up == nil {
-			return
-		}
-		if err := up.Publish(class, kind, device, coalesce, body); err != nil {
-			log.Warn("could not queue a message for the cloud", "kind", kind, "device", device, "err", err)
-		}
-	}
-	gw, err = gateway.New(gateway.Options{
-		Discoverers:       drv.discoverers,
-		Pollers:           drv.pollers,
-		Profiles:          lib,
-		Ranks:             ps.ranks(),
-		Store:             db,
-		DiscoveryInterval: cfg.Discovery.Interval,
-		PollInterval:      cfg.Polling.Interval,
-		PollJitter:        cfg.Polling.Jitter,
-		PollConcurrency:   cfg.Polling.Concurrency,
-		OfflineAfter:      cfg.Polling.OfflineAfter,
-		OnPatch: func(p gateway.Patch) {
-			log.Debug("reported", "device", p.DeviceID, "version", p.Version, "changed", formatValues(p.Values))
-			publish(outbox.State, protocol.KindTwinReported, p.DeviceID, protocol.KindTwinReported,
-				protocol.TwinReported{SchemaVersion: protocol.SchemaVersion, DeviceID: p.DeviceID, Version: p.Version, Reported: p.Values})
-		},
-		OnTwin: func(t gateway.Twin) {
-			publish(outbox.State, protocol.KindTwinFull, t.DeviceID, protocol.KindTwinFull,
-				protocol.TwinFull{SchemaVersion: protocol.SchemaVersion, Twin: t})
-		},
-		OnAudit: func(e gateway.AuditEntry) {
-			publish(outbox.Control, protocol.KindAudit, e.DeviceID, "", protocol.Audit{SchemaVersion: protocol.SchemaVersion, Entry: e})
-		},
-		ClaimTTL:       cfg.Claims.PendingTTL,
-		AuditRetention: cfg.Audit.Retention,
-		OnReadings: func(id string, at time.Time, vals map[string]gateway.Value) {
-			publish(outbox.Telemetry, protocol.KindTelemetry, id, "",
-				protocol.Telemetry{SchemaVersion: protocol.SchemaVersion, DeviceID: id, Time: at.UTC(), Values: vals})
-		},
-		Logger: log,
-	})
-	if err != nil {
-		return err
-	}
 	health := func() protocol.Health {
 		st := gw.Stats()
 		discovered, online, claimed := gw.Counts()
@@ -127,13 +81,19 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 			Polls:         st.Polls, PollErrors: st.PollErrors, LastDiscovery: st.LastDiscovery, DiscoveryPass: st.DiscoveryPasses}
 	}
 	sw := &cloudSwitch{db: db}
+	var up *uplink.Uplink
+	var sink gateway.Sink
 	if cfg.Cloud.Enabled {
-		dial := uplink.DialConfigFor(cfg.Cloud, "edgegw-"+cfg.Gateway.ID)
+		ob, err := outbox.Open(db, outbox.Options{MaxBytes: int64(cfg.Cloud.OutboxMaxBytes), Merge: uplink.MergeState})
+		if err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		defer ob.Close()
 		if cfg.Cloud.InsecurePlaintext {
 			log.Warn("cloud.insecure_plaintext is set: the uplink may carry everything in clear text", "url", cfg.Cloud.URL)
 		}
 		up, err = uplink.New(uplink.Config{
-			Dial:           dial,
+			Dial:           uplink.DialConfigFor(cfg.Cloud, "edgegw-"+cfg.Gateway.ID),
 			GatewayID:      cfg.Gateway.ID,
 			UpAddress:      cfg.Cloud.Address(cfg.Cloud.UpAddress, cfg.Gateway.ID),
 			DownAddress:    cfg.Cloud.Address(cfg.Cloud.DownAddress, cfg.Gateway.ID),
@@ -141,42 +101,54 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 			ReconnectMax:   cfg.Cloud.ReconnectMax,
 			HealthInterval: cfg.Cloud.HealthInterval,
 			Enabled:        !sw.disabled(),
-		}, uplink.Options{Outbox: ob, Handler: commandHandler{gw, ring}, Health: health, Logger: log})
+		}, uplink.Options{Outbox: ob, Handler: handler, Health: health, Logger: log})
 		if err != nil {
 			return err
 		}
-		sw.up = up
+		sw.up, sink = up, up.Sink()
 	}
-	stopAdmin, err := serveAdmin(ctx, cfg.Gateway.StateDir, &adminState{health: health, up: up, sw: sw, gw: gw}, log)
+	gw, err = gateway.New(gateway.Options{
+		Discoverers:       drv.discoverers,
+		Pollers:           drv.pollers,
+		Profiles:          lib,
+		Ranks:             ps.ranks(),
+		Store:             db,
+		Sink:              sink,
+		DiscoveryInterval: cfg.Discovery.Interval,
+		PollInterval:      cfg.Polling.Interval,
+		PollJitter:        cfg.Polling.Jitter,
+		PollConcurrency:   cfg.Polling.Concurrency,
+		OfflineAfter:      cfg.Polling.OfflineAfter,
+		ClaimTTL:          cfg.Claims.PendingTTL,
+		AuditRetention:    cfg.Audit.Retention,
+		Logger:            log,
+	})
 	if err != nil {
 		return err
 	}
-	defer stopAdmin()
+	handler.gw = gw
+	admin, err := listenAdmin(cfg.Gateway.StateDir, &adminState{health: health, up: up, sw: sw, gw: gw})
+	if err != nil {
+		return err
+	}
 
+	// In stopping order: intake first, delivery last.
+	parts := []supervise.Part{
+		{Name: "admin socket", Run: admin},
+		{Name: "discovery", Run: gw.RunDiscovery},
+		{Name: "polling", Run: gw.RunPolling},
+	}
+	if up != nil {
+		parts = append(parts, supervise.Part{Name: "uplink", Run: up.Run})
+	}
 	log.Info("edgegw started", "version", Version(), "gateway_id", cfg.Gateway.ID, "state", db.Path(),
 		"discovery_tables", tableCount(cfg), "profiles", len(lib.List()), "cloud", cfg.Cloud.Enabled)
 	defer notifySystemd(ctx, log, health)() // READY=1 and the watchdog under systemd (Type=notify)
-	done := make(chan error, 2)
-	go func() { done <- gw.Run(ctx) }()
-	if up != nil {
-		go func() { done <- up.Run(ctx) }()
-	} else {
-		done <- nil
-	}
-	<-ctx.Done()
-	log.Info("shutting down")
-	deadline := time.After(shutdownGrace)
-	var errs []error
-	for range 2 {
-		select {
-		case err := <-done:
-			errs = append(errs, err)
-		case <-deadline:
-			return errors.New("shutdown took longer than 5 s; some polls did not stop")
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("final write of twins: %w", err)
+	stopping := context.AfterFunc(ctx, func() { log.Info("shutting down") })
+	defer stopping()
+	if err := supervise.Run(ctx, shutdownGrace, parts...); err != nil {
+		log.Error("edgegw stopped", "err", err)
+		return err
 	}
 	log.Info("stopped cleanly")
 	return nil
@@ -236,18 +208,6 @@ func (a *adminState) Status() any {
 func (a *adminState) SetCloud(on bool) error { return a.sw.set(on) }
 
 func (a *adminState) Gateway() *gateway.Gateway { return a.gw }
-
-// formatValues renders changed values as "a=1 b=on", sorted, for the log.
-func formatValues(vals map[string]gateway.Value) string {
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(vals)) {
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(k + "=" + vals[k].String())
-	}
-	return b.String()
-}
 
 // tableCount is how many discovery tables the configuration has, all protocols together.
 func tableCount(cfg *config.Config) int {
