@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/store"
@@ -27,60 +29,54 @@ type AuditEntry struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Audit records an entry (time filled in when zero), stores it and hands it to the Sink when the device
-// is claimed.
-func (g *Gateway) Audit(e AuditEntry) { g.auditMany([]AuditEntry{e}) }
+// auditLog is the audit log in the store, oldest first, with its own lock for the key sequence.
+type auditLog struct {
+	st        Store
+	retention time.Duration
+	log       *slog.Logger
 
-// auditMany records entries in one transaction.
-func (g *Gateway) auditMany(es []AuditEntry) {
-	if len(es) == 0 {
-		return
-	}
+	mu  sync.Mutex
+	seq uint32
+}
+
+func newAuditLog(st Store, retention time.Duration, log *slog.Logger) *auditLog {
+	return &auditLog{st: st, retention: retention, log: log}
+}
+
+// append stores entries in one transaction, filling in the time where it is zero.
+func (a *auditLog) append(es []AuditEntry) error {
 	now := time.Now().UTC()
 	keys := make([]string, len(es))
-	g.auditMu.Lock()
+	a.mu.Lock()
 	for i := range es {
 		if es[i].Time.IsZero() {
 			es[i].Time = now
 		}
-		g.auditSeq++
+		a.seq++
 		var k [12]byte
 		binary.BigEndian.PutUint64(k[:8], uint64(es[i].Time.UnixNano()))
-		binary.BigEndian.PutUint32(k[8:], g.auditSeq)
+		binary.BigEndian.PutUint32(k[8:], a.seq)
 		keys[i] = string(k[:])
 	}
-	g.auditMu.Unlock()
-	if g.opts.Store != nil {
-		err := g.opts.Store.Update(func(tx *store.Tx) error {
-			for i, e := range es {
-				b, _ := json.Marshal(e)
-				if err := tx.Put(bucketAudit, keys[i], b); err != nil {
-					return err
-				}
+	a.mu.Unlock()
+	return a.st.Write(func(w store.Writer) error {
+		for i, e := range es {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			g.log.Error("could not store audit entries", "count", len(es), "err", err)
+			if err := w.Put(bucketAudit, keys[i], b); err != nil {
+				return err
+			}
 		}
-	}
-	for _, e := range es {
-		g.log.Info("audit", "action", e.Action, "device", e.DeviceID, "mac", e.MAC, "old", e.Old, "new", e.New, "by", e.By)
-		// Up only for claimed devices (and unclaims): nothing of an unclaimed, rejected or mismatched
-		// device leaves the site; the full log stays local (edgegw audit).
-		if e.Action == "unclaimed" || g.claimed(e.DeviceID) {
-			g.sendAudit(e)
-		}
-	}
+		return nil
+	})
 }
 
-// AuditLog returns the entries since since (zero: all), for one device if deviceID is set, oldest first.
-func (g *Gateway) AuditLog(deviceID string, since time.Time) ([]AuditEntry, error) {
-	if g.opts.Store == nil {
-		return nil, nil
-	}
+// since returns the entries since since (zero: all), for one device if deviceID is set, oldest first.
+func (a *auditLog) since(deviceID string, since time.Time) ([]AuditEntry, error) {
 	var out []AuditEntry
-	err := g.opts.Store.ForEach(bucketAudit, func(key string, value []byte) error {
+	err := a.st.ForEach(bucketAudit, func(key string, value []byte) error {
 		if len(key) == 12 && !since.IsZero() && int64(binary.BigEndian.Uint64([]byte(key[:8]))) < since.UnixNano() {
 			return nil
 		}
@@ -96,23 +92,60 @@ func (g *Gateway) AuditLog(deviceID string, since time.Time) ([]AuditEntry, erro
 	return out, err
 }
 
-// pruneAudit deletes entries older than the retention.
-func (g *Gateway) pruneAudit(now time.Time) {
-	if g.opts.Store == nil || g.opts.AuditRetention <= 0 {
+// prune deletes entries older than the retention, in one transaction.
+func (a *auditLog) prune(now time.Time) {
+	if a.retention <= 0 {
 		return
 	}
-	cut := now.Add(-g.opts.AuditRetention).UnixNano()
+	cut := now.Add(-a.retention).UnixNano()
 	var old []string
-	g.opts.Store.ForEach(bucketAudit, func(key string, _ []byte) error {
+	a.st.ForEach(bucketAudit, func(key string, _ []byte) error {
 		if len(key) == 12 && int64(binary.BigEndian.Uint64([]byte(key[:8]))) < cut {
 			old = append(old, key)
 		}
 		return nil
 	})
-	for _, k := range old {
-		g.opts.Store.Delete(bucketAudit, k)
+	if len(old) == 0 {
+		return
 	}
-	if len(old) > 0 {
-		g.log.Info("audit entries past retention deleted", "count", len(old))
+	err := a.st.Write(func(w store.Writer) error {
+		for _, k := range old {
+			if err := w.Delete(bucketAudit, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		a.log.Error("could not delete audit entries past retention", "count", len(old), "err", err)
+		return
 	}
+	a.log.Info("audit entries past retention deleted", "count", len(old))
+}
+
+// Audit records an entry (time filled in when zero), stores it and hands it to the Sink when the device
+// is claimed.
+func (g *Gateway) Audit(e AuditEntry) { g.auditMany([]AuditEntry{e}) }
+
+// auditMany records entries in one transaction.
+func (g *Gateway) auditMany(es []AuditEntry) {
+	if len(es) == 0 {
+		return
+	}
+	if err := g.audit.append(es); err != nil {
+		g.log.Error("could not store audit entries", "count", len(es), "err", err)
+	}
+	for _, e := range es {
+		g.log.Info("audit", "action", e.Action, "device", e.DeviceID, "mac", e.MAC, "old", e.Old, "new", e.New, "by", e.By)
+		// Up only for claimed devices (and unclaims): nothing of an unclaimed, rejected or mismatched
+		// device leaves the site; the full log stays local (edgegw audit).
+		if e.Action == "unclaimed" || g.claimed(e.DeviceID) {
+			g.sendAudit(e)
+		}
+	}
+}
+
+// AuditLog returns the entries since since (zero: all), for one device if deviceID is set, oldest first.
+func (g *Gateway) AuditLog(deviceID string, since time.Time) ([]AuditEntry, error) {
+	return g.audit.since(deviceID, since)
 }

@@ -54,6 +54,128 @@ type Reidentifier interface {
 // ErrNoClaim is an unclaim of a MAC or device nobody claimed.
 var ErrNoClaim = errors.New("no claim")
 
+// claimBook is every claim by MAC, kept in the store. Its map lock guards lookups; change serialises
+// whole changes (the book, the twins' claim sections and the audit together), so two of them never
+// interleave. Lock order: change, then the book's or the twins' lock, never the other way.
+type claimBook struct {
+	st     Store
+	change sync.Mutex
+
+	mu    sync.Mutex
+	byMAC map[string]*Claim
+}
+
+func newClaimBook(st Store) *claimBook { return &claimBook{st: st, byMAC: map[string]*Claim{}} }
+
+// restore loads the claims from the store.
+func (b *claimBook) restore() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.st.ForEach(bucketClaims, func(key string, value []byte) error {
+		var c Claim
+		if err := json.Unmarshal(value, &c); err != nil {
+			return fmt.Errorf("claim %s: %w", key, err)
+		}
+		b.byMAC[key] = &c
+		return nil
+	})
+}
+
+func (b *claimBook) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.byMAC)
+}
+
+// get returns the claim on mac.
+func (b *claimBook) get(mac string) (Claim, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.byMAC[mac]
+	if !ok {
+		return Claim{}, false
+	}
+	return *c, true
+}
+
+// ofDevice returns the claim that names the device id.
+func (b *claimBook) ofDevice(id string) (Claim, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range b.byMAC {
+		if c.DeviceID == id {
+			return *c, true
+		}
+	}
+	return Claim{}, false
+}
+
+// list returns every claim, by MAC.
+func (b *claimBook) list() []Claim {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]Claim, 0, len(b.byMAC))
+	for _, mac := range slices.Sorted(maps.Keys(b.byMAC)) {
+		out = append(out, *b.byMAC[mac])
+	}
+	return out
+}
+
+// expired returns the pending claims past their time.
+func (b *claimBook) expired(now time.Time) []Claim {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var due []Claim
+	for _, c := range b.byMAC {
+		if c.State == ClaimPending && !c.Expires.IsZero() && now.After(c.Expires) {
+			due = append(due, *c)
+		}
+	}
+	return due
+}
+
+// put stores claims and then puts them in the book: a claim the store did not take is not in effect.
+// It returns each claim's previous one (zero when there was none). b.change must be held.
+func (b *claimBook) put(cs []*Claim) ([]Claim, error) {
+	err := b.st.Write(func(w store.Writer) error {
+		for _, c := range cs {
+			v, err := json.Marshal(c)
+			if err != nil {
+				return err
+			}
+			if err := w.Put(bucketClaims, c.MAC, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store %d claims: %w", len(cs), err)
+	}
+	prev := make([]Claim, len(cs))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, c := range cs {
+		if old, ok := b.byMAC[c.MAC]; ok {
+			prev[i] = *old
+		}
+		cp := *c
+		b.byMAC[c.MAC] = &cp
+	}
+	return prev, nil
+}
+
+// remove forgets the claim on mac, in the store first. b.change must be held.
+func (b *claimBook) remove(mac string) error {
+	if err := b.st.Write(func(w store.Writer) error { return w.Delete(bucketClaims, mac) }); err != nil {
+		return fmt.Errorf("forget the claim: %w", err)
+	}
+	b.mu.Lock()
+	delete(b.byMAC, mac)
+	b.mu.Unlock()
+	return nil
+}
+
 // Claim claims the device with mac by its serial. If the device is known, its serial is read from it
 // live and compared: claimed or rejected. If it is not known yet (or does not answer), the claim is
 // pending and is checked again at every discovery until ClaimTTL. Claiming again with the same serial
@@ -70,7 +192,9 @@ func (g *Gateway) Claim(ctx context.Context, mac, serial, group, by string) (Cla
 	if g.keepStanding(&c, by) {
 		return c, nil
 	}
-	g.setClaims([]*Claim{&c}, by)
+	if err := g.setClaims([]*Claim{&c}, by); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -80,13 +204,7 @@ func (g *Gateway) keepStanding(c *Claim, by string) bool {
 	if c.State != ClaimRejected {
 		return false
 	}
-	g.mu.Lock()
-	old, ok := g.claims[c.MAC]
-	var standing Claim
-	if ok {
-		standing = *old
-	}
-	g.mu.Unlock()
+	standing, ok := g.claims.get(c.MAC)
 	if !ok || (standing.State != ClaimClaimed && standing.State != ClaimPending && standing.State != ClaimMismatch) {
 		return false
 	}
@@ -126,12 +244,18 @@ func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []C
 	}
 	wg.Wait()
 	var batch []*Claim
+	var inBatch []int
 	for i := range out {
 		if changed[i] && !g.keepStanding(&out[i].Claim, by) {
 			batch = append(batch, &out[i].Claim)
+			inBatch = append(inBatch, i)
 		}
 	}
-	g.setClaims(batch, by)
+	if err := g.setClaims(batch, by); err != nil {
+		for _, i := range inBatch {
+			out[i].Error = err.Error() // none of them is in effect
+		}
+	}
 	return out
 }
 
@@ -152,20 +276,16 @@ func (g *Gateway) evaluateClaim(ctx context.Context, mac, serial, group, by stri
 		return Claim{}, false, fmt.Errorf("group is longer than %d characters", MaxSerialLen)
 	}
 	now := time.Now()
-	g.mu.Lock()
-	if old, ok := g.claims[mac]; ok && SameSerial(old.Serial, serial) && old.Group == group &&
-		(old.State == ClaimClaimed || old.State == ClaimPending) {
-		out := *old
-		g.mu.Unlock()
-		return out, false, nil // idempotent: the same claim twice changes nothing
+	old, had := g.claims.get(mac)
+	if had && SameSerial(old.Serial, serial) && old.Group == group && (old.State == ClaimClaimed || old.State == ClaimPending) {
+		return old, false, nil // idempotent: the same claim twice changes nothing
 	}
 	c = Claim{MAC: mac, Serial: serial, Group: group, State: ClaimPending, By: by, Created: now, Updated: now,
 		Expires: now.Add(g.opts.ClaimTTL)}
-	if old, ok := g.claims[mac]; ok {
+	if had {
 		c.Created = old.Created
 	}
 	id, ep, known := g.deviceByMAC(mac)
-	g.mu.Unlock()
 
 	if !known {
 		c.Reason = "no device with this MAC has been discovered yet; checked again at every discovery"
@@ -226,46 +346,49 @@ func triedText(tried []IdentityAttempt) string {
 }
 
 // deviceByMAC finds the device with mac and the endpoint to read its serial from: the one of the
-// lowest-ranked protocol (Options.Ranks) whose driver can read it live. Called with g.mu held.
+// lowest-ranked protocol (Options.Ranks) whose driver can read it live.
 func (g *Gateway) deviceByMAC(mac string) (string, Endpoint, bool) {
-	for id, t := range g.twins {
-		if t.Identity.MAC != mac || len(t.Endpoints) == 0 {
+	for _, t := range g.twins.withMAC(mac) {
+		if len(t.Endpoints) == 0 {
 			continue
 		}
 		eps := ranker(g.opts.Ranks).byPrecedence(t.Endpoints)
 		for _, e := range eps {
 			if _, ok := g.opts.Pollers[e.Protocol].(Reidentifier); ok {
-				return id, e.Endpoint, true
+				return t.DeviceID, e.Endpoint, true
 			}
 		}
-		return id, eps[0].Endpoint, true
+		return t.DeviceID, eps[0].Endpoint, true
 	}
 	return "", Endpoint{}, false
 }
 
-// setClaims records claims: the map, each device's twin, the store and the audit log (one transaction
-// for all of them), and a full twin up for each newly claimed device.
-func (g *Gateway) setClaims(cs []*Claim, by string) {
+// setClaims records claims: the store first (a claim the disk did not take is not in effect), then
+// the book, each device's twin and the audit log, and a full twin up for each newly claimed device.
+func (g *Gateway) setClaims(cs []*Claim, by string) error {
 	if len(cs) == 0 {
-		return
+		return nil
+	}
+	g.claims.change.Lock()
+	prevs, err := g.claims.put(cs)
+	if err != nil {
+		g.claims.change.Unlock()
+		g.log.Error("could not store claims", "count", len(cs), "err", err)
+		return err
 	}
 	var entries []AuditEntry
 	var full []Twin
-	g.mu.Lock()
-	for _, c := range cs {
-		prev, prevGroup := ClaimUnclaimed, ""
-		if old, ok := g.claims[c.MAC]; ok {
-			prev, prevGroup = old.State, old.Group
+	for i, c := range cs {
+		prev, prevGroup := prevs[i].State, prevs[i].Group
+		if prev == "" {
+			prev = ClaimUnclaimed
 		}
-		cp := *c
-		g.claims[c.MAC] = &cp
-		if t, ok := g.twins[c.DeviceID]; ok {
+		g.twins.update(c.DeviceID, func(t *Twin) {
 			t.Claim = ClaimStatus{State: c.State, Group: c.Group, ClaimedAt: claimedAt(c)}
-			g.dirty[c.DeviceID] = true
 			if c.State == ClaimClaimed {
 				full = append(full, t.clone())
 			}
-		}
+		})
 		action := map[string]string{ClaimClaimed: "claimed", ClaimPending: "claim pending", ClaimRejected: "claim rejected",
 			ClaimMismatch: "identity mismatch"}[c.State]
 		e := AuditEntry{DeviceID: c.DeviceID, MAC: c.MAC, Action: action, Old: prev, New: c.State, By: by,
@@ -275,25 +398,12 @@ func (g *Gateway) setClaims(cs []*Claim, by string) {
 		}
 		entries = append(entries, e)
 	}
-	g.mu.Unlock()
-	if g.opts.Store != nil {
-		err := g.opts.Store.Update(func(tx *store.Tx) error {
-			for _, c := range cs {
-				b, _ := json.Marshal(c)
-				if err := tx.Put(bucketClaims, c.MAC, b); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			g.log.Error("could not store claims", "count", len(cs), "err", err)
-		}
-	}
+	g.claims.change.Unlock()
 	g.auditMany(entries)
 	for _, t := range full {
 		g.sendTwin(t) // a full twin goes up on claim
 	}
+	return nil
 }
 
 func claimedAt(c *Claim) time.Time {
@@ -305,48 +415,31 @@ func claimedAt(c *Claim) time.Time {
 
 // Unclaim releases the device with this MAC or device id. Its data stops going up.
 func (g *Gateway) Unclaim(macOrID, by string) (Claim, error) {
-	g.mu.Lock()
-	var c *Claim
+	g.claims.change.Lock()
+	var c Claim
+	var ok bool
 	if mac, err := NormalizeMAC(macOrID); err == nil {
-		c = g.claims[mac]
+		c, ok = g.claims.get(mac)
 	} else {
-		for _, cl := range g.claims {
-			if cl.DeviceID == macOrID {
-				c = cl
-			}
-		}
+		c, ok = g.claims.ofDevice(macOrID)
 	}
-	if c == nil {
-		g.mu.Unlock()
+	if !ok {
+		g.claims.change.Unlock()
 		return Claim{}, fmt.Errorf("%w for %s", ErrNoClaim, macOrID)
 	}
-	delete(g.claims, c.MAC)
-	if t, ok := g.twins[c.DeviceID]; ok {
-		t.Claim = ClaimStatus{State: ClaimUnclaimed}
-		g.dirty[c.DeviceID] = true
+	if err := g.claims.remove(c.MAC); err != nil {
+		g.claims.change.Unlock()
+		return c, err
 	}
-	out := *c
-	g.mu.Unlock()
-	if g.opts.Store != nil {
-		if err := g.opts.Store.Delete(bucketClaims, out.MAC); err != nil {
-			return out, fmt.Errorf("forget the claim: %w", err)
-		}
-	}
-	g.Audit(AuditEntry{DeviceID: out.DeviceID, MAC: out.MAC, Action: "unclaimed", Old: out.State, New: ClaimUnclaimed, By: by})
-	out.State = ClaimUnclaimed
-	return out, nil
+	g.twins.update(c.DeviceID, func(t *Twin) { t.Claim = ClaimStatus{State: ClaimUnclaimed} })
+	g.claims.change.Unlock()
+	g.Audit(AuditEntry{DeviceID: c.DeviceID, MAC: c.MAC, Action: "unclaimed", Old: c.State, New: ClaimUnclaimed, By: by})
+	c.State = ClaimUnclaimed
+	return c, nil
 }
 
 // Claims lists every claim, by MAC.
-func (g *Gateway) Claims() []Claim {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	out := make([]Claim, 0, len(g.claims))
-	for _, mac := range slices.Sorted(maps.Keys(g.claims)) {
-		out = append(out, *g.claims[mac])
-	}
-	return out
-}
+func (g *Gateway) Claims() []Claim { return g.claims.list() }
 
 // checkClaim runs the handshake for a fresh sighting of a claimed or pending device. Called without
 // g.mu held.
@@ -354,14 +447,10 @@ func (g *Gateway) checkClaim(id string, s Sighting) {
 	if s.Identity.MAC == "" {
 		return
 	}
-	g.mu.Lock()
-	c, ok := g.claims[s.Identity.MAC]
+	cur, ok := g.claims.get(s.Identity.MAC)
 	if !ok {
-		g.mu.Unlock()
 		return
 	}
-	cur := *c
-	g.mu.Unlock()
 	now := time.Now()
 	next := cur
 	next.DeviceID, next.Updated = id, now
@@ -392,15 +481,7 @@ func (g *Gateway) checkClaim(id string, s Sighting) {
 
 // expireClaims turns pending claims past their time into rejected ones.
 func (g *Gateway) expireClaims(now time.Time) {
-	g.mu.Lock()
-	var due []Claim
-	for _, c := range g.claims {
-		if c.State == ClaimPending && !c.Expires.IsZero() && now.After(c.Expires) {
-			due = append(due, *c)
-		}
-	}
-	g.mu.Unlock()
-	for _, c := range due {
+	for _, c := range g.claims.expired(now) {
 		c.State, c.Reason, c.Updated = ClaimRejected, "pending claim expired: no device with this MAC was seen in time", now
 		g.setClaims([]*Claim{&c}, "expiry")
 	}
@@ -408,23 +489,7 @@ func (g *Gateway) expireClaims(now time.Time) {
 
 // claimed reports whether a device's data may go up.
 func (g *Gateway) claimed(id string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	t, ok := g.twins[id]
-	return ok && t.Claim.State == ClaimClaimed
-}
-
-// restoreClaims loads the claims from the store.
-func (g *Gateway) restoreClaims() error {
-	if g.opts.Store == nil {
-		return nil
-	}
-	return g.opts.Store.ForEach(bucketClaims, func(key string, value []byte) error {
-		var c Claim
-		if err := json.Unmarshal(value, &c); err != nil {
-			return fmt.Errorf("claim %s: %w", key, err)
-		}
-		g.claims[key] = &c
-		return nil
-	})
+	var ok bool
+	g.twins.view(id, func(t *Twin) { ok = t.Claim.State == ClaimClaimed })
+	return ok
 }

@@ -44,28 +44,18 @@ type DesiredResult struct {
 // wants now.
 func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string) (DesiredResult, error) {
 	res := DesiredResult{DeviceID: c.DeviceID, Version: c.Version, Properties: map[string]PropertyStatus{}}
-	g.mu.Lock()
-	t, err := g.claimedLocked(c.DeviceID, "settings")
+	t, err := g.claimedTwin(c.DeviceID, "settings")
 	if err != nil {
-		g.mu.Unlock()
 		return res, err
 	}
-	q := g.desiredQueue(c.DeviceID)
-	if newest := max(t.Desired.Version, q.accepted); c.Version <= newest {
-		g.mu.Unlock()
-		return res, fmt.Errorf("desired $version %d is not newer than %d, already accepted", c.Version, newest)
+	q, err := g.desired.accept(c, t.Desired.Version)
+	if err != nil {
+		return res, err
 	}
-	q.accepted = c.Version
-	for name := range c.Desired {
-		q.latest[name] = c.Version
-	}
-	twinProfile, mac := t.Profile, t.Identity.MAC
-	eps := slices.Clone(t.Endpoints)
-	old := maps.Clone(t.Reported.Values)
+	twinProfile, mac, eps, old := t.Profile, t.Identity.MAC, t.Endpoints, t.Reported.Values
 	if old == nil {
 		old = map[string]Value{}
 	}
-	g.mu.Unlock()
 
 	type job struct {
 		name string
@@ -88,10 +78,7 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 	applied := map[string]Value{}
 	var audits []AuditEntry
 	for _, j := range jobs {
-		g.mu.Lock()
-		newer := q.latest[j.name]
-		g.mu.Unlock()
-		if newer > c.Version {
+		if newer := g.desired.latest(q, j.name); newer > c.Version {
 			res.Properties[j.name] = PropertyStatus{Status: DesiredSuperseded,
 				Reason: fmt.Sprintf("superseded by desired $version %d before it was written", newer)}
 			continue
@@ -124,9 +111,8 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 	}
 	q.write.Unlock()
 
-	g.mu.Lock()
 	var patch *Patch
-	if t, ok := g.twins[c.DeviceID]; ok {
+	g.twins.update(c.DeviceID, func(t *Twin) {
 		if t.Desired.Values == nil {
 			t.Desired.Values = map[string]Value{}
 		}
@@ -140,9 +126,7 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 			t.DesiredStatus = DesiredStatus{Version: c.Version, Properties: res.Properties}
 		}
 		patch = t.Reported.apply(c.DeviceID, applied)
-		g.dirty[c.DeviceID] = true
-	}
-	g.mu.Unlock()
+	})
 	g.auditMany(audits)
 	if patch != nil {
 		g.sendPatch(*patch)
@@ -150,25 +134,48 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 	return res, nil
 }
 
+// desiredBook is every device's desired patches in flight, behind its own lock.
+type desiredBook struct {
+	mu     sync.Mutex
+	queues map[string]*desiredQueue
+}
+
 // desiredQueue is one device's desired patches in flight: the newest $version accepted, the newest
-// version that names each property, and the lock that writes them one at a time.
+// version that names each property (both under desiredBook.mu), and the lock that writes them one at
+// a time.
 type desiredQueue struct {
 	accepted int64
 	latest   map[string]int64
 	write    sync.Mutex
 }
 
-// desiredQueue returns the device's queue, made on first use. g.mu must be held.
-func (g *Gateway) desiredQueue(id string) *desiredQueue {
-	q := g.desired[id]
+func newDesiredBook() *desiredBook { return &desiredBook{queues: map[string]*desiredQueue{}} }
+
+// accept takes patch c into the device's queue if its $version is newer than every one accepted
+// before, including twinVersion (the newest the twin holds).
+func (b *desiredBook) accept(c DesiredCommand, twinVersion int64) (*desiredQueue, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q := b.queues[c.DeviceID]
 	if q == nil {
 		q = &desiredQueue{latest: map[string]int64{}}
-		if g.desired == nil {
-			g.desired = map[string]*desiredQueue{}
-		}
-		g.desired[id] = q
+		b.queues[c.DeviceID] = q
 	}
-	return q
+	if newest := max(twinVersion, q.accepted); c.Version <= newest {
+		return nil, fmt.Errorf("desired $version %d is not newer than %d, already accepted", c.Version, newest)
+	}
+	q.accepted = c.Version
+	for name := range c.Desired {
+		q.latest[name] = c.Version
+	}
+	return q, nil
+}
+
+// latest is the newest accepted $version that names the property.
+func (b *desiredBook) latest(q *desiredQueue, name string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return q.latest[name]
 }
 
 // checkDesired validates one desired value against its profile point; "" means valid.

@@ -72,15 +72,15 @@ func (g *Gateway) methodNames(eps []EndpointRef, twinProfile string) []string {
 	return names
 }
 
-// claimedLocked returns the device's twin if it is claimed: only claimed devices take commands that
-// reach the device (what: "settings", "methods"). g.mu must be held.
-func (g *Gateway) claimedLocked(id, what string) (*Twin, error) {
-	t, ok := g.twins[id]
+// claimedTwin returns a copy of the device's twin if it is claimed: only claimed devices take commands
+// that reach the device (what: "settings", "methods").
+func (g *Gateway) claimedTwin(id, what string) (Twin, error) {
+	t, ok := g.twins.get(id)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNoDevice, id)
+		return Twin{}, fmt.Errorf("%w: %s", ErrNoDevice, id)
 	}
 	if t.Claim.State != ClaimClaimed {
-		return nil, fmt.Errorf("device %s is %s: only claimed devices take %s", id, t.Claim.State, what)
+		return Twin{}, fmt.Errorf("device %s is %s: only claimed devices take %s", id, t.Claim.State, what)
 	}
 	return t, nil
 }

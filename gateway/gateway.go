@@ -2,20 +2,13 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/edgegw/edgegw/gateway/store"
 )
-
-// bucketTwins holds one JSON twin per device id.
-const bucketTwins = "twins"
 
 // Profiles is the loaded profile library (drivers/profile's Library is one): the core finds a device's
 // profile by name; each driver matches devices to the profiles of its own protocol.
@@ -34,8 +27,9 @@ type Options struct {
 	// (protocol.Spec.Rank): a twin's identity field comes from the lowest-ranked protocol that says it,
 	// and a claim reads the serial over it. A protocol without a rank comes after the ranked ones.
 	Ranks map[string]int
-	// Store keeps twins across restarts; nil keeps them in memory only (the discover command).
-	Store *store.DB
+	// Store keeps twins, claims and the audit log across restarts; nil keeps them in memory only (the
+	// discover command).
+	Store Store
 	// DiscoveryInterval between passes; zero means 15 minutes.
 	DiscoveryInterval time.Duration
 	// PollInterval per device; zero means 60 s. PollJitter is the fraction of it each run moves at random.
@@ -60,21 +54,20 @@ type Options struct {
 	Logger         *slog.Logger
 }
 
-// Gateway is the core: inventory, twins, discovery passes and the poll scheduler.
+// Gateway is the core. It is a facade over parts that each keep their own state behind their own
+// lock: the inventory of twins (twinSet), the claims (claimBook), the desired settings in flight
+// (desiredBook) and the audit log (auditLog), plus the poll scheduler. No part calls out — to a driver,
+// the sink or another part — while it holds its lock; the Gateway's methods do the calling between
+// them, so a slow device or disk never blocks a reader.
 type Gateway struct {
 	opts  Options
 	log   *slog.Logger
 	sched *Scheduler
 
-	mu     sync.Mutex
-	twins  map[string]*Twin
-	dirty  map[string]bool
-	claims map[string]*Claim // by MAC
-	// desired holds each device's desired patches in flight (desired.go).
-	desired map[string]*desiredQueue
-
-	auditMu  sync.Mutex
-	auditSeq uint32
+	twins   *twinSet
+	claims  *claimBook
+	desired *desiredBook
+	audit   *auditLog
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -105,6 +98,9 @@ func New(opts Options) (*Gateway, error) {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = time.Second
 	}
+	if opts.Store == nil {
+		opts.Store = newMemStore()
+	}
 	if opts.Sink == nil {
 		opts.Sink = discard{}
 	}
@@ -120,27 +116,21 @@ func New(opts Options) (*Gateway, error) {
 	if opts.UnclaimedEvery <= 0 {
 		opts.UnclaimedEvery = 10
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, twins: map[string]*Twin{}, dirty: map[string]bool{}, claims: map[string]*Claim{}}
+	g := &Gateway{opts: opts, log: opts.Logger, twins: newTwinSet(), claims: newClaimBook(opts.Store),
+		desired: newDesiredBook(), audit: newAuditLog(opts.Store, opts.AuditRetention, opts.Logger)}
 	g.sched = NewScheduler(opts.PollInterval, opts.PollJitter, opts.PollConcurrency, g.poll)
-	if opts.Store != nil {
-		err := opts.Store.ForEach(bucketTwins, func(key string, value []byte) error {
-			var t Twin
-			if err := json.Unmarshal(value, &t); err != nil {
-				return fmt.Errorf("twin %s: %w", key, err)
-			}
-			g.twins[key] = &t
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("restore twins from %s: %w", opts.Store.Path(), err)
-		}
-		if err := g.restoreClaims(); err != nil {
-			return nil, fmt.Errorf("restore claims from %s: %w", opts.Store.Path(), err)
-		}
-		g.log.Info("twins restored", "count", len(g.twins), "claims", len(g.claims))
-		g.pruneAudit(time.Now())
+	if err := g.twins.restore(opts.Store); err != nil {
+		return nil, fmt.Errorf("restore twins from %s: %w", opts.Store.Path(), err)
 	}
-	for id := range g.twins {
+	if err := g.claims.restore(); err != nil {
+		return nil, fmt.Errorf("restore claims from %s: %w", opts.Store.Path(), err)
+	}
+	ids := g.twins.ids()
+	if len(ids) > 0 {
+		g.log.Info("twins restored", "count", len(ids), "claims", g.claims.len())
+	}
+	g.audit.prune(time.Now())
+	for _, id := range ids {
 		g.sched.Add(id)
 	}
 	return g, nil
@@ -207,30 +197,31 @@ func (g *Gateway) Observe(s Sighting) string {
 	}
 	id, src := DeviceID(s)
 	now := time.Now()
-	g.mu.Lock()
-	t, known := g.twins[id]
-	if !known {
-		t = &Twin{DeviceID: id,
+	var (
+		known, changed bool
+		conflicts      []Conflict
+		oldSerial      string
+		full           Twin
+		merged         = s
+	)
+	g.twins.upsert(id, func() *Twin {
+		return &Twin{DeviceID: id,
 			Identity:     TwinIdentity{IDSource: src},
 			Reported:     Properties{Values: map[string]Value{}},
 			Desired:      Properties{Values: map[string]Value{}},
 			Connectivity: Connectivity{State: StateOnline, Since: now},
 			Claim:        ClaimStatus{State: ClaimUnclaimed},
 		}
-		g.twins[id] = t
-	}
-	oldSerial := t.Identity.Serial
-	changed, conflicts := ranker(g.opts.Ranks).merge(t, s, now)
-	g.dirty[id] = true
-	var full Twin
-	if (!known || changed) && t.Claim.State == ClaimClaimed {
-		full = t.clone()
-	}
-	// The claim handshake uses the device's serial by protocol precedence, not whatever the latest
-	// protocol said: an mDNS TXT record cannot overrule the serial SNMP reads from the hardware.
-	merged := s
-	merged.Identity.MAC, merged.Identity.Serial = t.Identity.MAC, t.Identity.Serial
-	g.mu.Unlock()
+	}, func(t *Twin, k bool) {
+		known, oldSerial = k, t.Identity.Serial
+		changed, conflicts = ranker(g.opts.Ranks).merge(t, s, now)
+		if (!known || changed) && t.Claim.State == ClaimClaimed {
+			full = t.clone()
+		}
+		// The claim handshake uses the device's serial by protocol precedence, not whatever the latest
+		// protocol said: an mDNS TXT record cannot overrule the serial SNMP reads from the hardware.
+		merged.Identity.MAC, merged.Identity.Serial = t.Identity.MAC, t.Identity.Serial
+	})
 	if full.DeviceID != "" {
 		g.sendTwin(full)
 	}
@@ -256,26 +247,10 @@ func (g *Gateway) Observe(s Sighting) string {
 }
 
 // Twins returns a copy of every twin, sorted by device id.
-func (g *Gateway) Twins() []Twin {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	out := make([]Twin, 0, len(g.twins))
-	for _, id := range slices.Sorted(maps.Keys(g.twins)) {
-		out = append(out, g.twins[id].clone())
-	}
-	return out
-}
+func (g *Gateway) Twins() []Twin { return g.twins.all() }
 
 // Twin returns a copy of one twin.
-func (g *Gateway) Twin(id string) (Twin, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	t, ok := g.twins[id]
-	if !ok {
-		return Twin{}, false
-	}
-	return t.clone(), true
-}
+func (g *Gateway) Twin(id string) (Twin, bool) { return g.twins.get(id) }
 
 // Stats returns the work counters.
 func (g *Gateway) Stats() Stats {
@@ -345,46 +320,7 @@ func (g *Gateway) RunPolling(ctx context.Context) error {
 }
 
 // Flush writes every changed twin to the store in one transaction.
-func (g *Gateway) Flush() error {
-	if g.opts.Store == nil {
-		return nil
-	}
-	g.mu.Lock()
-	if len(g.dirty) == 0 {
-		g.mu.Unlock()
-		return nil
-	}
-	batch := make(map[string][]byte, len(g.dirty))
-	for id := range g.dirty {
-		if t, ok := g.twins[id]; ok {
-			b, err := json.Marshal(t)
-			if err != nil {
-				g.mu.Unlock()
-				return fmt.Errorf("encode twin %s: %w", id, err)
-			}
-			batch[id] = b
-		}
-	}
-	g.dirty = map[string]bool{}
-	g.mu.Unlock()
-	err := g.opts.Store.Update(func(tx *store.Tx) error {
-		for id, b := range batch {
-			if err := tx.Put(bucketTwins, id, b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		// Nothing is lost: mark them dirty again for the next flush.
-		g.mu.Lock()
-		for id := range batch {
-			g.dirty[id] = true
-		}
-		g.mu.Unlock()
-	}
-	return err
-}
+func (g *Gateway) Flush() error { return g.twins.flush(g.opts.Store) }
 
 // PollNow polls one device at once, outside its schedule.
 func (g *Gateway) PollNow(ctx context.Context, id string) error {
@@ -401,22 +337,24 @@ func (g *Gateway) PollNow(ctx context.Context, id string) error {
 
 // poll reads one device's profile points over each of its protocols and records the outcome.
 func (g *Gateway) poll(ctx context.Context, id string) {
-	g.mu.Lock()
-	t, ok := g.twins[id]
+	var (
+		eps         []EndpointRef
+		twinProfile string
+		skip        bool
+	)
+	ok := g.twins.view(id, func(t *Twin) {
+		eps, twinProfile = slices.Clone(t.Endpoints), t.Profile
+		// Only claimed devices are polled at full rate; the others often enough to keep their twin alive.
+		skip = t.Claim.State != ClaimClaimed && !t.Connectivity.LastPoll.IsZero() &&
+			time.Since(t.Connectivity.LastPoll) < time.Duration(g.opts.UnclaimedEvery-1)*g.opts.PollInterval
+	})
 	if !ok {
-		g.mu.Unlock()
 		g.sched.Remove(id)
 		return
 	}
-	eps := slices.Clone(t.Endpoints)
-	twinProfile := t.Profile
-	// Only claimed devices are polled at full rate; the others often enough to keep their twin alive.
-	if t.Claim.State != ClaimClaimed && !t.Connectivity.LastPoll.IsZero() &&
-		time.Since(t.Connectivity.LastPoll) < time.Duration(g.opts.UnclaimedEvery-1)*g.opts.PollInterval {
-		g.mu.Unlock()
+	if skip {
 		return
 	}
-	g.mu.Unlock()
 
 	vals := map[string]Value{}
 	var pollErr error
@@ -462,38 +400,40 @@ func (g *Gateway) poll(ctx context.Context, id string) {
 // record applies a poll's outcome: values into reported, connectivity debounced.
 func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 	now := time.Now()
-	g.mu.Lock()
-	t, ok := g.twins[id]
+	var (
+		patch            *Patch
+		prevState, state string
+		lastErr, mac     string
+		claimed          bool
+	)
+	ok := g.twins.update(id, func(t *Twin) {
+		c := &t.Connectivity
+		c.LastPoll = now
+		prevState = c.State
+		if pollErr != nil && len(vals) == 0 {
+			c.Missed++
+			c.LastError = pollErr.Error()
+			if c.Missed >= g.opts.OfflineAfter && c.State != StateOffline {
+				c.State, c.Since = StateOffline, now
+			}
+		} else {
+			c.Missed = 0
+			c.LastError = ""
+			if pollErr != nil {
+				c.LastError = pollErr.Error()
+			}
+			if c.State != StateOnline {
+				c.State, c.Since = StateOnline, now
+			}
+		}
+		patch = t.Reported.apply(id, vals)
+		lastErr, state = c.LastError, c.State
+		claimed = t.Claim.State == ClaimClaimed
+		mac = t.Identity.MAC
+	})
 	if !ok {
-		g.mu.Unlock()
 		return
 	}
-	c := &t.Connectivity
-	c.LastPoll = now
-	prevState := c.State
-	if pollErr != nil && len(vals) == 0 {
-		c.Missed++
-		c.LastError = pollErr.Error()
-		if c.Missed >= g.opts.OfflineAfter && c.State != StateOffline {
-			c.State, c.Since = StateOffline, now
-		}
-	} else {
-		c.Missed = 0
-		c.LastError = ""
-		if pollErr != nil {
-			c.LastError = pollErr.Error()
-		}
-		if c.State != StateOnline {
-			c.State, c.Since = StateOnline, now
-		}
-	}
-	patch := t.Reported.apply(id, vals)
-	g.dirty[id] = true
-	lastErr := c.LastError
-	state := c.State
-	claimed := t.Claim.State == ClaimClaimed
-	mac := t.Identity.MAC
-	g.mu.Unlock()
 
 	if state != prevState {
 		if state == StateOffline {
@@ -517,17 +457,4 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 }
 
 // Counts returns how many devices the inventory holds, how many are online and how many are claimed.
-func (g *Gateway) Counts() (discovered, online, claimed int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, t := range g.twins {
-		discovered++
-		if t.Connectivity.State == StateOnline {
-			online++
-		}
-		if t.Claim.State == "claimed" {
-			claimed++
-		}
-	}
-	return
-}
+func (g *Gateway) Counts() (discovered, online, claimed int) { return g.twins.counts() }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,15 +30,11 @@ type MethodResult struct {
 // that reaches the device is audited, failed or not.
 func (g *Gateway) InvokeMethod(ctx context.Context, c MethodCommand, by string) (MethodResult, error) {
 	res := MethodResult{DeviceID: c.DeviceID, Name: c.Name}
-	g.mu.Lock()
-	t, err := g.claimedLocked(c.DeviceID, "methods")
+	t, err := g.claimedTwin(c.DeviceID, "methods")
 	if err != nil {
-		g.mu.Unlock()
 		return res, err
 	}
-	eps := slices.Clone(t.Endpoints)
-	twinProfile, mac := t.Profile, t.Identity.MAC
-	g.mu.Unlock()
+	eps, twinProfile, mac := t.Endpoints, t.Profile, t.Identity.MAC
 	if len(c.Args) > 0 {
 		return res, fmt.Errorf("method %s takes no arguments", c.Name)
 	}

@@ -59,9 +59,9 @@ func TestDesiredSupersedes(t *testing.T) {
 		second <- res
 	}()
 	require.Eventually(t, func() bool {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		return g.desired[id].accepted == 6
+		g.desired.mu.Lock()
+		defer g.desired.mu.Unlock()
+		return g.desired.queues[id].accepted == 6
 	}, 5*time.Second, time.Millisecond)
 	_, err = g.ApplyDesired(ctx, DesiredCommand{DeviceID: id, Version: 6, Desired: map[string]Value{"name": String("x")}}, "cloud")
 	require.ErrorContains(t, err, "not newer than 6", "a version already accepted, though not yet written, is refused")

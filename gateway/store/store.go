@@ -409,3 +409,15 @@ func (db *DB) Delete(bucket, key string) error {
 func (db *DB) ForEach(bucket string, fn func(key string, value []byte) error) error {
 	return db.View(func(tx *Tx) error { return tx.ForEach(bucket, fn) })
 }
+
+// Writer is the write half of a transaction (Tx is one): what a caller that only writes needs, so it
+// can take any store.
+type Writer interface {
+	Put(bucket, key string, value []byte) error
+	Delete(bucket, key string) error
+}
+
+// Write is Update for a function that only writes.
+func (db *DB) Write(fn func(w Writer) error) error {
+	return db.Update(func(tx *Tx) error { return fn(tx) })
+}

@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/edgegw/edgegw/gateway/store"
+)
+
+// bucketTwins holds one JSON twin per device id.
+const bucketTwins = "twins"
+
+// twinSet is the inventory: every device's twin, which changed since they were last written, and an
+// index from MAC to device. Its lock guards only these and is never held while calling out (a driver,
+// the sink, the store, another part's lock), so reading a twin never waits for a device or the disk.
+type twinSet struct {
+	mu    sync.Mutex
+	twins map[string]*Twin
+	dirty map[string]bool
+	byMAC map[string][]string // device ids by MAC; nearly always one
+}
+
+func newTwinSet() *twinSet {
+	return &twinSet{twins: map[string]*Twin{}, dirty: map[string]bool{}, byMAC: map[string][]string{}}
+}
+
+// restore loads every twin from st.
+func (s *twinSet) restore(st Store) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return st.ForEach(bucketTwins, func(key string, value []byte) error {
+		var t Twin
+		if err := json.Unmarshal(value, &t); err != nil {
+			return fmt.Errorf("twin %s: %w", key, err)
+		}
+		s.twins[key] = &t
+		s.index(key, "", t.Identity.MAC)
+		return nil
+	})
+}
+
+// index moves id from the MAC it had to the one it has. s.mu must be held.
+func (s *twinSet) index(id, oldMAC, newMAC string) {
+	if oldMAC == newMAC {
+		return
+	}
+	if oldMAC != "" {
+		ids := slices.DeleteFunc(s.byMAC[oldMAC], func(x string) bool { return x == id })
+		if len(ids) == 0 {
+			delete(s.byMAC, oldMAC)
+		} else {
+			s.byMAC[oldMAC] = ids
+		}
+	}
+	if newMAC != "" && !slices.Contains(s.byMAC[newMAC], id) {
+		s.byMAC[newMAC] = append(s.byMAC[newMAC], id)
+	}
+}
+
+// get returns a copy of one twin.
+func (s *twinSet) get(id string) (Twin, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.twins[id]
+	if !ok {
+		return Twin{}, false
+	}
+	return t.clone(), true
+}
+
+// all returns a copy of every twin, sorted by device id.
+func (s *twinSet) all() []Twin {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Twin, 0, len(s.twins))
+	for _, id := range slices.Sorted(maps.Keys(s.twins)) {
+		out = append(out, s.twins[id].clone())
+	}
+	return out
+}
+
+// ids returns every device id, unsorted.
+func (s *twinSet) ids() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Keys(s.twins))
+}
+
+// view calls fn with the twin under the lock, for reading; ok is false when there is no such device.
+// fn must not keep t or call out.
+func (s *twinSet) view(id string, fn func(t *Twin)) (ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.twins[id]
+	if ok {
+		fn(t)
+	}
+	return ok
+}
+
+// update calls fn with the twin under the lock, to change it, and marks it to be written. The MAC
+// index follows a changed MAC. fn must not keep t or call out.
+func (s *twinSet) update(id string, fn func(t *Twin)) (ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.twins[id]
+	if ok {
+		mac := t.Identity.MAC
+		fn(t)
+		s.dirty[id] = true
+		s.index(id, mac, t.Identity.MAC)
+	}
+	return ok
+}
+
+// upsert is update that first makes the twin with fresh() when there is none; known says whether
+// there was one.
+func (s *twinSet) upsert(id string, fresh func() *Twin, fn func(t *Twin, known bool)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, known := s.twins[id]
+	mac := ""
+	if known {
+		mac = t.Identity.MAC
+	} else {
+		t = fresh()
+		s.twins[id] = t
+	}
+	fn(t, known)
+	s.dirty[id] = true
+	s.index(id, mac, t.Identity.MAC)
+}
+
+// withMAC returns copies of the twins of the devices with this MAC, in device id order.
+func (s *twinSet) withMAC(mac string) []Twin {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := slices.Sorted(slices.Values(s.byMAC[mac]))
+	out := make([]Twin, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, s.twins[id].clone())
+	}
+	return out
+}
+
+// counts returns how many devices there are, online and claimed.
+func (s *twinSet) counts() (discovered, online, claimed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.twins {
+		discovered++
+		if t.Connectivity.State == StateOnline {
+			online++
+		}
+		if t.Claim.State == ClaimClaimed {
+			claimed++
+		}
+	}
+	return
+}
+
+// flush writes every changed twin to st in one transaction. On failure they stay marked, for the
+// next flush: nothing is lost.
+func (s *twinSet) flush(st Store) error {
+	s.mu.Lock()
+	if len(s.dirty) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	batch := make(map[string][]byte, len(s.dirty))
+	for id := range s.dirty {
+		if t, ok := s.twins[id]; ok {
+			b, err := json.Marshal(t)
+			if err != nil {
+				s.mu.Unlock()
+				return fmt.Errorf("encode twin %s: %w", id, err)
+			}
+			batch[id] = b
+		}
+	}
+	s.dirty = map[string]bool{}
+	s.mu.Unlock()
+	err := st.Write(func(w store.Writer) error {
+		for id, b := range batch {
+			if err := w.Put(bucketTwins, id, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.mu.Lock()
+		for id := range batch {
+			s.dirty[id] = true
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
