@@ -108,8 +108,17 @@ func asserted(theirs string) bool {
 	return k != "" && !placeholder.MatchString(k)
 }
 
-// serialMatches: equal, ignoring case and punctuation.
+// serialMatches: equal, ignoring case and punctuation. A serial LibreNMS printed as a MAC without
+// its leading zeros ("b8:a4:4f:2:fe:1": Axis serials are the MAC) is compared octet by octet.
 func serialMatches(ours, theirs string) bool {
+	if octets := strings.Split(theirs, ":"); len(octets) == 6 {
+		for i, o := range octets {
+			if len(o) == 1 {
+				octets[i] = "0" + o
+			}
+		}
+		theirs = strings.Join(octets, ":")
+	}
 	o := notAlnum.ReplaceAllString(strings.ToLower(ours), "")
 	return o != "" && o == notAlnum.ReplaceAllString(strings.ToLower(theirs), "")
 }
