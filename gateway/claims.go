@@ -192,10 +192,40 @@ func (g *Gateway) Claim(ctx context.Context, mac, serial, group, by string) (Cla
 	if g.keepStanding(&c, by) {
 		return c, nil
 	}
-	if err := g.setClaims([]*Claim{&c}, by); err != nil {
+	if err := g.recordClaims(ctx, []*Claim{&c}, by); err != nil {
 		return c, err
 	}
 	return c, nil
+}
+
+// recordClaims records claims (setClaims) and then looks again at those left pending because no device
+// had their MAC. A sighting that came in while they were worked out — after the lookup, before they
+// were recorded — was checked by discovery against no claim, so it is checked here: either discovery
+// sees the claim or this sees the device, never neither.
+func (g *Gateway) recordClaims(ctx context.Context, cs []*Claim, by string) error {
+	if err := g.setClaims(cs, by); err != nil {
+		return err
+	}
+	var again []*Claim
+	for _, c := range cs {
+		if c.State != ClaimPending || c.DeviceID != "" {
+			continue
+		}
+		if _, _, known := g.deviceByMAC(c.MAC); !known {
+			continue
+		}
+		nc, changed, err := g.evaluateClaim(ctx, c.MAC, c.Serial, c.Group, by)
+		if err != nil || !changed || g.keepStanding(&nc, by) {
+			continue
+		}
+		*c = nc
+		again = append(again, c)
+	}
+	if err := g.setClaims(again, by); err != nil {
+		// The pending claims stand; discovery checks them again at its next pass.
+		g.log.Warn("could not record the second look at pending claims", "count", len(again), "err", err)
+	}
+	return nil
 }
 
 // keepStanding handles a rejected attempt on a MAC with a standing claim: the attempt is audited, the
@@ -251,7 +281,7 @@ func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []C
 			inBatch = append(inBatch, i)
 		}
 	}
-	if err := g.setClaims(batch, by); err != nil {
+	if err := g.recordClaims(ctx, batch, by); err != nil {
 		for _, i := range inBatch {
 			out[i].Error = err.Error() // none of them is in effect
 		}
@@ -276,16 +306,19 @@ func (g *Gateway) evaluateClaim(ctx context.Context, mac, serial, group, by stri
 		return Claim{}, false, fmt.Errorf("group is longer than %d characters", MaxSerialLen)
 	}
 	now := time.Now()
+	id, ep, known := g.deviceByMAC(mac)
 	old, had := g.claims.get(mac)
-	if had && SameSerial(old.Serial, serial) && old.Group == group && (old.State == ClaimClaimed || old.State == ClaimPending) {
-		return old, false, nil // idempotent: the same claim twice changes nothing
+	// Idempotent: the same claim twice changes nothing — except a pending one whose device has been
+	// seen since, which is checked now rather than at the next discovery.
+	if had && SameSerial(old.Serial, serial) && old.Group == group &&
+		(old.State == ClaimClaimed || (old.State == ClaimPending && !known)) {
+		return old, false, nil
 	}
 	c = Claim{MAC: mac, Serial: serial, Group: group, State: ClaimPending, By: by, Created: now, Updated: now,
 		Expires: now.Add(g.opts.ClaimTTL)}
 	if had {
 		c.Created = old.Created
 	}
-	id, ep, known := g.deviceByMAC(mac)
 
 	if !known {
 		c.Reason = "no device with this MAC has been discovered yet; checked again at every discovery"

@@ -101,3 +101,33 @@ func TestMACIndex(t *testing.T) {
 	require.Equal(t, id, c.DeviceID)
 	require.Equal(t, ClaimClaimed, c.State)
 }
+
+// A device sighted while its claim is being worked out (after the claim found no device, before it was
+// recorded) is not left pending until the next discovery: recording the claim looks again, and claiming
+// it again checks it at once instead of saying "unchanged".
+func TestClaimRacingDiscovery(t *testing.T) {
+	ctx := context.Background()
+	g, err := New(Options{Ranks: testRanks, Pollers: map[string]Poller{"snmp": &liveDriver{serial: "SIM-1"}}})
+	require.NoError(t, err)
+	c, changed, err := g.evaluateClaim(ctx, "02:ed:67:00:00:01", "SIM-1", "", "cli")
+	require.NoError(t, err)
+	require.True(t, changed)
+	require.Equal(t, ClaimPending, c.State, "no device yet")
+	id := g.Observe(display) // discovery checks the sighting against no claim
+	require.NoError(t, g.recordClaims(ctx, []*Claim{&c}, "cli"))
+	got, _ := g.claims.get(c.MAC)
+	require.Equal(t, ClaimClaimed, got.State)
+	tw, _ := g.Twin(id)
+	require.Equal(t, ClaimClaimed, tw.Claim.State)
+
+	// Left pending the old way (recorded without the second look): claiming again checks it now.
+	g2, err := New(Options{Ranks: testRanks, Pollers: map[string]Poller{"snmp": &liveDriver{serial: "SIM-1"}}})
+	require.NoError(t, err)
+	c, _, err = g2.evaluateClaim(ctx, "02:ed:67:00:00:01", "SIM-1", "", "cli")
+	require.NoError(t, err)
+	g2.Observe(display)
+	require.NoError(t, g2.setClaims([]*Claim{&c}, "cli"))
+	again, err := g2.Claim(ctx, "02:ed:67:00:00:01", "SIM-1", "", "cli")
+	require.NoError(t, err)
+	require.Equal(t, ClaimClaimed, again.State)
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Azure/go-amqp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgegw/edgegw/config"
@@ -100,11 +101,13 @@ health_interval = "1s"
 	csvPath := filepath.Join(dir, "devices.csv")
 	require.NoError(t, os.WriteFile(csvPath, []byte(csvText.String()), 0o644))
 	var out, errOut bytes.Buffer
-	require.Eventually(t, func() bool { // the daemon discovers, then the import finds the devices
+	ok := assert.Eventually(t, func() bool { // the daemon discovers, then the import finds the devices
 		out.Reset()
+		errOut.Reset()
 		return run([]string{"claim", "import", csvPath, "--config", cfgPath}, &out, &errOut) == exitOK &&
 			strings.Contains(out.String(), "3 claimed")
-	}, 30*time.Second, 200*time.Millisecond, "%s %s", out.String(), errOut.String())
+	}, 30*time.Second, 200*time.Millisecond)
+	require.True(t, ok, "the last import said:\n%s%s", out.String(), errOut.String())
 	require.Contains(t, out.String(), "1 rejected")
 	require.Contains(t, out.String(), "line 6: mac \"zz:zz\" is not a MAC address")
 	rejected := "mac-" + strings.ReplaceAll(site.Devices()[3].MAC, ":", "")
