@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/Azure/go-amqp"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgegw/edgegw/config"
@@ -101,13 +100,15 @@ health_interval = "1s"
 	csvPath := filepath.Join(dir, "devices.csv")
 	require.NoError(t, os.WriteFile(csvPath, []byte(csvText.String()), 0o644))
 	var out, errOut bytes.Buffer
-	ok := assert.Eventually(t, func() bool { // the daemon discovers, then the import finds the devices
+	require.Eventually(t, func() bool { // the daemon's first discovery pass has found the site
 		out.Reset()
-		errOut.Reset()
-		return run([]string{"claim", "import", csvPath, "--config", cfgPath}, &out, &errOut) == exitOK &&
-			strings.Contains(out.String(), "3 claimed")
-	}, 30*time.Second, 200*time.Millisecond)
-	require.True(t, ok, "the last import said:\n%s%s", out.String(), errOut.String())
+		var h protocol.Health
+		return run([]string{"cloud", "status", "--config", cfgPath}, &out, &errOut) == exitOK &&
+			json.Unmarshal(out.Bytes(), &h) == nil && h.Devices.Discovered == len(site.Devices())
+	}, 30*time.Second, 100*time.Millisecond, "status: %s", &out)
+	out.Reset()
+	require.Equal(t, exitOK, run([]string{"claim", "import", csvPath, "--config", cfgPath}, &out, &errOut), errOut.String())
+	require.Contains(t, out.String(), "3 claimed")
 	require.Contains(t, out.String(), "1 rejected")
 	require.Contains(t, out.String(), "line 6: mac \"zz:zz\" is not a MAC address")
 	rejected := "mac-" + strings.ReplaceAll(site.Devices()[3].MAC, ":", "")
