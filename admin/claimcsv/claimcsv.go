@@ -43,10 +43,10 @@ const (
 	MaxLineBytes = 4096
 )
 
-// ErrTooManyRows is returned (wrapped) by ParseFile for a file over MaxRows rows.
+// ErrTooManyRows is returned (wrapped) by Parse for a file over MaxRows rows.
 var ErrTooManyRows = fmt.Errorf("more than %d rows in a claims file", MaxRows)
 
-// ParseFile reads a claims file: one `MAC,Serial[,Group]` row per line, with or without a header
+// Parse reads a claims file: one `MAC,Serial[,Group]` row per line, with or without a header
 // row. It tolerates a UTF-8 BOM, CRLF line ends, blank lines, '#' comment lines, spaces around fields,
 // quoted fields (with commas in them; a field may not span lines) and empty trailing fields. A header
 // is recognised in the first row when none of its fields is a MAC and one names the MAC column ("MAC",
@@ -59,7 +59,7 @@ var ErrTooManyRows = fmt.Errorf("more than %d rows in a claims file", MaxRows)
 //
 // The error is only for a failure to read r, or for a file with more than MaxRows rows (then
 // wrapping ErrTooManyRows); what was parsed up to there is returned with it.
-func ParseFile(r io.Reader) (File, error) {
+func Parse(r io.Reader) (File, error) {
 	p := parser{
 		in:    bufio.NewReaderSize(r, 64<<10),
 		line:  bufio.NewReaderSize(nil, 4096),
@@ -68,7 +68,7 @@ func ParseFile(r io.Reader) (File, error) {
 	return p.parse()
 }
 
-// parser holds the state of one ParseFile.
+// parser holds the state of one Parse.
 type parser struct {
 	in    *bufio.Reader
 	line  *bufio.Reader // reset to each line; csv.NewReader reuses it instead of allocating a buffer

@@ -23,7 +23,7 @@ func row(line, n int, serial, group string) gateway.ClaimRow {
 	return gateway.ClaimRow{Line: line, MAC: fmt.Sprintf("02:ed:67:00:00:%02x", n), Serial: serial, Group: group}
 }
 
-func TestParseFile(t *testing.T) {
+func TestParse(t *testing.T) {
 	long := strings.Repeat("x", MaxLineBytes)
 	for _, tc := range []struct {
 		name string
@@ -209,7 +209,7 @@ func TestParseFile(t *testing.T) {
 			errs: []string{"line 1: the file is UTF-16 text: save it as CSV (UTF-8)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseFile(strings.NewReader(tc.in))
+			got, err := Parse(strings.NewReader(tc.in))
 			require.NoError(t, err)
 			require.Equal(t, tc.rows, got.Rows)
 			var errs []string
@@ -223,7 +223,7 @@ func TestParseFile(t *testing.T) {
 }
 
 // The file of cmd/edgegw's end-to-end test, as one piece.
-func TestParseFileAllTogether(t *testing.T) {
+func TestParseAllTogether(t *testing.T) {
 	in := "\ufeffMAC Address,Serial,Group\r\n" +
 		"02:ed:67:00:00:01,SN1,Lobby\r\n" +
 		"\r\n" +
@@ -237,7 +237,7 @@ func TestParseFileAllTogether(t *testing.T) {
 		"02:ed:67:00:00:05,A,B,C\r\n" +
 		"zz:zz,bad\r\n" +
 		"02:ed:67:00:00:06"
-	got, err := ParseFile(strings.NewReader(in))
+	got, err := Parse(strings.NewReader(in))
 	require.NoError(t, err)
 	require.Equal(t, []gateway.ClaimRow{row(2, 1, "SN1", "Lobby"), row(5, 2, "SN2", "Floor 2, east"), row(6, 3, "SN3", "")}, got.Rows)
 	require.Equal(t, 1, got.Duplicates)
@@ -251,28 +251,28 @@ func TestParseFileAllTogether(t *testing.T) {
 	}, got.Errors)
 }
 
-func TestParseFileRowLimit(t *testing.T) {
+func TestParseRowLimit(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("MAC,Serial\n# comment lines, blank lines and the header do not count\n\n")
 	b.WriteString(claimsRows(MaxRows - 1))
 	b.WriteString("zz,bad rows count\n")
-	got, err := ParseFile(strings.NewReader(b.String()))
+	got, err := Parse(strings.NewReader(b.String()))
 	require.NoError(t, err)
 	require.Len(t, got.Rows, MaxRows-1)
 	require.Len(t, got.Errors, 1)
 
 	b.WriteString("\n#\n")
 	b.WriteString("02:ff:ff:ff:ff:ff,one too many\n")
-	got, err = ParseFile(strings.NewReader(b.String()))
+	got, err = Parse(strings.NewReader(b.String()))
 	require.ErrorIs(t, err, ErrTooManyRows)
 	require.EqualError(t, err, fmt.Sprintf("line %d: more than 100000 rows in a claims file", MaxRows+6))
 	require.Len(t, got.Rows, MaxRows-1, "what was parsed comes back with the error")
 }
 
-func TestParseFileReadError(t *testing.T) {
+func TestParseReadError(t *testing.T) {
 	boom := errors.New("disk on fire")
 	r := io.MultiReader(strings.NewReader("02:ed:67:00:00:01,SN1\n02:ed:67:00:00:02,SN-CUT-SH"), iotest.ErrReader(boom))
-	got, err := ParseFile(r)
+	got, err := Parse(r)
 	require.ErrorIs(t, err, boom)
 	require.EqualError(t, err, "read claims: disk on fire")
 	require.Equal(t, []gateway.ClaimRow{row(1, 1, "SN1", "")}, got.Rows, "a line cut short by the error is not used")
@@ -280,10 +280,10 @@ func TestParseFileReadError(t *testing.T) {
 
 	// A reader handing out one byte at a time (and data with io.EOF) reads the same as a whole one.
 	in := "\ufeffMAC,Serial,Group\r\n02:ed:67:00:00:01,SN1,\"a, b\"\r\n\r\n02:ed:67:00:00:02,SN2"
-	want, err := ParseFile(strings.NewReader(in))
+	want, err := Parse(strings.NewReader(in))
 	require.NoError(t, err)
 	for _, r := range []io.Reader{iotest.OneByteReader(strings.NewReader(in)), iotest.DataErrReader(strings.NewReader(in))} {
-		got, err := ParseFile(r)
+		got, err := Parse(r)
 		require.NoError(t, err)
 		require.Equal(t, want, got)
 	}
@@ -309,10 +309,10 @@ func claimsRows(n int) string {
 	return b.String()
 }
 
-func TestParseFile10k(t *testing.T) {
+func TestParse10k(t *testing.T) {
 	const n = 10_000
 	in := "\ufeffMAC,Serial,Group\r\n" + claimsRows(n)
-	got, err := ParseFile(strings.NewReader(in))
+	got, err := Parse(strings.NewReader(in))
 	require.NoError(t, err)
 	require.Empty(t, got.Errors)
 	require.Zero(t, got.Duplicates)
@@ -331,34 +331,34 @@ func TestParseFile10k(t *testing.T) {
 	}
 
 	// The same file twice: the second copy is all duplicates.
-	got, err = ParseFile(strings.NewReader(in + claimsRows(n)))
+	got, err = Parse(strings.NewReader(in + claimsRows(n)))
 	require.NoError(t, err)
 	require.Len(t, got.Rows, n)
 	require.Empty(t, got.Errors)
 	require.Equal(t, n, got.Duplicates)
 }
 
-func BenchmarkParseFile10k(b *testing.B) {
+func BenchmarkParse10k(b *testing.B) {
 	in := "MAC,Serial,Group\n" + claimsRows(10_000)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		got, err := ParseFile(strings.NewReader(in))
+		got, err := Parse(strings.NewReader(in))
 		if err != nil || len(got.Rows) != 10_000 {
 			b.Fatal(err, len(got.Rows))
 		}
 	}
 }
 
-// FuzzParseFile: ParseFile never panics; every row has a normalised MAC (each MAC once), a
+// FuzzParse: Parse never panics; every row has a normalised MAC (each MAC once), a
 // normalised non-empty serial and a normalised group; every line number is within the input, and no
 // line has two outcomes.
-func FuzzParseFile(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add("MAC,Serial\n02:ed:67:00:00:01,SN1\n")
 	f.Add("\ufeff02-ED-67-00-00-02,\"S,N\",G\r\n\r\n#x\n02ed.6700.0002,s,n\n")
 	f.Add("ff:ff:ff:ff:ff:ff,a\n02ed.6700.0003,b,c,d\n\"unterminated")
 	f.Fuzz(func(t *testing.T, in string) {
-		got, err := ParseFile(strings.NewReader(in))
+		got, err := Parse(strings.NewReader(in))
 		if err != nil && !errors.Is(err, ErrTooManyRows) {
 			t.Fatalf("error from a string reader: %v", err)
 		}
