@@ -20,8 +20,13 @@ import (
 // the same API as the page's, without a token (package admin). They never open the state file, which
 // the daemon holds locked.
 
-// errNotRunning is a daemon that does not answer on its socket.
+// errNotRunning is a daemon that does not answer on its socket (errors.Is).
 var errNotRunning = errors.New("not running")
+
+// unreachable is the error of a request the socket did not take.
+type unreachable struct{ error }
+
+func (unreachable) Is(target error) bool { return target == errNotRunning }
 
 // adminCall sends one request to the daemon's admin socket and returns the body of a 2xx answer; any
 // other answer is an error with the API's message.
@@ -42,8 +47,7 @@ func adminCall(stateDir, method, path string, body io.Reader) ([]byte, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the daemon at %s (is edgegw run going with this state_dir?): %w", sock,
-			errors.Join(errNotRunning, err))
+		return nil, fmt.Errorf("cannot reach the daemon at %s (is edgegw run going with this state_dir?): %w", sock, unreachable{err})
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
