@@ -102,6 +102,9 @@ func brokerConns(t *testing.T, port int) []string {
 // holds no connection of the daemon to the broker, also after a restart. A screenshot of each page is
 // kept (the test prints where).
 func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test runs in the full pass (make test), not with -short")
+	}
 	v := peers.Need(t, "PEERS_AMQPS_URL", "PEERS_CA", "PEERS_CLIENT_CERT", "PEERS_CLIENT_KEY")
 	bin := chromium(t)
 	shots := artifacts(t)
