@@ -251,15 +251,24 @@ type DeviceList struct {
 	Devices []DeviceRow `json:"devices"`
 }
 
-func (s *Server) apiDevices(w http.ResponseWriter, r *http.Request) {
-	q, err := deviceQuery(r.URL.Query(), false)
-	if err != nil {
-		s.refuse(w, r, http.StatusBadRequest, err.Error())
-		return
+// queryDevices runs the device query of a request (paged: the page's parameters), answering a bad
+// one with 400 itself.
+func (s *Server) queryDevices(w http.ResponseWriter, r *http.Request, paged bool) (gateway.DeviceQuery, gateway.DevicePage, bool) {
+	q, err := deviceQuery(r.URL.Query(), paged)
+	var page gateway.DevicePage
+	if err == nil {
+		page, err = s.opts.Gateway.QueryDevices(q)
 	}
-	page, err := s.opts.Gateway.QueryDevices(q)
 	if err != nil {
 		s.refuse(w, r, http.StatusBadRequest, err.Error())
+		return q, page, false
+	}
+	return q, page, true
+}
+
+func (s *Server) apiDevices(w http.ResponseWriter, r *http.Request) {
+	q, page, ok := s.queryDevices(w, r, false)
+	if !ok {
 		return
 	}
 	out := DeviceList{Total: page.Total, Offset: q.Offset, Limit: q.Limit, Devices: make([]DeviceRow, 0, len(page.Devices))}

@@ -213,14 +213,8 @@ type column struct {
 }
 
 func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request) {
-	q, err := deviceQuery(r.URL.Query(), true)
-	if err != nil {
-		s.refuse(w, r, http.StatusBadRequest, err.Error())
-		return
-	}
-	page, err := s.opts.Gateway.QueryDevices(q)
-	if err != nil {
-		s.refuse(w, r, http.StatusBadRequest, err.Error())
+	q, page, ok := s.queryDevices(w, r, true)
+	if !ok {
 		return
 	}
 	sum := s.opts.Gateway.Summary()

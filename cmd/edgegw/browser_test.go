@@ -23,7 +23,6 @@ import (
 	"github.com/edgegw/edgegw/admin"
 	"github.com/edgegw/edgegw/config"
 	"github.com/edgegw/edgegw/internal/peers"
-	"github.com/edgegw/edgegw/sim"
 	"github.com/edgegw/edgegw/uplink"
 )
 
@@ -115,13 +114,7 @@ func TestBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	site, err := sim.Start(ctx, sim.Options{N: 6, BasePort: 0})
-	require.NoError(t, err)
-	defer site.Close()
-	var targets []string
-	for _, d := range site.Devices() {
-		targets = append(targets, fmt.Sprintf("%q", d.Addr.String()))
-	}
+	site, targets := simSite(t, ctx, 6)
 	q := uplink.NewMessageID()[:10]
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "edgegw.toml")
@@ -137,7 +130,7 @@ interval = "1s"
 [admin]
 listen = "127.0.0.1:0"
 %shealth_interval = "1s"
-`, strings.Join(targets, ", "), cloudTOML(v, "/queue/web-up-"+q, "/queue/web-down-"+q))), 0o600))
+`, targets, cloudTOML(v, "/queue/web-up-"+q, "/queue/web-down-"+q))), 0o600))
 	cfg, err := config.Load(cfgPath, protocols().tableCodecs()...)
 	require.NoError(t, err)
 

@@ -23,13 +23,7 @@ import (
 // --json with the old field name kept, against the daemon on a simulated site. The uplink points at a
 // closed loopback port, so it stays down and makes the gateway degraded after degraded_after.
 func TestStatusAndAdminVerbs(t *testing.T) {
-	site, err := sim.Start(t.Context(), sim.Options{N: 2, BasePort: 0})
-	require.NoError(t, err)
-	defer site.Close()
-	var targets []string
-	for _, d := range site.Devices() {
-		targets = append(targets, fmt.Sprintf("%q", d.Addr.String()))
-	}
+	site, targets := simSite(t, t.Context(), 2)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "edgegw.toml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`[gateway]
@@ -46,7 +40,7 @@ reconnect_max = "1s"
 [admin]
 listen = "127.0.0.1:0"
 degraded_after = "1s"
-`, strings.Join(targets, ", "))), 0o600))
+`, targets)), 0o600))
 	cli := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		code := run(append(args, "--config", cfgPath), &out, &errOut)
@@ -114,4 +108,18 @@ degraded_after = "1s"
 	code, _, errOut = cli("claim", "remove", "--mac", "02:00:00:00:00:99")
 	require.Equal(t, exitFailure, code)
 	require.Contains(t, errOut, "daemon: no claim for 02:00:00:00:00:99")
+}
+
+// simSite starts a simulated site of n SNMP devices on loopback for the test, and returns it with its
+// addresses as the inside of a TOML array of targets.
+func simSite(t *testing.T, ctx context.Context, n int) (*sim.Site, string) {
+	t.Helper()
+	site, err := sim.Start(ctx, sim.Options{N: n, BasePort: 0})
+	require.NoError(t, err)
+	t.Cleanup(func() { site.Close() })
+	var targets []string
+	for _, d := range site.Devices() {
+		targets = append(targets, fmt.Sprintf("%q", d.Addr.String()))
+	}
+	return site, strings.Join(targets, ", ")
 }
