@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgegw/edgegw/admin"
 	"github.com/edgegw/edgegw/config"
 	"github.com/edgegw/edgegw/sim"
 )
@@ -93,6 +97,36 @@ degraded_after = "1s"
 	b, err := os.ReadFile(filepath.Join(cfg.Gateway.StateDir, "admin.token"))
 	require.NoError(t, err)
 	require.Equal(t, string(b), out)
+
+	// The TCP listener: metrics and health without a token from loopback, the API with it.
+	var st2 admin.Status
+	body, err := adminCall(cfg.Gateway.StateDir, "GET", "/api/status", nil)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(body, &st2))
+	base := "http://" + st2.Admin.Address
+	resp, err := http.Get(base + "/metrics")
+	require.NoError(t, err)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, fams, "edgegw_devices")
+	require.Contains(t, fams, "edgegw_poll_duration_seconds")
+	require.Equal(t, 0.0, fams["edgegw_uplink_enabled"].Metric[0].Gauge.GetValue(), "switched off")
+	resp, err = http.Get(base + "/api/devices")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	code, out, _ = cli("admin", "token")
+	req, _ := http.NewRequest("GET", base+"/api/devices?limit=1", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(out))
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var list admin.DeviceList
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	resp.Body.Close()
+	require.Equal(t, 2, list.Total)
+	require.Len(t, list.Devices, 1)
 
 	d := site.Devices()[0]
 	code, out, errOut = cli("claim", "add", "--mac", d.MAC, "--serial", d.Serial)
