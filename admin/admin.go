@@ -181,8 +181,10 @@ func (s *Server) Run(ctx context.Context) error {
 		servers []*http.Server
 	)
 	serve := func(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute,
-			WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, TLSConfig: tlsCfg,
+		// A big claims import checks each serial live and may take minutes: the write timeout is a
+		// bound against stuck clients, not a request budget.
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 2 * time.Minute,
+			WriteTimeout: 15 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, TLSConfig: tlsCfg,
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		mu.Lock()
 		defer mu.Unlock()

@@ -32,7 +32,7 @@ func (unreachable) Is(target error) bool { return target == errNotRunning }
 // other answer is an error with the API's message.
 func adminCall(stateDir, method, path string, body io.Reader) ([]byte, error) {
 	sock := filepath.Join(stateDir, admin.SocketName)
-	client := &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{
+	client := &http.Client{Timeout: 15 * time.Minute, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
