@@ -25,6 +25,7 @@ type Config struct {
 	Cloud     Cloud     `toml:"cloud"`
 	Claims    Claims    `toml:"claims"`
 	Audit     Audit     `toml:"audit"`
+	Admin     Admin     `toml:"admin"`
 
 	// Path is the file the config came from, as given to Load; empty for Parse
 	// and Default. Shown by `edgegw config check` and in reload messages.

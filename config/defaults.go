@@ -40,5 +40,6 @@ func Default() *Config {
 		Cloud:    defaultCloud(),
 		Claims:   Claims{PendingTTL: defaultPendingTTL},
 		Audit:    Audit{Retention: defaultAuditRetention},
+		Admin:    defaultAdmin(),
 	}
 }

@@ -91,6 +91,7 @@ func (c *Config) resolve(es *errs, baseDir string) (inline []string) {
 		c.Profiles.Dirs[i] = relTo(baseDir, d)
 	}
 	c.Cloud.resolve(c, es, baseDir)
+	c.Admin.resolve(baseDir)
 	c.Log.Level = canonical(c.Log.Level, logLevels)
 	c.Log.Format = canonical(c.Log.Format, logFormats)
 

@@ -35,7 +35,7 @@ var (
 // paths but no file positions.
 func (c *Config) Validate() error {
 	var es errs
-	for _, v := range []interface{ Validate() error }{&c.Gateway, &c.Discovery, &c.Polling, &c.Profiles, &c.Log, &c.Cloud, &c.Claims, &c.Audit} {
+	for _, v := range []interface{ Validate() error }{&c.Gateway, &c.Discovery, &c.Polling, &c.Profiles, &c.Log, &c.Cloud, &c.Claims, &c.Audit, &c.Admin} {
 		if err := v.Validate(); err != nil {
 			es = append(es, err.(Errors)...)
 		}

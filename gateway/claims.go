@@ -38,7 +38,7 @@ type Claim struct {
 	Group    string    `json:"group"`
 	State    string    `json:"state"`
 	Reason   string    `json:"reason,omitempty"`
-	DeviceID string    `json:"device_id,omitempty"`
+	DeviceID string    `json:"deviceId,omitempty"`
 	By       string    `json:"by,omitempty"` // "cli", "csv", "cloud"
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`

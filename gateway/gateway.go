@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,7 +52,9 @@ type Options struct {
 	AuditRetention time.Duration
 	// UnclaimedEvery polls unclaimed devices only every this many intervals; zero means 10.
 	UnclaimedEvery int
-	Logger         *slog.Logger
+	// Observer, if set, is told how long polls, discovery passes and store writes take (metrics).
+	Observer Observer
+	Logger   *slog.Logger
 }
 
 // Gateway is the core. It is a facade over parts that each keep their own state behind their own
@@ -71,6 +74,9 @@ type Gateway struct {
 
 	statsMu sync.Mutex
 	stats   Stats
+
+	// polling is set while RunPolling's scheduler runs (readiness).
+	polling atomic.Bool
 }
 
 // Stats count the gateway's work since start.
@@ -116,6 +122,9 @@ func New(opts Options) (*Gateway, error) {
 	if opts.UnclaimedEvery <= 0 {
 		opts.UnclaimedEvery = 10
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	g := &Gateway{opts: opts, log: opts.Logger, twins: newTwinSet(), claims: newClaimBook(opts.Store),
 		desired: newDesiredBook(), audit: newAuditLog(opts.Store, opts.AuditRetention, opts.Logger)}
 	g.sched = NewScheduler(opts.PollInterval, opts.PollJitter, opts.PollConcurrency, g.poll)
@@ -149,6 +158,7 @@ func (g *Gateway) Discover(ctx context.Context) (DiscoveryResult, error) {
 		res DiscoveryResult
 		wg  sync.WaitGroup
 	)
+	start := time.Now()
 	errs := make([]error, len(g.opts.Discoverers))
 	for i, d := range g.opts.Discoverers {
 		wg.Go(func() {
@@ -168,6 +178,11 @@ func (g *Gateway) Discover(ctx context.Context) (DiscoveryResult, error) {
 	wg.Wait()
 	slices.SortFunc(res.Sightings, func(a, b Sighting) int { return cmpStr(a.Protocol+a.Address, b.Protocol+b.Address) })
 	slices.SortFunc(res.Errors, func(a, b TargetError) int { return cmpStr(a.Protocol+a.Address, b.Protocol+b.Address) })
+	found := map[string]int{}
+	for _, s := range res.Sightings {
+		found[s.Protocol]++
+	}
+	g.opts.Observer.DiscoveryDone(time.Since(start), found, len(res.Errors))
 	g.expireClaims(time.Now())
 	g.statsMu.Lock()
 	g.stats.DiscoveryPasses++
@@ -296,6 +311,8 @@ func (g *Gateway) RunDiscovery(ctx context.Context) error {
 // FlushInterval. On cancel it stops polling, waits for the polls in flight, and writes what is left
 // before returning; the error is that final write's.
 func (g *Gateway) RunPolling(ctx context.Context) error {
+	g.polling.Store(true)
+	defer g.polling.Store(false)
 	var wg sync.WaitGroup
 	wg.Go(func() { g.sched.Run(ctx) })
 	wg.Go(func() {
@@ -320,7 +337,14 @@ func (g *Gateway) RunPolling(ctx context.Context) error {
 }
 
 // Flush writes every changed twin to the store in one transaction.
-func (g *Gateway) Flush() error { return g.twins.flush(g.opts.Store) }
+func (g *Gateway) Flush() error {
+	start := time.Now()
+	n, err := g.twins.flush(g.opts.Store)
+	if n > 0 || err != nil {
+		g.opts.Observer.FlushDone(time.Since(start), n, err)
+	}
+	return err
+}
 
 // PollNow polls one device at once, outside its schedule.
 func (g *Gateway) PollNow(ctx context.Context, id string) error {
@@ -369,10 +393,12 @@ func (g *Gateway) poll(ctx context.Context, id string) {
 		if p := g.profileFor(ep, twinProfile); p != nil {
 			points = p.Points
 		}
+		start := time.Now()
 		rs, err := poller.Poll(ctx, ep.Endpoint, points)
 		if ctx.Err() != nil {
 			return // shutting down: not the device's fault
 		}
+		g.opts.Observer.PollDone(ep.Protocol, time.Since(start), err)
 		if err != nil {
 			pollErr = err
 			continue

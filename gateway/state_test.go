@@ -84,7 +84,8 @@ func TestMACIndex(t *testing.T) {
 
 	// Restored from the store, the index is whole again.
 	st := newMemStore()
-	require.NoError(t, s.flush(st))
+	_, err := s.flush(st)
+	require.NoError(t, err)
 	r := newTwinSet()
 	require.NoError(t, r.restore(st))
 	require.Equal(t, "a", r.withMAC("02:00:00:00:00:02")[0].DeviceID)

@@ -21,6 +21,9 @@ type twinSet struct {
 	twins map[string]*Twin
 	dirty map[string]bool
 	byMAC map[string][]string // device ids by MAC; nearly always one
+	// sorted is every device id in order, for queries (query.go); rebuilt when a twin was added, which
+	// is how the set changes (twins are never removed).
+	sorted []string
 }
 
 func newTwinSet() *twinSet {
@@ -162,13 +165,13 @@ func (s *twinSet) counts() (discovered, online, claimed int) {
 	return
 }
 
-// flush writes every changed twin to st in one transaction. On failure they stay marked, for the
-// next flush: nothing is lost.
-func (s *twinSet) flush(st Store) error {
+// flush writes every changed twin to st in one transaction and says how many. On failure they stay
+// marked, for the next flush: nothing is lost.
+func (s *twinSet) flush(st Store) (int, error) {
 	s.mu.Lock()
 	if len(s.dirty) == 0 {
 		s.mu.Unlock()
-		return nil
+		return 0, nil
 	}
 	batch := make(map[string][]byte, len(s.dirty))
 	for id := range s.dirty {
@@ -176,7 +179,7 @@ func (s *twinSet) flush(st Store) error {
 			b, err := json.Marshal(t)
 			if err != nil {
 				s.mu.Unlock()
-				return fmt.Errorf("encode twin %s: %w", id, err)
+				return 0, fmt.Errorf("encode twin %s: %w", id, err)
 			}
 			batch[id] = b
 		}
@@ -198,5 +201,5 @@ func (s *twinSet) flush(st Store) error {
 		}
 		s.mu.Unlock()
 	}
-	return err
+	return len(batch), err
 }

@@ -96,6 +96,12 @@ tail -n +1 -f "$dir/edgegw.log" --pid "$gw" | grep --line-buffered -E 'started|d
 sleep 4
 echo "demo: edgegw claim import $dir/devices.csv"
 bin/edgegw claim import "$dir/devices.csv" --config "$dir/edgegw.toml" | tail -1
+sleep 2
+echo "demo: edgegw status"
+bin/edgegw status --config "$dir/edgegw.toml" || true
+if [ -z "$ns" ]; then # in a namespace the page is on that namespace's loopback only
+  echo "demo: the web page: http://127.0.0.1:8080/ (token: $(bin/edgegw admin token --config "$dir/edgegw.toml"); docs/operate.md)"
+fi
 sleep "$SECONDS_TO_RUN"
 kill -TERM "$gw"
 wait "$gw" || true

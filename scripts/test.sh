@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PEERS_STATE=${PEERS_STATE:-/tmp/edgegw-peers}
+# Tests that keep artifacts (the admin page's screenshots of TestBrowser) put them here.
+export EDGEGW_ARTIFACTS=${EDGEGW_ARTIFACTS:-/tmp/edgegw-artifacts}
 peers=scripts/peers/peers.sh
 logs=$(mktemp -d /tmp/edgegw-test.XXXXXX)
 started=()
@@ -49,10 +51,10 @@ GOOS=windows go vet ./...
 # Unit and integration tests; the race detector on the packages with concurrency of their own. The loss
 # tests restart the shared RabbitMQ and SIGKILL a gateway process: alone, after the rest.
 gotest all -count=1 -timeout 15m -skip '^TestLoss' ./...
-gotest race -count=1 -short -race -timeout 10m -skip '^TestLoss' ./gateway/... ./drivers/snmp/... ./drivers/modbus/... ./drivers/mdns/... ./sim/... ./cmd/edgegw/ ./uplink/... ./internal/... ./config/...
+gotest race -count=1 -short -race -timeout 10m -skip '^TestLoss' ./gateway/... ./admin/... ./drivers/snmp/... ./drivers/modbus/... ./drivers/mdns/... ./sim/... ./cmd/edgegw/ ./uplink/... ./internal/... ./config/...
 EDGEGW_LOSS_TESTS=1 gotest loss -count=1 -timeout 10m -run '^TestLoss' ./uplink/
 
 stop_started
-echo "test: took $SECONDS s"
+echo "test: took $SECONDS s; artifacts (screenshots) in $EDGEGW_ARTIFACTS"
 "$logs/testreport" -summary "$logs"/*.json # the last lines: every skipped test, and the totals
 exit $failed

@@ -72,8 +72,17 @@ type Uplink struct {
 
 	mu         sync.Mutex
 	state      string
+	since      time.Time // when state last changed
 	reconnects int
 	lastErr    string
+	counts     map[string]*KindCounts // by message kind
+}
+
+// KindCounts count the messages of one kind since the uplink started.
+type KindCounts struct {
+	// Sent were handed to the broker; Acked were accepted by it; Rejected were refused by it and
+	// dead-lettered.
+	Sent, Acked, Rejected uint64
 }
 
 // New makes an uplink; Run starts it.
@@ -97,7 +106,7 @@ func New(cfg Config, opts Options) (*Uplink, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	u := &Uplink{cfg: cfg, opts: opts, log: opts.Logger.With("component", "uplink"), toggle: make(chan struct{}, 1),
-		state: StateDisabled}
+		state: StateDisabled, since: time.Now(), counts: map[string]*KindCounts{}}
 	u.enabled.Store(cfg.Enabled)
 	return u, nil
 }
@@ -120,7 +129,30 @@ func (u *Uplink) Enabled() bool { return u.enabled.Load() }
 func (u *Uplink) Status() protocol.Uplink {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return protocol.Uplink{State: u.state, Reconnects: u.reconnects, LastError: u.lastErr}
+	return protocol.Uplink{State: u.state, Since: u.since, Reconnects: u.reconnects, LastError: u.lastErr}
+}
+
+// Counts returns the message counters by kind.
+func (u *Uplink) Counts() map[string]KindCounts {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make(map[string]KindCounts, len(u.counts))
+	for k, c := range u.counts {
+		out[k] = *c
+	}
+	return out
+}
+
+// count adds to one kind's counters.
+func (u *Uplink) count(kind string, add func(*KindCounts)) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	c := u.counts[kind]
+	if c == nil {
+		c = &KindCounts{}
+		u.counts[kind] = c
+	}
+	add(c)
 }
 
 func (u *Uplink) setState(state string, err error) {
@@ -135,6 +167,9 @@ func (u *Uplink) setState(state string, err error) {
 		case state == StateDisabled:
 			u.log.Info("uplink disabled")
 		}
+	}
+	if state != u.state {
+		u.since = time.Now()
 	}
 	u.state = state
 	if err != nil {
@@ -306,6 +341,7 @@ var errDisabled = errors.New("uplink disabled")
 
 type inFlight struct {
 	id      string
+	kind    string
 	receipt amqp.SendReceipt
 }
 
@@ -330,8 +366,9 @@ func (u *Uplink) send(ctx context.Context, sender *amqp.Sender) error {
 		if err != nil {
 			return fmt.Errorf("uplink: send %s: %w", m.Kind, err)
 		}
+		u.count(m.Kind, func(c *KindCounts) { c.Sent++ })
 		select {
-		case window <- inFlight{id: m.ID, receipt: r}:
+		case window <- inFlight{id: m.ID, kind: m.Kind, receipt: r}:
 		case err := <-waitErr:
 			return err
 		case <-ctx.Done():
@@ -381,6 +418,7 @@ func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
 		}
 		switch s := state.(type) {
 		case *amqp.StateAccepted:
+			u.count(p.kind, func(c *KindCounts) { c.Acked++ })
 			accepted = append(accepted, p.id)
 			if len(accepted) >= ackBatch {
 				if err := flush(); err != nil {
@@ -388,7 +426,8 @@ func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
 				}
 			}
 		case *amqp.StateRejected:
-			u.log.Warn("broker rejected a message; dead-lettered", "message_id", p.id, "err", s.Error)
+			u.log.Warn("broker rejected a message; dead-lettered", "message_id", p.id, "kind", p.kind, "err", s.Error)
+			u.count(p.kind, func(c *KindCounts) { c.Rejected++ })
 			if err := ob.Nack(p.id, false); err != nil {
 				return err
 			}

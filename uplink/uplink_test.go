@@ -298,6 +298,18 @@ func TestUplinkRabbitMQ(t *testing.T) {
 	require.Contains(t, replies["c4"].Error, "claim: body is not a JSON object")
 	require.Contains(t, replies["c5"].Error, `for gateway "another-gw"`)
 	require.Equal(t, StateConnected, u.Status().State)
+	require.False(t, u.Status().Since.IsZero(), "when it connected")
+
+	// The counts by kind that /metrics shows: every message sent and accepted (acks are written in
+	// batches every 20 ms, so the last ones may trail).
+	require.Eventually(t, func() bool {
+		c := u.Counts()
+		return c[protocol.KindTelemetry].Acked == 100 && c[protocol.KindTwinReported].Acked == 100 && c["twin-get-result"].Acked >= 2
+	}, 10*time.Second, 20*time.Millisecond, "%+v", u.Counts())
+	c := u.Counts()
+	require.GreaterOrEqual(t, c[protocol.KindTelemetry].Sent, uint64(100))
+	require.GreaterOrEqual(t, c[protocol.KindHealth].Sent, uint64(1))
+	require.Zero(t, c[protocol.KindTelemetry].Rejected)
 }
 
 // TestUplinkSurvivesCuts streams messages while the connection is cut three times: every message

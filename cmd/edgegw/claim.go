@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/edgegw/edgegw/admin"
 	"github.com/edgegw/edgegw/gateway"
 )
 
@@ -76,8 +76,7 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 	dir := cfg.Gateway.StateDir
 	switch verb {
 	case "add":
-		body, _ := json.Marshal(claimRequest{MAC: *mac, Serial: *serial, Group: *group})
-		out, err := adminRequest(dir, http.MethodPost, "/claims", bytes.NewReader(body))
+		out, err := adminJSON(dir, http.MethodPost, "/api/claims", admin.ClaimRequest{MAC: *mac, Serial: *serial, Group: *group})
 		if err != nil {
 			return err
 		}
@@ -91,7 +90,7 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	case "remove":
-		out, err := adminRequest(dir, http.MethodDelete, "/claims/"+url.PathEscape(*mac), nil)
+		out, err := adminCall(dir, http.MethodDelete, "/api/claims/"+url.PathEscape(*mac), nil)
 		if err != nil {
 			return err
 		}
@@ -100,7 +99,7 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s %s: unclaimed\n", c.MAC, dash(c.DeviceID))
 		return nil
 	case "list":
-		out, err := adminCall(dir, http.MethodGet, "/claims")
+		out, err := adminCall(dir, http.MethodGet, "/api/claims", nil)
 		if err != nil {
 			return err
 		}
@@ -109,7 +108,7 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if *asJSON {
-			return writeJSON(stdout, cs)
+			return writeJSON(stdout, legacyClaims(cs))
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "MAC\tSERIAL\tDEVICE ID\tSTATE\tGROUP\tUPDATED\tREASON")
@@ -128,11 +127,11 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	out, err := adminRequest(dir, http.MethodPost, "/claims/import", f)
+	out, err := adminCall(dir, http.MethodPost, "/api/claims/import", f)
 	if err != nil {
 		return err
 	}
-	var res importResult
+	var res admin.ImportResult
 	if err := json.Unmarshal(out, &res); err != nil {
 		return err
 	}
@@ -186,7 +185,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out, err := adminCall(cfg.Gateway.StateDir, http.MethodGet, "/audit?"+q.Encode())
+	out, err := adminCall(cfg.Gateway.StateDir, http.MethodGet, "/api/audit?"+q.Encode(), nil)
 	if err != nil {
 		return err
 	}
@@ -211,4 +210,20 @@ func reasonSuffix(r string) string {
 		return ""
 	}
 	return " (" + r + ")"
+}
+
+// listedClaim is a claim as `claim list --json` prints it: camelCase like every JSON of edgegw, plus
+// the old snake_case device_id, kept for one release so that scripts reading it have time to move.
+type listedClaim struct {
+	gateway.Claim
+	// Deprecated: read deviceId; device_id goes away in the next release.
+	LegacyDeviceID string `json:"device_id,omitempty"`
+}
+
+func legacyClaims(cs []gateway.Claim) []listedClaim {
+	out := make([]listedClaim, len(cs))
+	for i, c := range cs {
+		out[i] = listedClaim{Claim: c, LegacyDeviceID: c.DeviceID}
+	}
+	return out
 }

@@ -43,6 +43,8 @@ Usage:
                                            who changed what, when
   edgegw cloud enable|disable|status --config FILE
                                            switch the cloud uplink of the running daemon, or show its health
+  edgegw status [--json] --config FILE     is it healthy? (exit 0 healthy, 1 not running, 3 degraded)
+  edgegw admin token --config FILE         the token of the admin page and API (docs/operate.md)
   edgegw profile list|show NAME|test --target URL
                                            device profiles: list, show one, test one against a device
   edgegw init [--id ID] [--dir DIR]        make the gateway's key, certificate request and starting config
@@ -82,6 +84,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdConfigCheck(args[2:], stdout, stderr)
 	case "cloud":
 		err = cmdCloud(args[1:], stdout, stderr)
+	case "status":
+		err = cmdStatus(args[1:], stdout, stderr)
+	case "admin":
+		err = cmdAdmin(args[1:], stdout, stderr)
 	case "claim":
 		err = cmdClaim(args[1:], stdout, stderr)
 	case "audit":
@@ -101,6 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = usagef("edgegw: unknown command %q\n\n%s", args[0], topUsage)
 	}
 	var ue usageError
+	var code exitCode
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
@@ -109,6 +116,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	case errors.Is(err, errSilent):
 		return exitFailure
+	case errors.As(err, &code):
+		return int(code)
 	default:
 		fmt.Fprintln(stderr, "edgegw:", err)
 		return exitFailure

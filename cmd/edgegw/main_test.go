@@ -49,6 +49,11 @@ func TestExitCodesAndHelp(t *testing.T) {
 		{[]string{"config"}, exitUsage, ""},
 		{[]string{"config", "check"}, exitUsage, ""},
 		{[]string{"config", "check", "--config", "/nonexistent/edgegw.toml"}, exitFailure, ""},
+		{[]string{"status"}, exitUsage, ""},
+		{[]string{"status", "--config", "/nonexistent/edgegw.toml"}, exitFailure, ""},
+		{[]string{"admin"}, exitUsage, ""},
+		{[]string{"admin", "rotate"}, exitUsage, ""},
+		{[]string{"admin", "token"}, exitUsage, ""},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, "_"), func(t *testing.T) {
@@ -501,6 +506,7 @@ func TestHelpOnce(t *testing.T) {
 		{"claim", "import", "--help"}, {"claim", "list", "--help"}, {"claim", "remove", "--help"},
 		{"cloud", "enable", "--help"}, {"cloud", "disable", "--help"}, {"cloud", "status", "--help"},
 		{"audit", "--help"}, {"profile", "list", "--help"}, {"profile", "test", "--help"}, {"version", "--help"},
+		{"status", "--help"}, {"admin", "--help"}, {"admin", "token", "--help"},
 	} {
 		code, out, errOut := runCLI(args...)
 		require.Equal(t, exitOK, code, "%v: %s", args, errOut)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgegw/edgegw/admin"
 	"github.com/edgegw/edgegw/cmd/edgegw/testdata/echo"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/internal/peers"
@@ -75,9 +76,8 @@ interval = "1s"
 	cfg := startDaemon(t, ctx, cfgPath, ps)
 	cloud := newCloudSide(t, ctx, v, "/queue/echo-up-"+q, "/queue/echo-down-"+q)
 
-	body, _ := json.Marshal(claimRequest{MAC: "02:ec:00:00:00:01", Serial: "EB-0001"})
 	require.Eventually(t, func() bool {
-		out, err := adminRequest(cfg.Gateway.StateDir, "POST", "/claims", strings.NewReader(string(body)))
+		out, err := adminJSON(cfg.Gateway.StateDir, "POST", "/api/claims", admin.ClaimRequest{MAC: "02:ec:00:00:00:01", Serial: "EB-0001"})
 		return err == nil && strings.Contains(string(out), `"claimed"`)
 	}, 20*time.Second, 100*time.Millisecond)
 	dev := "mac-02ec00000001"
@@ -95,7 +95,7 @@ interval = "1s"
 	require.Equal(t, gateway.DesiredFailed, res.Properties["firmwareLock"].Status, "the device refused it")
 	require.Contains(t, res.Properties["firmwareLock"].Reason, "echo keys starting ro are read-only")
 	// Polled back from the driver's memory: "loud" stays.
-	out, err := adminRequest(cfg.Gateway.StateDir, "GET", "/audit?device="+dev, nil)
+	out, err := adminCall(cfg.Gateway.StateDir, "GET", "/api/audit?device="+dev, nil)
 	require.NoError(t, err)
 	require.Contains(t, string(out), `"setting changed"`)
 	require.Contains(t, string(out), `"loud"`)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgegw/edgegw/admin"
+	"github.com/edgegw/edgegw/admin/metrics"
 	"github.com/edgegw/edgegw/config"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
@@ -71,6 +73,8 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 	// The uplink and the gateway know each other through two interfaces: the gateway hands what goes
 	// up to the uplink's Sink, the uplink hands cloud commands to the gateway's handler.
 	handler := &commandHandler{ring: ring}
+	// Metrics: the gateway reports its timings to it; the rest is read at scrape time.
+	met := metrics.New(ps.names())
 	var gw *gateway.Gateway
 	health := func() protocol.Health {
 		st := gw.Stats()
@@ -82,9 +86,10 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 	}
 	sw := &cloudSwitch{db: db}
 	var up *uplink.Uplink
+	var ob *outbox.Outbox
 	var sink gateway.Sink
 	if cfg.Cloud.Enabled {
-		ob, err := outbox.Open(db, outbox.Options{MaxBytes: int64(cfg.Cloud.OutboxMaxBytes), Merge: uplink.MergeState})
+		ob, err = outbox.Open(db, outbox.Options{MaxBytes: int64(cfg.Cloud.OutboxMaxBytes), Merge: uplink.MergeState})
 		if err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
@@ -121,20 +126,30 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 		OfflineAfter:      cfg.Polling.OfflineAfter,
 		ClaimTTL:          cfg.Claims.PendingTTL,
 		AuditRetention:    cfg.Audit.Retention,
+		Observer:          met,
 		Logger:            log,
 	})
 	if err != nil {
 		return err
 	}
 	handler.gw = gw
-	admin, err := listenAdmin(cfg.Gateway.StateDir, &adminState{health: health, up: up, sw: sw, gw: gw})
+	src := metrics.Sources{GatewayID: cfg.Gateway.ID, Version: Version(), Started: started, Gateway: gw}
+	if up != nil {
+		src.Uplink, src.Outbox = up, ob
+	}
+	met.Register(src)
+	adm, err := admin.New(adminOptions(cfg, lib, gw, db, up, sw, health, met, log))
 	if err != nil {
+		return err
+	}
+	// The socket at once, so that a second daemon on the same state_dir is refused before anything starts.
+	if err := adm.Listen(); err != nil {
 		return err
 	}
 
 	// In stopping order: intake first, delivery last.
 	parts := []supervise.Part{
-		{Name: "admin socket", Run: admin},
+		{Name: "admin", Run: adm.Run},
 		{Name: "discovery", Run: gw.RunDiscovery},
 		{Name: "polling", Run: gw.RunPolling},
 	}
@@ -187,27 +202,34 @@ func (s *cloudSwitch) set(on bool) error {
 	return nil
 }
 
-// adminState is what the admin socket shows and changes.
-type adminState struct {
-	gw     *gateway.Gateway
-	health func() protocol.Health
-	up     *uplink.Uplink
-	sw     *cloudSwitch
-}
-
-func (a *adminState) Status() any {
-	h := a.health()
-	if a.up != nil {
-		return a.up.Health(h)
+// adminOptions are what the admin side (page, API, metrics) shows and changes.
+func adminOptions(cfg *config.Config, lib gateway.Profiles, gw *gateway.Gateway, db *store.DB, up *uplink.Uplink,
+	sw *cloudSwitch, health func() protocol.Health, met *metrics.Metrics, log *slog.Logger) admin.Options {
+	opts := admin.Options{
+		Gateway:  gw,
+		Profiles: lib,
+		Health: func() protocol.Health {
+			h := health()
+			if up != nil {
+				return up.Health(h)
+			}
+			h.Uplink.State = uplink.StateDisabled
+			h.GeneratedAtUTC = time.Now().UTC()
+			return h
+		},
+		CheckStore: func() error { return db.View(func(*store.Tx) error { return nil }) },
+		StoreError: met.LastFlushError,
+		Metrics:    met.Handler(),
+		StateDir:   cfg.Gateway.StateDir,
+		Config:     cfg.Admin,
+		Version:    Version(),
+		Logger:     log,
 	}
-	h.Uplink.State = uplink.StateDisabled
-	h.GeneratedAtUTC = time.Now().UTC()
-	return h
+	if up != nil {
+		opts.SetCloud = sw.set
+	}
+	return opts
 }
-
-func (a *adminState) SetCloud(on bool) error { return a.sw.set(on) }
-
-func (a *adminState) Gateway() *gateway.Gateway { return a.gw }
 
 // tableCount is how many discovery tables the configuration has, all protocols together.
 func tableCount(cfg *config.Config) int {

@@ -61,6 +61,15 @@ func (ps protoSet) ranks() map[string]int {
 	return out
 }
 
+// names are the protocols' names, in order.
+func (ps protoSet) names() []string {
+	var out []string
+	for _, s := range ps {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
 // drivers are the protocol drivers a configuration asks for, as the gateway core takes them.
 type drivers struct {
 	discoverers []gateway.Discoverer

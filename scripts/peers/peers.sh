@@ -97,7 +97,9 @@ tail_die() { tail -n 8 "$1" >&2 || true; die "$2 did not start (log: $1)"; }
 
 # ---- install ---------------------------------------------------------------------------------------------
 install() {
+  # chromium (+ its driver, for anyone driving it by WebDriver) is the browser of the admin page's test.
   local pkgs=(snmpd snmp snmpsim python3 python3-pymodbus python3-serial-asyncio socat mbpoll avahi-daemon avahi-utils dbus
+              chromium chromium-driver
               iproute2 rabbitmq-server openssl util-linux) missing=() p
   command -v node > /dev/null || pkgs+=(nodejs)
   command -v npm > /dev/null || pkgs+=(npm)

@@ -208,9 +208,11 @@ type Health struct {
 
 // Uplink is the connection's state in a health message.
 type Uplink struct {
-	State      string `json:"state"` // "connected", "connecting", "disabled"
-	Reconnects int    `json:"reconnects"`
-	LastError  string `json:"lastError,omitempty"`
+	State string `json:"state"` // "connected", "connecting", "disabled"
+	// Since is when State last changed.
+	Since      time.Time `json:"since,omitzero"`
+	Reconnects int       `json:"reconnects"`
+	LastError  string    `json:"lastError,omitempty"`
 }
 
 // Outbox is the outbox's state in a health message.

@@ -1,5 +1,5 @@
 //go:build !unix
 
-package main
+package admin
 
 func umask(m int) int { return 0 }

@@ -1,4 +1,4 @@
-package gateway
+package claimcsv
 
 import (
 	"errors"
@@ -9,136 +9,26 @@ import (
 	"testing/iotest"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/edgegw/edgegw/gateway"
 )
 
-func TestNormalizeMAC(t *testing.T) {
-	const want = "aa:bb:cc:00:11:22"
-	for _, tc := range []struct {
-		in, want, err string
-	}{
-		{in: "aa:bb:cc:00:11:22", want: want},
-		{in: "AA:BB:CC:00:11:22", want: want},
-		{in: "AA-BB-CC-00-11-22", want: want},
-		{in: "aa-bb-cc-00-11-22", want: want},
-		{in: "aabb.cc00.1122", want: want},
-		{in: "AABB.CC00.1122", want: want},
-		{in: "aabb-cc00-1122", want: want},
-		{in: "aabbcc-001122", want: want},
-		{in: "aabbcc001122", want: want},
-		{in: "AaBbCc001122", want: want},
-		{in: "  aabbcc001122\t", want: want},
-		{in: "\u00a0AA-BB-CC-00-11-22\r\n", want: want},
-		{in: "02:00:00:00:00:00", want: "02:00:00:00:00:00"}, // locally administered unicast is fine
-		{in: "fe:ff:ff:ff:ff:ff", want: "fe:ff:ff:ff:ff:ff"},
-
-		{in: "ff:ff:ff:ff:ff:ff", err: "mac ff:ff:ff:ff:ff:ff is the broadcast address"},
-		{in: "FFFF.FFFF.FFFF", err: "mac ff:ff:ff:ff:ff:ff is the broadcast address"},
-		{in: "01:00:5e:00:00:01", err: "mac 01:00:5e:00:00:01 is a multicast address"},
-		{in: "33-33-00-00-00-01", err: "mac 33:33:00:00:00:01 is a multicast address"},
-		{in: "01:80:c2:00:00:0e", err: "mac 01:80:c2:00:00:0e is a multicast address"},
-		{in: "00:00:00:00:00:00", err: "mac 00:00:00:00:00:00 is all zeros"},
-		{in: "000000000000", err: "mac 00:00:00:00:00:00 is all zeros"},
-		{in: "", err: "mac is empty"},
-		{in: "   ", err: "mac is empty"},
-		{in: "aabbcc", err: `mac "aabbcc" is not a MAC address`},
-		{in: "aa:bb:cc:00:11", err: `mac "aa:bb:cc:00:11" is not a MAC address`},
-		{in: "aa:bb:cc:00:11:22:33", err: "not a MAC address"},
-		{in: "aabbcc0011223", err: "not a MAC address"},
-		{in: "gg:bb:cc:00:11:22", err: `mac "gg:bb:cc:00:11:22" is not a MAC address`},
-		{in: "zz", err: `mac "zz" is not a MAC address`},
-		{in: "aa:bb-cc:00:11:22", err: "not a MAC address"}, // mixed separators
-		{in: "aa:bb:cc:00:11:2 ", err: "not a MAC address"},
-		{in: "a:b:c:0:1:2", err: "not a MAC address"},
-		{in: "aabb:cc00:11:22", err: "not a MAC address"},
-		{in: "aa bb cc 00 11 22", err: "not a MAC address"},
-		{in: "+aabbcc00112", err: "not a MAC address"},
-		{in: "0xaabbcc0011", err: "not a MAC address"},
-		{in: "00:00:5e:00:53:01:02:03", err: "not a MAC address"}, // EUI-64 is not a MAC-48
-		{in: strings.Repeat("é", 40), err: `mac "` + strings.Repeat("é", 20) + `..." is not a MAC address`},
-	} {
-		got, err := NormalizeMAC(tc.in)
-		if tc.err != "" {
-			if strings.HasPrefix(tc.err, "mac ") {
-				require.EqualError(t, err, tc.err, "%q", tc.in)
-			} else {
-				require.ErrorContains(t, err, tc.err, "%q", tc.in)
-			}
-			require.Empty(t, got)
-			continue
-		}
-		require.NoError(t, err, "%q", tc.in)
-		require.Equal(t, tc.want, got, "%q", tc.in)
-		again, err := NormalizeMAC(got)
-		require.NoError(t, err)
-		require.Equal(t, got, again, "the normal form is a fixed point")
-	}
-}
-
-func TestNormalizeSerial(t *testing.T) {
-	for _, tc := range []struct {
-		in, want, err string
-	}{
-		{in: "SN-1", want: "SN-1"},
-		{in: "  sn 1 \t", want: "sn 1"},
-		{in: "\u00a0SN1\u00a0", want: "SN1"},
-		{in: "Série-№7", want: "Série-№7"},
-		{in: strings.Repeat("x", 128), want: strings.Repeat("x", 128)},
-		{in: strings.Repeat("é", 128), want: strings.Repeat("é", 128)}, // characters, not bytes
-		{in: "", err: "serial is empty"},
-		{in: " \t ", err: "serial is empty"},
-		{in: strings.Repeat("x", 129), err: "serial is longer than 128 characters"},
-		{in: "SN\x001", err: "serial has a control character (U+0000 at byte 2)"},
-		{in: "SN\n1", err: "serial has a control character (U+000A at byte 2)"},
-		{in: "SN\x7f", err: "serial has a control character (U+007F at byte 2)"},
-		{in: "SN\u200b1", err: "serial has an invisible formatting character (U+200B at byte 2)"},
-		{in: "SN\xff", err: `serial "SN\xff" is not UTF-8 text`},
-	} {
-		got, err := NormalizeSerial(tc.in)
-		if tc.err != "" {
-			require.EqualError(t, err, tc.err, "%q", tc.in)
-			continue
-		}
-		require.NoError(t, err, "%q", tc.in)
-		require.Equal(t, tc.want, got)
-	}
-}
-
-func TestSameSerial(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		same bool
-	}{
-		{"SN-1", "SN-1", true},
-		{" sn-1 ", "SN-1", true},
-		{"abc\t", "ABC", true},
-		{"Série", "SÉRIE", true},
-		{"SN-1", "SN-2", false},
-		{"SN-1", "SN-10", false},
-		{"SN 1", "SN1", false},
-		{"", "", true},
-		{"", "x", false},
-	} {
-		require.Equal(t, tc.same, SameSerial(tc.a, tc.b), "%q %q", tc.a, tc.b)
-		require.Equal(t, tc.same, SameSerial(tc.b, tc.a), "%q %q", tc.b, tc.a)
-	}
-}
-
-func TestClaimRowError(t *testing.T) {
-	e := ClaimRowError{Line: 7, Reason: `mac "zz" is not a MAC address`}
+func TestRowError(t *testing.T) {
+	e := RowError{Line: 7, Reason: `mac "zz" is not a MAC address`}
 	require.EqualError(t, e, `line 7: mac "zz" is not a MAC address`)
 }
 
 // row builds the ClaimRow expected at a line for MAC 02:ed:67:00:00:<n>.
-func row(line, n int, serial, group string) ClaimRow {
-	return ClaimRow{Line: line, MAC: fmt.Sprintf("02:ed:67:00:00:%02x", n), Serial: serial, Group: group}
+func row(line, n int, serial, group string) gateway.ClaimRow {
+	return gateway.ClaimRow{Line: line, MAC: fmt.Sprintf("02:ed:67:00:00:%02x", n), Serial: serial, Group: group}
 }
 
-func TestParseClaimsCSV(t *testing.T) {
-	long := strings.Repeat("x", MaxClaimLineBytes)
+func TestParse(t *testing.T) {
+	long := strings.Repeat("x", MaxLineBytes)
 	for _, tc := range []struct {
 		name string
 		in   string
-		rows []ClaimRow
+		rows []gateway.ClaimRow
 		errs []string
 		dups int
 	}{
@@ -146,93 +36,93 @@ func TestParseClaimsCSV(t *testing.T) {
 		{name: "only blank lines and comments", in: "\n\r\n  \n# MAC,Serial\n\t# x\n,,\n"},
 		{name: "no header, two columns",
 			in:   "02:ed:67:00:00:01,SN1\n02:ed:67:00:00:02,SN2\n",
-			rows: []ClaimRow{row(1, 1, "SN1", ""), row(2, 2, "SN2", "")}},
+			rows: []gateway.ClaimRow{row(1, 1, "SN1", ""), row(2, 2, "SN2", "")}},
 		{name: "no header, three columns",
 			in:   "02:ed:67:00:00:01,SN1,Lobby\n02:ed:67:00:00:02,SN2,Floor 2\n",
-			rows: []ClaimRow{row(1, 1, "SN1", "Lobby"), row(2, 2, "SN2", "Floor 2")}},
+			rows: []gateway.ClaimRow{row(1, 1, "SN1", "Lobby"), row(2, 2, "SN2", "Floor 2")}},
 		{name: "mixed two and three columns",
 			in:   "02:ed:67:00:00:01,SN1\n02:ed:67:00:00:02,SN2,Lobby\n02:ed:67:00:00:03,SN3,\n",
-			rows: []ClaimRow{row(1, 1, "SN1", ""), row(2, 2, "SN2", "Lobby"), row(3, 3, "SN3", "")}},
+			rows: []gateway.ClaimRow{row(1, 1, "SN1", ""), row(2, 2, "SN2", "Lobby"), row(3, 3, "SN3", "")}},
 		{name: "every MAC format",
 			in: "02:ed:67:00:00:01,A\n02-ED-67-00-00-02,B\n02ed.6700.0003,C\n02ed67000004,D\n02ED-6700-0005,E\n02ed67-000006,F\n",
-			rows: []ClaimRow{row(1, 1, "A", ""), row(2, 2, "B", ""), row(3, 3, "C", ""), row(4, 4, "D", ""),
+			rows: []gateway.ClaimRow{row(1, 1, "A", ""), row(2, 2, "B", ""), row(3, 3, "C", ""), row(4, 4, "D", ""),
 				row(5, 5, "E", ""), row(6, 6, "F", "")}},
 		{name: "header MAC,Serial,Group",
 			in:   "MAC,Serial,Group\n02:ed:67:00:00:01,SN1,Lobby\n",
-			rows: []ClaimRow{row(2, 1, "SN1", "Lobby")}},
+			rows: []gateway.ClaimRow{row(2, 1, "SN1", "Lobby")}},
 		{name: "header in other words and case",
 			in:   "mac address , Serial Number\n02:ed:67:00:00:01,SN1,Lobby\n",
-			rows: []ClaimRow{row(2, 1, "SN1", "Lobby")}},
+			rows: []gateway.ClaimRow{row(2, 1, "SN1", "Lobby")}},
 		{name: "header with columns in another order",
 			in:   "Group,Serial No.,MAC_Address\nLobby,SN1,02:ed:67:00:00:01\n,SN2,02:ed:67:00:00:02\n",
-			rows: []ClaimRow{row(2, 1, "SN1", "Lobby"), row(3, 2, "SN2", "")}},
+			rows: []gateway.ClaimRow{row(2, 1, "SN1", "Lobby"), row(3, 2, "SN2", "")}},
 		{name: "header naming only the MAC",
 			in:   "Device MAC,Label\n02:ed:67:00:00:01,SN1\n",
-			rows: []ClaimRow{row(2, 1, "SN1", "")}},
+			rows: []gateway.ClaimRow{row(2, 1, "SN1", "")}},
 		{name: "the simulator's file: extra named columns ignored",
 			in:   "MAC,Serial,Address,Model\n02:ed:67:00:00:01,SIM-DP55-1,127.0.0.1:16100,DP55\n",
-			rows: []ClaimRow{row(2, 1, "SIM-DP55-1", "")}},
+			rows: []gateway.ClaimRow{row(2, 1, "SIM-DP55-1", "")}},
 		{name: "header after comments and blank lines",
 			in:   "# claims for site 4\n\nMAC,Serial\n02:ed:67:00:00:01,SN1\n",
-			rows: []ClaimRow{row(4, 1, "SN1", "")}},
+			rows: []gateway.ClaimRow{row(4, 1, "SN1", "")}},
 		{name: "only a header", in: "MAC,Serial,Group\r\n"},
 		{name: "a header repeated (files concatenated) is skipped",
 			in:   "MAC,Serial\n02:ed:67:00:00:01,SN1\nmac, serial\n02:ed:67:00:00:02,SN2\n",
-			rows: []ClaimRow{row(2, 1, "SN1", ""), row(4, 2, "SN2", "")}},
+			rows: []gateway.ClaimRow{row(2, 1, "SN1", ""), row(4, 2, "SN2", "")}},
 		{name: "a header-like row later is an error",
 			in:   "02:ed:67:00:00:01,SN1\nMAC,Serial\n",
-			rows: []ClaimRow{row(1, 1, "SN1", "")},
+			rows: []gateway.ClaimRow{row(1, 1, "SN1", "")},
 			errs: []string{`line 2: mac "MAC" is not a MAC address`}},
 		{name: "a bad first row is not taken for a header",
 			in:   "zz,SN1\n02:ed:67:00:00:02,SN2\n",
-			rows: []ClaimRow{row(2, 2, "SN2", "")},
+			rows: []gateway.ClaimRow{row(2, 2, "SN2", "")},
 			errs: []string{`line 1: mac "zz" is not a MAC address`}},
 		{name: "a header must name the MAC column",
 			in:   "zz,SN\nDevice,Serial Number\n",
 			errs: []string{`line 1: mac "zz" is not a MAC address`, `line 2: mac "Device" is not a MAC address`}},
 		{name: "S/N names the serial column",
 			in:   "S/N,Ethernet MAC,Site\nSN1,02:ed:67:00:00:01,x\n",
-			rows: []ClaimRow{row(2, 1, "SN1", "")}},
+			rows: []gateway.ClaimRow{row(2, 1, "SN1", "")}},
 		{name: "a first row that looks like a header but has a MAC is data",
 			in:   "02:ed:67:00:00:01,Serial\n",
-			rows: []ClaimRow{row(1, 1, "Serial", "")}},
+			rows: []gateway.ClaimRow{row(1, 1, "Serial", "")}},
 		{name: "BOM and header",
 			in:   "\ufeffMAC,Serial\n02:ed:67:00:00:01,SN1\n",
-			rows: []ClaimRow{row(2, 1, "SN1", "")}},
+			rows: []gateway.ClaimRow{row(2, 1, "SN1", "")}},
 		{name: "BOM without header",
 			in:   "\ufeff02:ed:67:00:00:01,SN1\n",
-			rows: []ClaimRow{row(1, 1, "SN1", "")}},
+			rows: []gateway.ClaimRow{row(1, 1, "SN1", "")}},
 		{name: "CRLF",
 			in:   "MAC,Serial,Group\r\n02:ed:67:00:00:01,SN1,Lobby\r\n\r\n02:ed:67:00:00:02,SN2\r\n",
-			rows: []ClaimRow{row(2, 1, "SN1", "Lobby"), row(4, 2, "SN2", "")}},
+			rows: []gateway.ClaimRow{row(2, 1, "SN1", "Lobby"), row(4, 2, "SN2", "")}},
 		{name: "no line end on the last line",
 			in:   "02:ed:67:00:00:01,SN1\r\n02:ed:67:00:00:02,SN2",
-			rows: []ClaimRow{row(1, 1, "SN1", ""), row(2, 2, "SN2", "")}},
+			rows: []gateway.ClaimRow{row(1, 1, "SN1", ""), row(2, 2, "SN2", "")}},
 		{name: "blank lines, spaces-only lines, empty-field rows",
 			in:   "\n\n02:ed:67:00:00:01,SN1\n   \n\t\r\n,,\n , ,\n02:ed:67:00:00:02,SN2\n\n",
-			rows: []ClaimRow{row(3, 1, "SN1", ""), row(8, 2, "SN2", "")}},
+			rows: []gateway.ClaimRow{row(3, 1, "SN1", ""), row(8, 2, "SN2", "")}},
 		{name: "comments",
 			in:   "# MAC,Serial\n02:ed:67:00:00:01,SN1\n   # indented, with commas\n#02:ed:67:00:00:02,SN2\n",
-			rows: []ClaimRow{row(2, 1, "SN1", "")}},
+			rows: []gateway.ClaimRow{row(2, 1, "SN1", "")}},
 		{name: "spaces around fields",
 			in:   "  02:ed:67:00:00:01 ,\t SN1 ,  Lobby  \n",
-			rows: []ClaimRow{row(1, 1, "SN1", "Lobby")}},
+			rows: []gateway.ClaimRow{row(1, 1, "SN1", "Lobby")}},
 		{name: "quoted fields, commas and quotes in them",
 			in: "\"02:ed:67:00:00:01\",\"SN1\",\"Floor 2, east\"\n" +
 				"02:ed:67:00:00:02, \"SN \"\"2\"\"\", \"Lobby, \"\"main\"\"\"\n" +
 				"02:ed:67:00:00:03,SN\"3,Lo\"bby\n",
-			rows: []ClaimRow{row(1, 1, "SN1", "Floor 2, east"), row(2, 2, `SN "2"`, `Lobby, "main"`),
+			rows: []gateway.ClaimRow{row(1, 1, "SN1", "Floor 2, east"), row(2, 2, `SN "2"`, `Lobby, "main"`),
 				row(3, 3, `SN"3`, `Lo"bby`)}},
 		{name: "a quoted field may not span lines",
 			in:   "02:ed:67:00:00:01,SN1,\"Floor 2\n east\"\n02:ed:67:00:00:02,SN2\n",
-			rows: []ClaimRow{row(3, 2, "SN2", "")},
+			rows: []gateway.ClaimRow{row(3, 2, "SN2", "")},
 			errs: []string{"line 1: a quoted field is not closed on this line", `line 2: 1 field: want MAC,Serial[,Group]`}},
 		{name: "trailing empty fields are dropped",
 			in:   "02:ed:67:00:00:01,SN1,Lobby,,\n02:ed:67:00:00:02,SN2,,,\n",
-			rows: []ClaimRow{row(1, 1, "SN1", "Lobby"), row(2, 2, "SN2", "")}},
+			rows: []gateway.ClaimRow{row(1, 1, "SN1", "Lobby"), row(2, 2, "SN2", "")}},
 		{name: "too many columns without a header",
 			in:   "02:ed:67:00:00:01,SN1,Floor 2, east\n02:ed:67:00:00:02,SN2\n",
-			rows: []ClaimRow{row(2, 2, "SN2", "")},
+			rows: []gateway.ClaimRow{row(2, 2, "SN2", "")},
 			errs: []string{"line 1: 4 fields: want MAC,Serial[,Group]"}},
 		{name: "too many columns with a header",
 			in:   "MAC,Serial,Group\n02:ed:67:00:00:01,SN1,Floor 2, east\nMAC,Serial\n",
@@ -252,7 +142,7 @@ func TestParseClaimsCSV(t *testing.T) {
 				"02:ed:67:00:00:0g,SN5\n" +
 				",SN6\n" +
 				"02:ed:67:00:00:07,SN7\n",
-			rows: []ClaimRow{row(8, 7, "SN7", "")},
+			rows: []gateway.ClaimRow{row(8, 7, "SN7", "")},
 			errs: []string{
 				"line 2: mac ff:ff:ff:ff:ff:ff is the broadcast address",
 				"line 3: mac 01:00:5e:00:00:01 is a multicast address",
@@ -282,7 +172,7 @@ func TestParseClaimsCSV(t *testing.T) {
 				"02ed.6700.0001,\"SN1\",\" Lobby \"\n" +
 				"02:ed:67:00:00:02,SN2\n" +
 				"02:ed:67:00:00:02,SN2,\n",
-			rows: []ClaimRow{row(1, 1, "SN1", "Lobby"), row(4, 2, "SN2", "")},
+			rows: []gateway.ClaimRow{row(1, 1, "SN1", "Lobby"), row(4, 2, "SN2", "")},
 			dups: 3},
 		{name: "conflicting duplicates are errors, the first row stands",
 			in: "MAC,Serial,Group\n" +
@@ -291,7 +181,7 @@ func TestParseClaimsCSV(t *testing.T) {
 				"02:ed:67:00:00:01,SN1,Floor 2\n" +
 				"02:ed:67:00:00:01,SN1\n" +
 				"02:ed:67:00:00:01,SN1,Lobby\n",
-			rows: []ClaimRow{row(2, 1, "SN1", "Lobby")},
+			rows: []gateway.ClaimRow{row(2, 1, "SN1", "Lobby")},
 			errs: []string{
 				`line 3: duplicate of line 2: mac 02:ed:67:00:00:01 with serial "SN1" there, "SN9" here`,
 				`line 4: duplicate of line 2: mac 02:ed:67:00:00:01 in group "Lobby" there, "Floor 2" here`,
@@ -300,7 +190,7 @@ func TestParseClaimsCSV(t *testing.T) {
 			dups: 1},
 		{name: "a bad row does not take the MAC",
 			in:   "02:ed:67:00:00:01,\n02:ed:67:00:00:01,SN1\n",
-			rows: []ClaimRow{row(2, 1, "SN1", "")},
+			rows: []gateway.ClaimRow{row(2, 1, "SN1", "")},
 			errs: []string{"line 1: serial is empty"}},
 		{name: "line too long: an error naming it, the next rows go on",
 			in: "02:ed:67:00:00:01,SN1\n" +
@@ -308,18 +198,18 @@ func TestParseClaimsCSV(t *testing.T) {
 				"02:ed:67:00:00:03,SN3," + strings.Repeat("y", 100<<10) + "\r\n" +
 				"02:ed:67:00:00:04,SN4\n" +
 				"02:ed:67:00:00:05,SN5," + long,
-			rows: []ClaimRow{row(1, 1, "SN1", ""), row(4, 4, "SN4", "")},
+			rows: []gateway.ClaimRow{row(1, 1, "SN1", ""), row(4, 4, "SN4", "")},
 			errs: []string{"line 2: line is longer than 4096 bytes", "line 3: line is longer than 4096 bytes",
 				"line 5: line is longer than 4096 bytes"}},
 		{name: "a line of exactly the limit, with CRLF, is fine",
-			in:   "02:ed:67:00:00:01,SN1," + strings.Repeat("#", MaxClaimLineBytes-len("02:ed:67:00:00:01,SN1,")) + "\r\n",
+			in:   "02:ed:67:00:00:01,SN1," + strings.Repeat("#", MaxLineBytes-len("02:ed:67:00:00:01,SN1,")) + "\r\n",
 			errs: []string{"line 1: group is longer than 128 characters"}},
 		{name: "UTF-16 is refused in one error",
 			in:   "\xff\xfeM\x00A\x00C\x00\n\x00",
 			errs: []string{"line 1: the file is UTF-16 text: save it as CSV (UTF-8)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseClaimsCSV(strings.NewReader(tc.in))
+			got, err := Parse(strings.NewReader(tc.in))
 			require.NoError(t, err)
 			require.Equal(t, tc.rows, got.Rows)
 			var errs []string
@@ -333,7 +223,7 @@ func TestParseClaimsCSV(t *testing.T) {
 }
 
 // The file of cmd/edgegw's end-to-end test, as one piece.
-func TestParseClaimsCSVAllTogether(t *testing.T) {
+func TestParseAllTogether(t *testing.T) {
 	in := "\ufeffMAC Address,Serial,Group\r\n" +
 		"02:ed:67:00:00:01,SN1,Lobby\r\n" +
 		"\r\n" +
@@ -347,11 +237,11 @@ func TestParseClaimsCSVAllTogether(t *testing.T) {
 		"02:ed:67:00:00:05,A,B,C\r\n" +
 		"zz:zz,bad\r\n" +
 		"02:ed:67:00:00:06"
-	got, err := ParseClaimsCSV(strings.NewReader(in))
+	got, err := Parse(strings.NewReader(in))
 	require.NoError(t, err)
-	require.Equal(t, []ClaimRow{row(2, 1, "SN1", "Lobby"), row(5, 2, "SN2", "Floor 2, east"), row(6, 3, "SN3", "")}, got.Rows)
+	require.Equal(t, []gateway.ClaimRow{row(2, 1, "SN1", "Lobby"), row(5, 2, "SN2", "Floor 2, east"), row(6, 3, "SN3", "")}, got.Rows)
 	require.Equal(t, 1, got.Duplicates)
-	require.Equal(t, []ClaimRowError{
+	require.Equal(t, []RowError{
 		{8, `duplicate of line 2: mac 02:ed:67:00:00:01 with serial "SN1" there, "SN9" here`},
 		{9, "mac ff:ff:ff:ff:ff:ff is the broadcast address"},
 		{10, "serial is empty"},
@@ -361,39 +251,39 @@ func TestParseClaimsCSVAllTogether(t *testing.T) {
 	}, got.Errors)
 }
 
-func TestParseClaimsCSVRowLimit(t *testing.T) {
+func TestParseRowLimit(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("MAC,Serial\n# comment lines, blank lines and the header do not count\n\n")
-	b.WriteString(claimsRows(MaxClaimRows - 1))
+	b.WriteString(claimsRows(MaxRows - 1))
 	b.WriteString("zz,bad rows count\n")
-	got, err := ParseClaimsCSV(strings.NewReader(b.String()))
+	got, err := Parse(strings.NewReader(b.String()))
 	require.NoError(t, err)
-	require.Len(t, got.Rows, MaxClaimRows-1)
+	require.Len(t, got.Rows, MaxRows-1)
 	require.Len(t, got.Errors, 1)
 
 	b.WriteString("\n#\n")
 	b.WriteString("02:ff:ff:ff:ff:ff,one too many\n")
-	got, err = ParseClaimsCSV(strings.NewReader(b.String()))
-	require.ErrorIs(t, err, ErrTooManyClaimRows)
-	require.EqualError(t, err, fmt.Sprintf("line %d: more than 100000 rows in a claims file", MaxClaimRows+6))
-	require.Len(t, got.Rows, MaxClaimRows-1, "what was parsed comes back with the error")
+	got, err = Parse(strings.NewReader(b.String()))
+	require.ErrorIs(t, err, ErrTooManyRows)
+	require.EqualError(t, err, fmt.Sprintf("line %d: more than 100000 rows in a claims file", MaxRows+6))
+	require.Len(t, got.Rows, MaxRows-1, "what was parsed comes back with the error")
 }
 
-func TestParseClaimsCSVReadError(t *testing.T) {
+func TestParseReadError(t *testing.T) {
 	boom := errors.New("disk on fire")
 	r := io.MultiReader(strings.NewReader("02:ed:67:00:00:01,SN1\n02:ed:67:00:00:02,SN-CUT-SH"), iotest.ErrReader(boom))
-	got, err := ParseClaimsCSV(r)
+	got, err := Parse(r)
 	require.ErrorIs(t, err, boom)
 	require.EqualError(t, err, "read claims: disk on fire")
-	require.Equal(t, []ClaimRow{row(1, 1, "SN1", "")}, got.Rows, "a line cut short by the error is not used")
+	require.Equal(t, []gateway.ClaimRow{row(1, 1, "SN1", "")}, got.Rows, "a line cut short by the error is not used")
 	require.Empty(t, got.Errors)
 
 	// A reader handing out one byte at a time (and data with io.EOF) reads the same as a whole one.
 	in := "\ufeffMAC,Serial,Group\r\n02:ed:67:00:00:01,SN1,\"a, b\"\r\n\r\n02:ed:67:00:00:02,SN2"
-	want, err := ParseClaimsCSV(strings.NewReader(in))
+	want, err := Parse(strings.NewReader(in))
 	require.NoError(t, err)
 	for _, r := range []io.Reader{iotest.OneByteReader(strings.NewReader(in)), iotest.DataErrReader(strings.NewReader(in))} {
-		got, err := ParseClaimsCSV(r)
+		got, err := Parse(r)
 		require.NoError(t, err)
 		require.Equal(t, want, got)
 	}
@@ -419,16 +309,16 @@ func claimsRows(n int) string {
 	return b.String()
 }
 
-func TestParseClaimsCSV10k(t *testing.T) {
+func TestParse10k(t *testing.T) {
 	const n = 10_000
 	in := "\ufeffMAC,Serial,Group\r\n" + claimsRows(n)
-	got, err := ParseClaimsCSV(strings.NewReader(in))
+	got, err := Parse(strings.NewReader(in))
 	require.NoError(t, err)
 	require.Empty(t, got.Errors)
 	require.Zero(t, got.Duplicates)
 	require.Len(t, got.Rows, n)
 	for i, r := range got.Rows {
-		want := ClaimRow{Line: i + 2, MAC: fmt.Sprintf("02:ed:%02x:%02x:%02x:%02x", (i>>24)&0xff, (i>>16)&0xff, (i>>8)&0xff, i&0xff)}
+		want := gateway.ClaimRow{Line: i + 2, MAC: fmt.Sprintf("02:ed:%02x:%02x:%02x:%02x", (i>>24)&0xff, (i>>16)&0xff, (i>>8)&0xff, i&0xff)}
 		switch i % 4 {
 		case 1:
 			want.Serial, want.Group = fmt.Sprintf("sn-%06d", i), fmt.Sprintf("Group %d", i%7)
@@ -441,48 +331,48 @@ func TestParseClaimsCSV10k(t *testing.T) {
 	}
 
 	// The same file twice: the second copy is all duplicates.
-	got, err = ParseClaimsCSV(strings.NewReader(in + claimsRows(n)))
+	got, err = Parse(strings.NewReader(in + claimsRows(n)))
 	require.NoError(t, err)
 	require.Len(t, got.Rows, n)
 	require.Empty(t, got.Errors)
 	require.Equal(t, n, got.Duplicates)
 }
 
-func BenchmarkParseClaimsCSV10k(b *testing.B) {
+func BenchmarkParse10k(b *testing.B) {
 	in := "MAC,Serial,Group\n" + claimsRows(10_000)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		got, err := ParseClaimsCSV(strings.NewReader(in))
+		got, err := Parse(strings.NewReader(in))
 		if err != nil || len(got.Rows) != 10_000 {
 			b.Fatal(err, len(got.Rows))
 		}
 	}
 }
 
-// FuzzParseClaimsCSV: ParseClaimsCSV never panics; every row has a normalised MAC (each MAC once), a
+// FuzzParse: Parse never panics; every row has a normalised MAC (each MAC once), a
 // normalised non-empty serial and a normalised group; every line number is within the input, and no
 // line has two outcomes.
-func FuzzParseClaimsCSV(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add("MAC,Serial\n02:ed:67:00:00:01,SN1\n")
 	f.Add("\ufeff02-ED-67-00-00-02,\"S,N\",G\r\n\r\n#x\n02ed.6700.0002,s,n\n")
 	f.Add("ff:ff:ff:ff:ff:ff,a\n02ed.6700.0003,b,c,d\n\"unterminated")
 	f.Fuzz(func(t *testing.T, in string) {
-		got, err := ParseClaimsCSV(strings.NewReader(in))
-		if err != nil && !errors.Is(err, ErrTooManyClaimRows) {
+		got, err := Parse(strings.NewReader(in))
+		if err != nil && !errors.Is(err, ErrTooManyRows) {
 			t.Fatalf("error from a string reader: %v", err)
 		}
 		lines := strings.Count(in, "\n") + 1
 		seenLine := map[int]bool{}
 		seenMAC := map[string]bool{}
 		for _, r := range got.Rows {
-			if m, err := NormalizeMAC(r.MAC); err != nil || m != r.MAC {
+			if m, err := gateway.NormalizeMAC(r.MAC); err != nil || m != r.MAC {
 				t.Fatalf("row %+v: MAC not normalised (%v)", r, err)
 			}
-			if s, err := NormalizeSerial(r.Serial); err != nil || s != r.Serial || r.Serial == "" {
+			if s, err := gateway.NormalizeSerial(r.Serial); err != nil || s != r.Serial || r.Serial == "" {
 				t.Fatalf("row %+v: serial not normalised (%v)", r, err)
 			}
-			if g, err := normalizeClaimText("group", r.Group, false); err != nil || g != r.Group {
+			if g, err := gateway.NormalizeGroup(r.Group); err != nil || g != r.Group {
 				t.Fatalf("row %+v: group not normalised (%v)", r, err)
 			}
 			if r.Line < 1 || r.Line > lines || seenLine[r.Line] || seenMAC[r.MAC] {
