@@ -285,11 +285,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return err
 }
 
-// RunDiscovery discovers at once and then every DiscoveryInterval until ctx ends. A pass cut short by
-// the cancel is abandoned; what it had found is already in the inventory.
+// RunDiscovery discovers at once and then every DiscoveryInterval until ctx ends, sooner after a pass
+// in which a target failed. A pass cut short by the cancel is abandoned; what it had found is already
+// in the inventory.
 func (g *Gateway) RunDiscovery(ctx context.Context) error {
-	t := time.NewTicker(g.opts.DiscoveryInterval)
-	defer t.Stop()
+	retry := firstDiscoveryRetry
 	for {
 		res, err := g.Discover(ctx)
 		if ctx.Err() != nil {
@@ -298,14 +298,28 @@ func (g *Gateway) RunDiscovery(ctx context.Context) error {
 		if err != nil {
 			g.log.Warn("discovery pass ended with an error", "err", err)
 		}
-		g.log.Info("discovery pass done", "found", len(res.Sightings), "failed", len(res.Errors), "devices", g.sched.Len())
+		// A target that did not answer (a device still booting, a switch port coming up) is tried again
+		// sooner than the interval: after 10 s, then twice as long each time, up to the interval.
+		wait := g.opts.DiscoveryInterval
+		if len(res.Errors) > 0 && retry < wait {
+			wait, retry = retry, retry*2
+		} else if len(res.Errors) == 0 {
+			retry = firstDiscoveryRetry
+		}
+		g.log.Info("discovery pass done", "found", len(res.Sightings), "failed", len(res.Errors), "devices", g.sched.Len(),
+			"next_in", wait.String())
+		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
 			return nil
 		}
 	}
 }
+
+// firstDiscoveryRetry is how soon a discovery pass with failed targets is repeated, the first time.
+const firstDiscoveryRetry = 10 * time.Second
 
 // RunPolling polls every device on its schedule and writes changed twins to the store every
 // FlushInterval. On cancel it stops polling, waits for the polls in flight, and writes what is left

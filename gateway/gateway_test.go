@@ -277,3 +277,45 @@ func TestMergeByMACAcrossAddresses(t *testing.T) {
 	require.Equal(t, "4.3.0", tw.Identity.Firmware)
 	require.Equal(t, "SIM-1", tw.Identity.Serial, "a field the later sighting lacks is kept")
 }
+
+// countingDiscoverer fails its target until told otherwise, counting passes.
+type countingDiscoverer struct {
+	passes atomic.Int64
+	ok     atomic.Bool
+}
+
+func (d *countingDiscoverer) Discover(ctx context.Context, found func(Sighting), failed func(TargetError)) error {
+	d.passes.Add(1)
+	if !d.ok.Load() {
+		failed(TargetError{Protocol: "snmp", Address: "127.0.0.1:161", Err: errors.New("no answer")})
+	}
+	return nil
+}
+
+// A pass in which a target failed is repeated after 10 s, then 20, 40, ... up to the interval; a pass
+// without failures goes back to the interval.
+func TestDiscoveryRetriesFailedTargetsSooner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &countingDiscoverer{}
+		g, err := New(Options{Discoverers: []Discoverer{d}, DiscoveryInterval: 15 * time.Minute})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { g.RunDiscovery(ctx); close(done) }()
+		passesAt := func(after time.Duration) int64 {
+			time.Sleep(after)
+			synctest.Wait()
+			return d.passes.Load()
+		}
+		require.Equal(t, int64(1), passesAt(0))
+		require.Equal(t, int64(2), passesAt(10*time.Second))
+		require.Equal(t, int64(2), passesAt(19*time.Second))
+		require.Equal(t, int64(3), passesAt(time.Second)) // 20 s after the second
+		d.ok.Store(true)
+		require.Equal(t, int64(4), passesAt(40*time.Second))
+		require.Equal(t, int64(4), passesAt(14*time.Minute), "no failure: back to the interval")
+		require.Equal(t, int64(5), passesAt(time.Minute))
+		cancel()
+		<-done
+	})
+}

@@ -239,7 +239,7 @@ interval = "1s"
 		out.Reset()
 		return run([]string{"claim", "add", "--mac", mac, "--serial", "sn-dp55-000123", "--config", cfgPath}, &out, &errOut) == exitOK &&
 			strings.Contains(out.String(), "claimed")
-	}, 20*time.Second, 200*time.Millisecond, "%s %s", out.String(), errOut.String())
+	}, 45*time.Second, 200*time.Millisecond, "%s %s", &out, &errOut) // a first pass that missed snmpd is repeated after 10 s
 
 	// The cloud sets the location.
 	cloud := newCloudSide(t, ctx, v[:4], "/queue/set-up-"+q, "/queue/set-down-"+q)
