@@ -63,7 +63,9 @@ func parse(name string, data []byte, baseDir string, codecs []TableCodec) (*Conf
 	var inline []string
 	env := &Env{dir: baseDir, warnings: &c.warnings, inline: &inline}
 	c.Discovery.Tables = decodeTables(doc, env, codecs, false)
-	c.Tables = decodeTables(doc, env, codecs, true)
+	if top := decodeTables(doc, env, codecs, true); len(top) > 0 {
+		c.Tables = top
+	}
 	var es errs
 	inline = append(inline, c.resolve(&es, baseDir)...)
 	// A value that failed to decode is reported once: the Doc keeps the first error per key.

@@ -75,7 +75,7 @@ type Event struct {
 	Source string `json:"source"`
 	// TrapOID identifies the notification: the SNMP trap OID (snmpTrapOID.0, or the RFC 3584
 	// translation of a v1 trap).
-	TrapOID string `json:"trapOid,omitempty"`
+	TrapOID string `json:"trapOid"`
 	// Active says the condition this event raised is still active: set while the device has not sent
 	// the event that clears it. False for momentary events and for the clearing event itself.
 	Active bool `json:"active"`

@@ -170,10 +170,11 @@ func newReceiver(o TrapOptions, r *rules, log *slog.Logger, now time.Time) (*rec
 }
 
 // Listen receives traps and informs until ctx is cancelled: the gateway.Listener of the SNMP driver.
-// Without [traps] listen it returns at once.
+// Without [traps] listen it only waits for ctx, so that it can always be one of a daemon's parts.
 func (d *Driver) Listen(ctx context.Context, sink gateway.EventSink) error {
 	o := d.opts.Traps
 	if o == nil || o.Listen == "" {
+		<-ctx.Done()
 		return nil
 	}
 	ap, err := listenAddr(o.Listen)
