@@ -167,7 +167,12 @@ func conditions(t tomlx.Table, key string) []VarbindCond {
 
 // notification is a trap or inform as received, in the terms profiles match on.
 type notification struct {
-	trapOID  string
+	trapOID string
+	// altOID is the other spelling of a v1 enterprise-specific trap: ENTERPRISE.SPECIFIC, as an SMIv2
+	// MIB names a notification that is not under a .0 arc (UPS-MIB's upsTrapOnBattery is
+	// .1.3.6.1.2.1.33.2.1, sent as v1 with enterprise .1.3.6.1.2.1.33.2 and specific 1, which RFC 3584
+	// turns into .1.3.6.1.2.1.33.2.0.1).
+	altOID   string
 	varbinds []gateway.Varbind
 	// agent is a v1 trap's agent address (or snmpTrapAddress.0 of a proxied one).
 	agent netip.Addr
@@ -183,9 +188,17 @@ func (n *notification) varbind(oid string) (string, bool) {
 	return "", false
 }
 
+// oids are the notification's trap OIDs, the RFC 3584 one first.
+func (n *notification) oids() []string {
+	if n.altOID == "" {
+		return []string{n.trapOID}
+	}
+	return []string{n.trapOID, n.altOID}
+}
+
 // matches reports whether the notification is what m describes.
 func (n *notification) matches(m *EventMatch) bool {
-	if m == nil || !slices.Contains(m.Traps, n.trapOID) {
+	if m == nil || !slices.Contains(m.Traps, n.trapOID) && (n.altOID == "" || !slices.Contains(m.Traps, n.altOID)) {
 		return false
 	}
 	for _, c := range m.When {
@@ -225,6 +238,7 @@ func fromPacket(p *gosnmp.SnmpPacket) (notification, error) {
 			n.trapOID = fmt.Sprintf("%s.%d", oidStandardTraps, p.GenericTrap+1)
 		case p.GenericTrap == 6 && ent != "." && ent != "":
 			n.trapOID = fmt.Sprintf("%s.0.%d", ent, p.SpecificTrap)
+			n.altOID = fmt.Sprintf("%s.%d", ent, p.SpecificTrap)
 		default:
 			return n, fmt.Errorf("v1 trap with generic-trap %d, enterprise %q", p.GenericTrap, p.Enterprise)
 		}
@@ -374,19 +388,19 @@ func (r *rules) event(n *notification, profile string) gateway.Event {
 	e := gateway.Event{Name: unmappedName, Severity: gateway.SeverityInfo, TrapOID: n.trapOID, Protocol: Protocol}
 	var hit *ruleRef
 	own := false
-	for _, ref := range r.byProfile[profile][n.trapOID] {
-		if n.matches(ref.match) {
-			hit, own = ref, true
-			break
-		}
-	}
-	if hit == nil {
-		for _, ref := range r.global[n.trapOID] {
-			if n.matches(ref.match) {
-				hit = ref
-				break
+	find := func(index map[string][]*ruleRef) {
+		for _, oid := range n.oids() {
+			for _, ref := range index[oid] {
+				if hit == nil && n.matches(ref.match) {
+					hit, e.TrapOID = ref, oid
+				}
 			}
 		}
+	}
+	if find(r.byProfile[profile]); hit != nil {
+		own = true
+	} else {
+		find(r.global)
 	}
 	if hit != nil {
 		e.Name, e.Severity, e.Description, e.Mapped = hit.rule.Name, hit.rule.Severity, hit.rule.Description, true
@@ -396,7 +410,11 @@ func (r *rules) event(n *notification, profile string) gateway.Event {
 			e.Set = hit.rule.Set
 		}
 	}
-	for _, ref := range r.clears[n.trapOID] {
+	var clears []*ruleRef
+	for _, oid := range n.oids() {
+		clears = append(clears, r.clears[oid]...)
+	}
+	for _, ref := range clears {
 		if n.matches(ref.clear) {
 			c := ref.rule.Name
 			if inst := n.instance(ref.clear); inst != "" {

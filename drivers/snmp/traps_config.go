@@ -77,8 +77,10 @@ func decodeTraps(t tomlx.Table, env *config.Env) config.Table {
 // check reports every problem of [traps] at its key; key makes a key path of a key of the table.
 func (s *TrapsTable) check(check config.Checker, key func(string) string) {
 	if s.Listen != "" {
-		if _, err := listenAddr(s.Listen); err != nil {
+		if ap, err := listenAddr(s.Listen); err != nil {
 			check(key("listen"), "%q %v", s.Listen, err)
+		} else if ap.Port() == 0 {
+			check(key("listen"), "%q has port 0, which would be a random port that no device could be told; use 162", s.Listen)
 		}
 	}
 	s.allow = nil
@@ -114,7 +116,7 @@ func listenAddr(s string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("is not host:port (\"0.0.0.0:162\")")
 	}
 	n, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || n == 0 {
+	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("has a bad port %q", port)
 	}
 	if host == "" {
