@@ -69,13 +69,17 @@ func (s *fakeSink) none(t *testing.T) {
 	}
 }
 
-// builtinLibrary is the embedded profiles, read with the SNMP codec only.
+// builtinLibrary is the embedded profiles, read with the SNMP codec only (once per test binary).
 func builtinLibrary(t testing.TB) *profile.Library {
 	t.Helper()
-	lib, err := profile.Load(nil, profile.Codecs{Protocol: Spec().Profile})
+	lib, err := loadBuiltin()
 	require.NoError(t, err)
 	return lib
 }
+
+var loadBuiltin = sync.OnceValues(func() (*profile.Library, error) {
+	return profile.Load(nil, profile.Codecs{Protocol: Spec().Profile})
+})
 
 // Test users of the receiver: SHA/AES and SHA-256/AES-256 (net-snmp's Blumenthal AES-256).
 var (
