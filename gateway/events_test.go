@@ -19,7 +19,7 @@ func TestDeviceAt(t *testing.T) {
 	ups.Address, ups.Profile = "127.0.10.3:161", "acme-ups"
 	ups.Identity.MAC, ups.Identity.Serial = "02:ed:67:00:00:03", "SIM-3"
 	ups.Identity.Network.IPv4 = "10.0.0.3/24" // the address the device says it has, behind a NAT
-	a := display                             // two agents on one address, told apart by port
+	a := display                              // two agents on one address, told apart by port
 	a.Address = "127.0.0.1:16100"
 	b := display
 	b.Address, b.Identity.MAC, b.Identity.Serial = "127.0.0.1:16101", "02:ed:67:00:00:02", "SIM-2"

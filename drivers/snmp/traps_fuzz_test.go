@@ -138,7 +138,9 @@ func TestV3Informs(t *testing.T) {
 // profiles' rules, the v1 spelling, instances and clears, unmapped traps.
 func TestTrapMapping(t *testing.T) {
 	rs := newRules(builtinLibrary(t))
-	v2 := func(oid string, vbs ...gateway.Varbind) *notification { return &notification{trapOID: oid, varbinds: vbs} }
+	v2 := func(oid string, vbs ...gateway.Varbind) *notification {
+		return &notification{trapOID: oid, varbinds: vbs}
+	}
 	descr := func(alarm string) gateway.Varbind {
 		return gateway.Varbind{OID: ".1.3.6.1.2.1.33.1.6.2.1.2.4", Type: "oid", Value: ".1.3.6.1.2.1.33.1.6.3." + alarm}
 	}
