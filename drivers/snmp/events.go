@@ -36,6 +36,24 @@ type EventMatch struct {
 	Instance string `json:"instance,omitempty"`
 }
 
+// String says what the match is, for `edgegw profile show`: "trap .1.3... when .1.3...=2|3".
+func (m *EventMatch) String() string {
+	var b strings.Builder
+	b.WriteString("trap " + strings.Join(m.Traps, " or "))
+	for i, c := range m.When {
+		if i == 0 {
+			b.WriteString(" when ")
+		} else {
+			b.WriteString(" and ")
+		}
+		b.WriteString(c.OID + "=" + strings.Join(c.Values, "|"))
+	}
+	if m.Instance != "" {
+		b.WriteString(", one per " + m.Instance)
+	}
+	return b.String()
+}
+
 // VarbindCond holds when a varbind under OID (compared on whole arcs) has one of Values, as text:
 // integers in decimal, OIDs dotted with a leading dot, strings as they are.
 type VarbindCond struct {
