@@ -231,13 +231,18 @@ var eventKeys = []string{"name", "severity", "description", "set"}
 func (d *decoder) event(t tomlx.Table, ec protocol.EventCodec) (gateway.EventRule, bool) {
 	var e gateway.EventRule
 	d.known(t, slices.Concat(eventKeys, ec.EventKeys()), "event")
-	name, ok := t.String("name")
-	switch {
-	case !ok:
-		if !t.Has("name") {
-			t.Errorf("", "event has no name")
+	// Missing keys are one message: the table's errors are kept one per key.
+	var missing []string
+	for _, k := range []string{"name", "severity"} {
+		if !t.Has(k) {
+			missing = append(missing, k)
 		}
-	case !memberNameRE.MatchString(name):
+	}
+	if len(missing) > 0 {
+		t.Errorf("", "event has no %s (severity: %s)", strings.Join(missing, " and no "), strings.Join(gateway.Severities, ", "))
+	}
+	name, ok := t.String("name")
+	if ok && !memberNameRE.MatchString(name) {
 		t.Errorf("name", "event name %q is not camelCase (a lower-case letter, then letters and digits)", name)
 		ok = false
 	}
@@ -248,8 +253,7 @@ func (d *decoder) event(t tomlx.Table, ec protocol.EventCodec) (gateway.EventRul
 			ok = false
 		}
 		e.Severity = sev
-	} else if !t.Has("severity") {
-		t.Errorf("", "event %q has no severity (%s)", name, strings.Join(gateway.Severities, ", "))
+	} else {
 		ok = false
 	}
 	e.Description, _ = t.String("description")
