@@ -118,9 +118,15 @@ type receiver struct {
 	limit          map[netip.Addr]*bucket
 	seen           map[[16]byte]time.Time
 	seenQ          [][16]byte
-	logged         map[string]time.Time
+	logged         map[logKey]time.Time
 	unknownEngines uint32
 	notInWindow    uint32
+}
+
+// logKey is one reason and source that was logged.
+type logKey struct {
+	stat int
+	src  netip.Addr
 }
 
 // bucket is a token bucket of one source.
@@ -166,7 +172,7 @@ func newReceiver(o TrapOptions, r *rules, log *slog.Logger, now time.Time) (*rec
 	boots := uint32(max(now.Unix()-engineEpochUnix, 1)) & 0x7fffffff
 	return &receiver{opts: o, log: log, rules: r, dec: dec, engine: string(o.EngineID), boots: boots, start: now,
 		queue: make(chan gateway.Event, o.QueueSize), limit: map[netip.Addr]*bucket{}, seen: map[[16]byte]time.Time{},
-		logged: map[string]time.Time{}}, nil
+		logged: map[logKey]time.Time{}}, nil
 }
 
 // Listen receives traps and informs until ctx is cancelled: the gateway.Listener of the SNMP driver.
@@ -456,7 +462,7 @@ func (r *receiver) allow(src netip.Addr, now time.Time) bool {
 // refuse counts a dropped datagram and logs it once per source and reason an hour.
 func (r *receiver) refuse(stat int, src netip.Addr, now time.Time, msg string, args ...any) {
 	r.stats[stat].Add(1)
-	key := statNames[stat] + " " + src.String()
+	key := logKey{stat, src}
 	if t, ok := r.logged[key]; ok && now.Sub(t) < logOnceEvery {
 		return
 	}
