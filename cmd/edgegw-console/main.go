@@ -103,6 +103,7 @@ type (
 func verbs() []verb {
 	return []verb{
 		{"tail", "tail [--gateway G] [--kind K] [--json] [--count N] [--timeout D]", tailHelp, tailVerb},
+		{"events", "events [--gateway G] [--device D] [--json] [--count N] [--timeout D]", eventsHelp, eventsVerb},
 		{"health", "health --gateway G [--wait 30s] [--json]", healthHelp, healthVerb},
 		{"twin", "twin --device D [--gateway G] [--wait 30s]", twinHelp, twinVerb},
 		{"set", "set --device D [--gateway G] [--version N] [--wait 30s] key=value...", setHelp, setVerb},

@@ -87,39 +87,49 @@ func tailVerb(fs *flag.FlagSet) prepare {
 			return nil, usagef("--timeout must not be negative")
 		}
 		return func(ctx context.Context, c *console) error {
-			printed := 0
-			for *count == 0 || printed < *count {
-				wctx, cancel := withOptionalTimeout(ctx, *timeout)
-				env, err := c.next(wctx)
-				cancel()
-				switch {
-				case err == nil:
-				case ctx.Err() != nil:
-					return nil // interrupted: a normal way to stop tail
-				case errors.Is(err, context.DeadlineExceeded):
-					if printed == 0 {
-						return failure{fmt.Sprintf("edgegw-console tail: no matching message within %s", *timeout)}
-					}
-					return nil
-				default:
-					return err
-				}
+			return follow(ctx, c, *count, *timeout, "tail: no matching message", func(env protocol.Envelope) (bool, error) {
 				if (*gw != "" && env.GatewayID != *gw) || (*kind != "" && env.Kind != *kind) {
-					continue
+					return false, nil
 				}
 				if *asJSON {
-					err = printJSONLine(c.stdout, env)
-				} else {
-					err = printLine(c.stdout, env)
+					return true, printJSONLine(c.stdout, env)
 				}
-				if err != nil {
-					return err
-				}
-				printed++
-			}
-			return nil
+				return true, printLine(c.stdout, env)
+			})
 		}, nil
 	}
+}
+
+// follow reads messages and hands each to show, which says whether it printed it, until count are
+// printed (0: no limit), timeout passes without one (an error when none at all was: exit 1), or ctx
+// ends (interrupted: a normal way to stop).
+func follow(ctx context.Context, c *console, count int, timeout time.Duration, what string, show func(protocol.Envelope) (bool, error)) error {
+	printed := 0
+	for count == 0 || printed < count {
+		wctx, cancel := withOptionalTimeout(ctx, timeout)
+		env, err := c.next(wctx)
+		cancel()
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, context.DeadlineExceeded):
+			if printed == 0 {
+				return failure{fmt.Sprintf("edgegw-console %s within %s", what, timeout)}
+			}
+			return nil
+		default:
+			return err
+		}
+		shown, err := show(env)
+		if err != nil {
+			return err
+		}
+		if shown {
+			printed++
+		}
+	}
+	return nil
 }
 
 func withOptionalTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
@@ -614,43 +624,26 @@ func eventsVerb(fs *flag.FlagSet) prepare {
 			return nil, usagef("--count and --timeout must not be negative")
 		}
 		return func(ctx context.Context, c *console) error {
-			printed := 0
-			for *count == 0 || printed < *count {
-				wctx, cancel := withOptionalTimeout(ctx, *timeout)
-				env, err := c.next(wctx)
-				cancel()
-				switch {
-				case err == nil:
-				case ctx.Err() != nil:
-					return nil
-				case errors.Is(err, context.DeadlineExceeded):
-					if printed == 0 {
-						return failure{fmt.Sprintf("edgegw-console events: no event within %s", *timeout)}
-					}
-					return nil
-				default:
-					return err
-				}
+			return follow(ctx, c, *count, *timeout, "events: no event", func(env protocol.Envelope) (bool, error) {
 				if env.Kind != protocol.KindEvent || (*gw != "" && env.GatewayID != *gw) || (*dev != "" && env.DeviceID != *dev) {
-					continue
+					return false, nil
 				}
 				var b protocol.Event
 				if err := json.Unmarshal(env.Body, &b); err != nil {
 					fmt.Fprintf(c.stderr, "edgegw-console events: message %s: %v\n", env.MessageID, err)
-					continue
+					return false, nil
 				}
-				if *asJSON {
-					line, err := json.Marshal(b.Event)
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(c.stdout, "%s\n", line)
-				} else {
+				if !*asJSON {
 					printEvent(c.stdout, env.GatewayID, b.Event)
+					return true, nil
 				}
-				printed++
-			}
-			return nil
+				line, err := json.Marshal(b.Event)
+				if err != nil {
+					return false, err
+				}
+				_, err = fmt.Fprintf(c.stdout, "%s\n", line)
+				return true, err
+			})
 		}, nil
 	}
 }

@@ -173,13 +173,11 @@ func cmdAudit(args []string, stdout, stderr io.Writer) error {
 		q.Set("device", *device)
 	}
 	if *since != "" {
-		if d, err := time.ParseDuration(*since); err == nil {
-			q.Set("since", time.Now().Add(-d).UTC().Format(time.RFC3339))
-		} else if _, err := time.Parse(time.RFC3339, *since); err == nil {
-			q.Set("since", *since)
-		} else {
+		t, err := sinceTime(*since)
+		if err != nil {
 			return usagef("edgegw audit: --since %q is neither a time (RFC 3339) nor a duration", *since)
 		}
+		q.Set("since", t)
 	}
 	cfg, err := protocols().loadConfig(*cfgPath, stderr)
 	if err != nil {

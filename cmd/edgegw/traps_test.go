@@ -31,6 +31,37 @@ func freeUDPPort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
+// trapSite runs a simulated site of a display, a projector and a UPS on the loopback prefix listen, and
+// writes a configuration that discovers them, polls every pollEvery and receives traps on a free
+// port, with more appended (a [cloud] table, [traps] keys). It returns the site, the trap address and
+// the configuration's path.
+func trapSite(t *testing.T, listen, gatewayID, pollEvery, traps, more string) (*sim.Site, netip.AddrPort, string) {
+	t.Helper()
+	site, err := sim.Start(t.Context(), sim.Options{N: 3, Listen: listen, BasePort: 0})
+	require.NoError(t, err)
+	t.Cleanup(func() { site.Close() })
+	var targets []string
+	for _, d := range site.Devices() {
+		targets = append(targets, fmt.Sprintf("%q", d.Addr.String()))
+	}
+	trapAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freeUDPPort(t)))
+	cfgPath := filepath.Join(t.TempDir(), "edgegw.toml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`[gateway]
+id = %q
+state_dir = "state"
+[[discovery.snmp]]
+targets = [%s]
+timeout = "500ms"
+retries = 0
+[polling]
+interval = %q
+[traps]
+listen = %q
+%s
+%s`, gatewayID, strings.Join(targets, ", "), pollEvery, trapAddr.String(), traps, more)), 0o600))
+	return site, trapAddr, cfgPath
+}
+
 // twin asks for a device's twin the way the cloud does (twin-get).
 func (c *cloudSide) twin(gatewayID, dev string) gateway.Twin {
 	c.t.Helper()
@@ -66,31 +97,10 @@ func (c *cloudSide) event(dev string) gateway.Event {
 // `edgegw events` shows both.
 func TestUPSOnBatteryToRabbitMQ(t *testing.T) {
 	v := peers.Need(t, "PEERS_AMQPS_URL", "PEERS_CA", "PEERS_CLIENT_CERT", "PEERS_CLIENT_KEY")
-	site, err := sim.Start(t.Context(), sim.Options{N: 3, Listen: "127.0.77.8/29", BasePort: 0})
-	require.NoError(t, err)
-	defer site.Close()
+	q := uplink.NewMessageID()[:10]
+	site, trapAddr, cfgPath := trapSite(t, "127.0.77.8/29", "gw-traps", "1h", "", cloudTOML(v, "/queue/traps-up-"+q, "/queue/traps-down-"+q))
 	ups := site.Devices()[2]
 	require.Equal(t, "ups", ups.Kind)
-	var targets []string
-	for _, d := range site.Devices() {
-		targets = append(targets, fmt.Sprintf("%q", d.Addr.String()))
-	}
-	trapAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freeUDPPort(t)))
-	q := uplink.NewMessageID()[:10]
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "edgegw.toml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`[gateway]
-id = "gw-traps"
-state_dir = "state"
-[[discovery.snmp]]
-targets = [%s]
-timeout = "500ms"
-retries = 0
-[polling]
-interval = "1h"
-[traps]
-listen = %q
-%s`, strings.Join(targets, ", "), trapAddr.String(), cloudTOML(v, "/queue/traps-up-"+q, "/queue/traps-down-"+q))), 0o600))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	startDaemon(t, ctx, cfgPath)
@@ -170,30 +180,7 @@ func TestTrapFloodKeepsPolling(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a few seconds of flood")
 	}
-	site, err := sim.Start(t.Context(), sim.Options{N: 3, Listen: "127.0.77.16/29", BasePort: 0})
-	require.NoError(t, err)
-	defer site.Close()
-	var targets []string
-	for _, d := range site.Devices() {
-		targets = append(targets, fmt.Sprintf("%q", d.Addr.String()))
-	}
-	trapAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freeUDPPort(t)))
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "edgegw.toml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`[gateway]
-id = "gw-flood"
-state_dir = "state"
-[[discovery.snmp]]
-targets = [%s]
-timeout = "500ms"
-retries = 0
-[polling]
-interval = "1s"
-[traps]
-listen = %q
-rate_limit = 5
-rate_burst = 10
-`, strings.Join(targets, ", "), trapAddr.String())), 0o600))
+	site, trapAddr, cfgPath := trapSite(t, "127.0.77.16/29", "gw-flood", "1s", "rate_limit = 5\nrate_burst = 10", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	startDaemon(t, ctx, cfgPath)
