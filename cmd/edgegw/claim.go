@@ -183,12 +183,8 @@ func cmdAudit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out, err := adminCall(cfg.Gateway.StateDir, http.MethodGet, "/api/audit?"+q.Encode(), nil)
+	es, err := adminGet[[]gateway.AuditEntry](cfg.Gateway.StateDir, "/api/audit?"+q.Encode())
 	if err != nil {
-		return err
-	}
-	var es []gateway.AuditEntry
-	if err := json.Unmarshal(out, &es); err != nil {
 		return err
 	}
 	if *asJSON {

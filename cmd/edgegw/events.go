@@ -53,12 +53,8 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *stats {
-		out, err := adminCall(cfg.Gateway.StateDir, http.MethodGet, "/api/events/stats", nil)
+		ss, err := adminGet[[]gateway.ListenerStats](cfg.Gateway.StateDir, "/api/events/stats")
 		if err != nil {
-			return err
-		}
-		var ss []gateway.ListenerStats
-		if err := json.Unmarshal(out, &ss); err != nil {
 			return err
 		}
 		if *asJSON {
@@ -82,12 +78,8 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	out, err := adminCall(cfg.Gateway.StateDir, http.MethodGet, "/api/events?"+q.Encode(), nil)
+	es, err := adminGet[[]gateway.Event](cfg.Gateway.StateDir, "/api/events?"+q.Encode())
 	if err != nil {
-		return err
-	}
-	var es []gateway.Event
-	if err := json.Unmarshal(out, &es); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -122,4 +114,14 @@ func sinceTime(s string) (string, error) {
 		return "", err
 	}
 	return s, nil
+}
+
+// adminGet reads one JSON answer of the daemon's admin socket.
+func adminGet[T any](stateDir, path string) (T, error) {
+	var v T
+	out, err := adminCall(stateDir, http.MethodGet, path, nil)
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(out, &v)
 }
