@@ -200,9 +200,9 @@ type TrapOptions struct {
 	Inform bool
 }
 
-// RunTraps sends traps until ctx ends, Rate a second, the devices in turn: each first sends coldStart,
-// then a UPS alternates going on battery and back, a display or projector its link down and up. It
-// returns ctx's error, or the first failure to send.
+// RunTraps sends traps until ctx ends, Rate a second, the devices in turn: a UPS alternates going on
+// battery and back, a display or projector its link down and up. It returns ctx's error, or the first
+// failure to send.
 func (s *Site) RunTraps(ctx context.Context, o TrapOptions) error {
 	if !o.To.Addr().Unmap().IsLoopback() {
 		return fmt.Errorf("sim: traps go to loopback only, not %s", o.To)
@@ -222,21 +222,19 @@ func (s *Site) RunTraps(ctx context.Context, o TrapOptions) error {
 		case <-tick.C:
 		}
 		i := n % len(s.devices)
-		t := TrapColdStart
-		if step[i] > 0 {
-			up := step[i]%2 == 1
-			switch {
-			case s.devices[i].kind == kindUPS && up:
-				t = TrapOnBattery
-			case s.devices[i].kind == kindUPS:
-				t = TrapPowerRestored
-			case up:
-				t = TrapLinkDown
-			default:
-				t = TrapLinkUp
-			}
-		}
+		down := step[i]%2 == 0
 		step[i]++
+		var t Trap
+		switch {
+		case s.devices[i].kind == kindUPS && down:
+			t = TrapOnBattery
+		case s.devices[i].kind == kindUPS:
+			t = TrapPowerRestored
+		case down:
+			t = TrapLinkDown
+		default:
+			t = TrapLinkUp
+		}
 		if !o.Inform {
 			if err := s.SendTrap(ctx, i, t, o.To, false); err != nil {
 				return err

@@ -101,7 +101,7 @@ func TestTraps(t *testing.T) {
 	require.Len(t, silent.got, informTries, "sent again until the tries run out")
 }
 
-// TestRunTraps: a bounded run at a high rate sends coldStart from each device first, then their pairs.
+// TestRunTraps: a bounded run at a high rate sends each device's pair of traps in turn.
 func TestRunTraps(t *testing.T) {
 	site, _ := startSite(t, 3)
 	sink := newTrapSink(t, false)
@@ -115,6 +115,6 @@ func TestRunTraps(t *testing.T) {
 	}
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
-	require.Equal(t, []string{oidColdStart, oidColdStart, oidColdStart, oidLinkDown, oidLinkDown, oidUpsOnBattery}, oids)
+	require.Equal(t, []string{oidLinkDown, oidLinkDown, oidUpsOnBattery, oidLinkUp, oidLinkUp, oidUpsAlarmRemove}, oids)
 	require.Error(t, site.RunTraps(context.Background(), TrapOptions{To: netip.MustParseAddrPort("10.0.0.1:162"), Rate: 1}))
 }

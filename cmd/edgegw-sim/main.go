@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		v3Auth    = fs.String("v3-auth-pass", "authpass123", "SNMPv3 authentication passphrase")
 		v3Priv    = fs.String("v3-priv-pass", "privpass123", "SNMPv3 privacy passphrase; empty allows authNoPriv only")
 		seed      = fs.Int64("seed", 1, "identity seed: same seed, same MACs and serials")
-		trapsTo   = fs.String("traps-to", "", "send SNMPv2c traps from the devices to this loopback address:port (a gateway's [traps] listen): coldStart, then UPSes go on battery and back, displays and projectors lose their link and get it back")
+		trapsTo   = fs.String("traps-to", "", "send SNMPv2c traps from the devices to this loopback address:port (a gateway's [traps] listen): UPSes go on battery and back, displays and projectors lose their link and get it back")
 		trapRate  = fs.Float64("trap-rate", 1, "traps per second, all devices together (0.01..1000), with --traps-to")
 		informs   = fs.Bool("informs", false, "with --traps-to, send informs (sent again until acknowledged) instead of traps")
 		verbose   = fs.Bool("v", false, "log at debug level")
