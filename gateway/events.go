@@ -119,6 +119,10 @@ const (
 	maxConditions = 32
 	// keepCleared is how long a cleared condition stays in the twin.
 	keepCleared = 24 * time.Hour
+	// indexRefresh and indexRefreshMiss bound how often the address index is rebuilt while sightings
+	// come in: at most once a second, or every 100 ms when a lookup missed (a device that just moved).
+	indexRefresh     = time.Second
+	indexRefreshMiss = 100 * time.Millisecond
 	// maxStoredEvents bounds the event log; the oldest tenth goes when it is reached.
 	maxStoredEvents = 100_000
 )
@@ -176,7 +180,11 @@ type events struct {
 	// exact maps an endpoint's address to the device, by protocol; byIP the devices of an IP address.
 	exact map[string]map[netip.AddrPort]DeviceRef
 	byIP  map[netip.Addr][]ipOwner
-	seq   uint32
+	// built is when the index was last built; refreshEvery and refreshOnMiss bound how often it is
+	// rebuilt (indexRefresh, indexRefreshMiss; tests set them to zero).
+	built                       time.Time
+	refreshEvery, refreshOnMiss time.Duration
+	seq                         uint32
 	// stored counts the stored events, for the bound.
 	stored int
 	// polling holds the devices whose event-triggered poll is pending or running.
@@ -204,7 +212,16 @@ func (g *Gateway) addressesChanged() {
 // on the wrong twin.
 func (g *Gateway) DeviceAt(protocol string, addr netip.AddrPort) (DeviceRef, bool) {
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-	g.rebuildIndex()
+	g.rebuildIndex(false)
+	ref, ok := g.lookup(protocol, addr)
+	if !ok && g.rebuildIndex(true) {
+		ref, ok = g.lookup(protocol, addr)
+	}
+	return ref, ok
+}
+
+// lookup answers DeviceAt from the index as it is.
+func (g *Gateway) lookup(protocol string, addr netip.AddrPort) (DeviceRef, bool) {
 	g.ev.mu.Lock()
 	defer g.ev.mu.Unlock()
 	if ref, ok := g.ev.exact[protocol][addr]; ok {
@@ -231,15 +248,21 @@ func (g *Gateway) DeviceAt(protocol string, addr netip.AddrPort) (DeviceRef, boo
 	return ref, one
 }
 
-// rebuildIndex rebuilds the address index from the twins when it is stale.
-func (g *Gateway) rebuildIndex() {
+// rebuildIndex rebuilds the address index from the twins when it is stale, at most once per
+// indexRefresh (a discovery pass marks it stale at every sighting; a rebuild copies every twin), or,
+// after a lookup missed (miss), once per indexRefreshMiss. It reports whether it rebuilt.
+func (g *Gateway) rebuildIndex(miss bool) bool {
 	g.ev.mu.Lock()
-	stale := g.ev.stale || g.ev.exact == nil
+	wait := g.ev.refreshEvery
+	if miss {
+		wait = g.ev.refreshOnMiss
+	}
+	if !g.ev.stale && g.ev.exact != nil || g.ev.exact != nil && time.Since(g.ev.built) < wait {
+		g.ev.mu.Unlock()
+		return false
+	}
 	g.ev.stale = false
 	g.ev.mu.Unlock()
-	if !stale {
-		return
-	}
 	exact := map[string]map[netip.AddrPort]DeviceRef{}
 	byIP := map[netip.Addr][]ipOwner{}
 	for _, t := range g.twins.all() {
@@ -269,8 +292,9 @@ func (g *Gateway) rebuildIndex() {
 		}
 	}
 	g.ev.mu.Lock()
-	g.ev.exact, g.ev.byIP = exact, byIP
+	g.ev.exact, g.ev.byIP, g.ev.built = exact, byIP, time.Now()
 	g.ev.mu.Unlock()
+	return true
 }
 
 // parseHostPort reads an endpoint address: "ip:port" (ap valid) or a bare IP; host names are not

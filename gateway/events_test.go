@@ -15,6 +15,7 @@ import (
 func TestDeviceAt(t *testing.T) {
 	g, err := New(Options{Ranks: testRanks})
 	require.NoError(t, err)
+	g.ev.refreshEvery, g.ev.refreshOnMiss = 0, 0 // every sighting counts at once
 	ups := display
 	ups.Address, ups.Profile = "127.0.10.3:161", "acme-ups"
 	ups.Identity.MAC, ups.Identity.Serial = "02:ed:67:00:00:03", "SIM-3"
@@ -54,6 +55,17 @@ func TestDeviceAt(t *testing.T) {
 	ref, ok = at("127.0.10.4:162")
 	require.True(t, ok)
 	require.Equal(t, upsID, ref.ID)
+
+	// While sightings come in, the index is rebuilt at most every refreshEvery, and on a miss at most
+	// every refreshOnMiss.
+	g.ev.refreshEvery, g.ev.refreshOnMiss = time.Hour, time.Hour
+	ups.Address = "127.0.10.5:161"
+	g.Observe(ups)
+	_, ok = at("127.0.10.5:162")
+	require.False(t, ok, "not yet")
+	g.ev.refreshOnMiss = 0
+	_, ok = at("127.0.10.5:162")
+	require.True(t, ok, "a miss rebuilds")
 }
 
 type eventRig struct {

@@ -141,6 +141,7 @@ func New(opts Options) (*Gateway, error) {
 		g.log.Info("twins restored", "count", len(ids), "claims", g.claims.len())
 	}
 	g.audit.prune(time.Now())
+	g.ev.refreshEvery, g.ev.refreshOnMiss = indexRefresh, indexRefreshMiss
 	g.restoreEvents(time.Now())
 	for _, id := range ids {
 		g.sched.Add(id)
