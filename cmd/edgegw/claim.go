@@ -168,16 +168,9 @@ func cmdAudit(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	q := url.Values{}
-	if *device != "" {
-		q.Set("device", *device)
-	}
-	if *since != "" {
-		t, err := sinceTime(*since)
-		if err != nil {
-			return usagef("edgegw audit: --since %q is neither a time (RFC 3339) nor a duration", *since)
-		}
-		q.Set("since", t)
+	q, err := logQuery("audit", *device, *since)
+	if err != nil {
+		return err
 	}
 	cfg, err := protocols().loadConfig(*cfgPath, stderr)
 	if err != nil {

@@ -36,16 +36,9 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 	if *limit < 1 {
 		return usagef("edgegw events: --limit must be at least 1")
 	}
-	q := url.Values{}
-	if *device != "" {
-		q.Set("device", *device)
-	}
-	if *since != "" {
-		t, err := sinceTime(*since)
-		if err != nil {
-			return usagef("edgegw events: --since %q is neither a time (RFC 3339) nor a duration", *since)
-		}
-		q.Set("since", t)
+	q, err := logQuery("events", *device, *since)
+	if err != nil {
+		return err
 	}
 	q.Set("limit", strconv.Itoa(*limit))
 	cfg, err := protocols().loadConfig(*cfgPath, stderr)
@@ -103,6 +96,22 @@ func cmdEvents(args []string, stdout, stderr io.Writer) error {
 			active, dash(e.Source), dash(e.TrapOID), dash(strings.Join(e.Clears, ",")))
 	}
 	return tw.Flush()
+}
+
+// logQuery is the query of a log's API (audit, events) for --device and --since.
+func logQuery(verb, device, since string) (url.Values, error) {
+	q := url.Values{}
+	if device != "" {
+		q.Set("device", device)
+	}
+	if since != "" {
+		t, err := sinceTime(since)
+		if err != nil {
+			return nil, usagef("edgegw %s: --since %q is neither a time (RFC 3339) nor a duration", verb, since)
+		}
+		q.Set("since", t)
+	}
+	return q, nil
 }
 
 // sinceTime reads --since: an RFC 3339 time, or a duration ago.
