@@ -42,6 +42,7 @@ type Core interface {
 	ClaimMany(ctx context.Context, rows []gateway.ClaimRow, by string) []gateway.ClaimResult
 	Unclaim(macOrID, by string) (gateway.Claim, error)
 	AuditLog(deviceID string, since time.Time) ([]gateway.AuditEntry, error)
+	Events(deviceID string, since time.Time, limit int) ([]gateway.Event, error)
 	Running() bool
 }
 
@@ -64,6 +65,8 @@ type Options struct {
 	// StoreError returns the error of the last write of changed twins, nil when it succeeded; a
 	// failing store makes the gateway degraded. nil: never.
 	StoreError func() error
+	// Listeners returns what each event listener (the SNMP trap receiver) counted; nil: none.
+	Listeners func() []gateway.ListenerStats
 	// Metrics serves /metrics; nil answers 404.
 	Metrics http.Handler
 	// StateDir holds admin.sock and admin.token. Required.

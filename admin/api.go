@@ -34,6 +34,14 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/cloud", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.opts.Health()) })
 	mux.HandleFunc("POST /api/cloud", s.apiCloud)
 	mux.HandleFunc("GET /api/audit", s.apiAudit)
+	mux.HandleFunc("GET /api/events", s.apiEvents)
+	mux.HandleFunc("GET /api/events/stats", func(w http.ResponseWriter, r *http.Request) {
+		stats := []gateway.ListenerStats{}
+		if s.opts.Listeners != nil {
+			stats = s.opts.Listeners()
+		}
+		writeJSON(w, http.StatusOK, stats)
+	})
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusNotFound, "no such API path: "+excerpt(r.URL.Path))
 	})
@@ -515,14 +523,52 @@ func (s *Server) apiCloud(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
+	device, since, limit, ok := s.logQuery(w, r)
+	if !ok {
+		return
+	}
+	es, err := s.opts.Gateway.AuditLog(device, since)
+	if err != nil {
+		s.refuse(w, r, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if limit > 0 && len(es) > limit {
+		es = es[len(es)-limit:] // the newest
+	}
+	writeJSON(w, http.StatusOK, nonNil(es))
+}
+
+// apiEvents answers GET /api/events?device=D&since=T&limit=N: what devices reported on their own
+// (traps), oldest first, the newest limit (default 1000).
+func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) {
+	device, since, limit, ok := s.logQuery(w, r)
+	if !ok {
+		return
+	}
+	if limit == 0 {
+		limit = defaultEventsLimit
+	}
+	es, err := s.opts.Gateway.Events(device, since, limit)
+	if err != nil {
+		s.refuse(w, r, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, nonNil(es))
+}
+
+// defaultEventsLimit is how many events /api/events answers without a limit.
+const defaultEventsLimit = 1000
+
+// logQuery reads the parameters of a log's query (audit, events): device, since, limit; it refuses
+// the request (ok false) on a bad or unknown one.
+func (s *Server) logQuery(w http.ResponseWriter, r *http.Request) (device string, since time.Time, limit int, ok bool) {
 	q := r.URL.Query()
-	var since time.Time
-	limit := 0
 	for k, vals := range q {
 		v := vals[len(vals)-1]
 		var err error
 		switch k {
 		case "device":
+			device = v
 		case "since":
 			if since, err = time.Parse(time.RFC3339, v); err != nil {
 				err = fmt.Errorf("since %q is not an RFC 3339 time like 2026-11-01T00:00:00Z", excerpt(v))
@@ -536,18 +582,10 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			s.refuse(w, r, http.StatusBadRequest, err.Error())
-			return
+			return "", time.Time{}, 0, false
 		}
 	}
-	es, err := s.opts.Gateway.AuditLog(q.Get("device"), since)
-	if err != nil {
-		s.refuse(w, r, http.StatusInternalServerError, err.Error())
-		return
-	}
-	if limit > 0 && len(es) > limit {
-		es = es[len(es)-limit:] // the newest
-	}
-	writeJSON(w, http.StatusOK, nonNil(es))
+	return device, since, limit, true
 }
 
 // Readiness is the answer to /readyz.

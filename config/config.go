@@ -27,6 +27,10 @@ type Config struct {
 	Audit     Audit     `toml:"audit"`
 	Admin     Admin     `toml:"admin"`
 
+	// Tables are the drivers' own top-level tables ([traps]), by name, as each driver's TableCodec
+	// (one with Top set) decoded them.
+	Tables map[string][]Table `toml:"-"`
+
 	// Path is the file the config came from, as given to Load; empty for Parse
 	// and Default. Shown by `edgegw config check` and in reload messages.
 	Path string `toml:"-"`

@@ -59,14 +59,13 @@ func parse(name string, data []byte, baseDir string, codecs []TableCodec) (*Conf
 		return nil, nil, err
 	}
 	c := Default()
-	var skip []string
-	for _, k := range tableKeys(codecs) {
-		skip = append(skip, "discovery."+k)
-	}
-	tomlx.Decode(doc.Table(), c, skip...)
+	tomlx.Decode(doc.Table(), c, tableKeys(codecs)...)
 	var inline []string
 	env := &Env{dir: baseDir, warnings: &c.warnings, inline: &inline}
-	c.Discovery.Tables = decodeTables(doc, env, codecs)
+	c.Discovery.Tables = decodeTables(doc, env, codecs, false)
+	if top := decodeTables(doc, env, codecs, true); len(top) > 0 {
+		c.Tables = top
+	}
 	var es errs
 	inline = append(inline, c.resolve(&es, baseDir)...)
 	// A value that failed to decode is reported once: the Doc keeps the first error per key.

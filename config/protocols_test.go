@@ -9,7 +9,7 @@ import (
 
 // codecs are the protocols' table readers, as the daemon has them: the tests read whole configuration
 // files, discovery tables included.
-var codecs = []config.TableCodec{snmp.Spec().Config, modbus.Spec().Config, mdns.Spec().Config}
+var codecs = append([]config.TableCodec{snmp.Spec().Config, modbus.Spec().Config, mdns.Spec().Config}, snmp.Spec().Tables...)
 
 func parse(name string, data []byte) (*config.Config, error) {
 	return config.Parse(name, data, codecs...)

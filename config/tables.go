@@ -19,10 +19,15 @@ type Table interface {
 }
 
 // TableCodec is how one protocol's [discovery.NAME] tables are read. The driver package provides it
-// (protocol.Spec.Config), so config names no protocol.
+// (protocol.Spec.Config), so config names no protocol. A driver may also own top-level tables of its
+// own (SNMP's [traps]): their codecs have Top set (protocol.Spec.Tables).
 type TableCodec struct {
-	// Name is the protocol's name: the table is [discovery.Name] or [[discovery.Name]].
+	// Name is the protocol's name: the table is [discovery.Name] or [[discovery.Name]]. With Top it is
+	// the table's own name: [Name] at the top of the file.
 	Name string
+	// Top says the table is [Name] at the top of the file, not under [discovery]; its tables are in
+	// Config.Tables.
+	Top bool
 	// Many says the tables are an array ([[discovery.snmp]], one per credential set); otherwise there is
 	// at most one ([discovery.mdns]).
 	Many bool
@@ -139,24 +144,33 @@ const (
 	MaxTimeout = 60 * time.Second
 )
 
-// tableKeys names the [discovery] keys that are protocols' tables, for "did you mean".
+// tableKeys names the keys that are drivers' tables, as tomlx.Decode skips them: "discovery.snmp" for a
+// protocol's discovery table, "traps" for a top-level one.
 func tableKeys(codecs []TableCodec) []string {
 	var out []string
 	for _, c := range codecs {
-		out = append(out, c.Name)
+		if c.Top {
+			out = append(out, c.Name)
+		} else {
+			out = append(out, "discovery."+c.Name)
+		}
 	}
 	return out
 }
 
-// decodeTables reads every protocol's [discovery.NAME] tables out of the [discovery] table.
-func decodeTables(doc *tomlx.Doc, env *Env, codecs []TableCodec) map[string][]Table {
+// decodeTables reads every protocol's [discovery.NAME] tables out of the [discovery] table (top false),
+// or the drivers' top-level [NAME] tables (top true).
+func decodeTables(doc *tomlx.Doc, env *Env, codecs []TableCodec, top bool) map[string][]Table {
 	out := map[string][]Table{}
-	disc, ok := doc.Table().Sub("discovery")
+	disc, ok := doc.Table(), true
+	if !top {
+		disc, ok = doc.Table().Sub("discovery")
+	}
 	if !ok {
 		return out
 	}
 	for _, c := range codecs {
-		if !disc.Has(c.Name) {
+		if c.Top != top || !disc.Has(c.Name) {
 			continue
 		}
 		if c.Many {

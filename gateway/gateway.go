@@ -71,6 +71,8 @@ type Gateway struct {
 	claims  *claimBook
 	desired *desiredBook
 	audit   *auditLog
+	// ev is what devices report on their own (events.go): the address index, the event log.
+	ev events
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -139,6 +141,8 @@ func New(opts Options) (*Gateway, error) {
 		g.log.Info("twins restored", "count", len(ids), "claims", g.claims.len())
 	}
 	g.audit.prune(time.Now())
+	g.ev.refreshEvery, g.ev.refreshOnMiss = indexRefresh, indexRefreshMiss
+	g.restoreEvents(time.Now())
 	for _, id := range ids {
 		g.sched.Add(id)
 	}
@@ -248,6 +252,7 @@ func (g *Gateway) Observe(s Sighting) string {
 			Detail: c.Field + " differs between " + c.OtherProtocol + " and " + c.Protocol + "; the twin keeps " + merged.Identity.Serial})
 	}
 	g.checkClaim(id, merged)
+	g.addressesChanged()
 	switch {
 	case !known:
 		g.log.Info("device discovered", "device", id, "protocol", s.Protocol, "address", s.Address,
@@ -344,6 +349,7 @@ func (g *Gateway) RunPolling(ctx context.Context) error {
 		}
 	})
 	wg.Wait()
+	g.waitEventPolls()
 	if err := g.Flush(); err != nil {
 		return fmt.Errorf("final write of twins: %w", err)
 	}

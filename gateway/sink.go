@@ -25,6 +25,8 @@ type Sink interface {
 	Readings(deviceID string, at time.Time, values map[string]Value) error
 	// Audit is one audit entry.
 	Audit(AuditEntry) error
+	// Event is one event a device reported on its own (events.go): a trap that a UPS went on battery.
+	Event(Event) error
 }
 
 // SinkFuncs is a Sink from functions; a nil one ignores its call. Tests and small tools use it.
@@ -33,6 +35,7 @@ type SinkFuncs struct {
 	OnPatch    func(Patch)
 	OnReadings func(deviceID string, at time.Time, values map[string]Value)
 	OnAudit    func(AuditEntry)
+	OnEvent    func(Event)
 }
 
 func (f SinkFuncs) Twin(t Twin) error {
@@ -63,6 +66,13 @@ func (f SinkFuncs) Audit(e AuditEntry) error {
 	return nil
 }
 
+func (f SinkFuncs) Event(e Event) error {
+	if f.OnEvent != nil {
+		f.OnEvent(e)
+	}
+	return nil
+}
+
 // discard is the Sink of a gateway without one.
 type discard struct{}
 
@@ -70,6 +80,7 @@ func (discard) Twin(Twin) error                                    { return nil 
 func (discard) Patch(Patch) error                                  { return nil }
 func (discard) Readings(string, time.Time, map[string]Value) error { return nil }
 func (discard) Audit(AuditEntry) error                             { return nil }
+func (discard) Event(Event) error                                  { return nil }
 
 // sendTwin, sendPatch and sendAudit hand state to the sink and log what it could not keep.
 func (g *Gateway) sendTwin(t Twin) {

@@ -24,6 +24,9 @@ type Twin struct {
 	Endpoints     []EndpointRef `json:"endpoints"`
 	FirstSeen     time.Time     `json:"firstSeen"`
 	LastSeen      time.Time     `json:"lastSeen"`
+	// Events are the conditions the device raised with events (events.go): active ones, and cleared
+	// ones for a day.
+	Events []Condition `json:"events,omitempty"`
 }
 
 // TwinIdentity is the identity section: what the device says it is and where it answers.
@@ -156,6 +159,7 @@ func (t *Twin) clone() Twin {
 	c.Desired.Values = maps.Clone(t.Desired.Values)
 	c.DesiredStatus.Properties = maps.Clone(t.DesiredStatus.Properties)
 	c.Endpoints = slices.Clone(t.Endpoints)
+	c.Events = slices.Clone(t.Events)
 	c.Identity.Protocols = slices.Clone(t.Identity.Protocols)
 	c.Identity.Addresses = slices.Clone(t.Identity.Addresses)
 	return c

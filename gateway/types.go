@@ -220,6 +220,9 @@ type Profile struct {
 	Identity any      `json:"identity,omitempty"`
 	Points   []Point  `json:"points"`
 	Methods  []Method `json:"methods,omitempty"`
+	// Events name the notifications the profile's devices send on their own (SNMP traps), in
+	// precedence order: the profile's own, then its bases'.
+	Events []EventRule `json:"events,omitempty"`
 	// Source is the file the profile came from ("embedded:generic.toml" or a path), for messages.
 	Source string `json:"source,omitempty"`
 }

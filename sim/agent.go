@@ -49,6 +49,13 @@ func (d *device) respondCommunity(raw []byte, ver gosnmp.SnmpVersion, mode fault
 		s.malformed.Add(1)
 		return nil
 	}
+	if pkt.PDUType == gosnmp.GetResponse {
+		// The acknowledgement of an inform the device sent (traps.go); an agent answers no Response.
+		if !d.acknowledged(pkt.RequestID) {
+			s.malformed.Add(1)
+		}
+		return nil
+	}
 	var canWrite bool
 	switch pkt.Community {
 	case s.ro:

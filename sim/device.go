@@ -53,6 +53,12 @@ type device struct {
 	// The v3 engine time keeps running: a reboot that reset it would need engine boots to move too.
 	restarts    int
 	restartedAt time.Duration
+	// onBattery is a UPS on battery since onBatterySince (elapsed), after it sent TrapOnBattery.
+	onBattery      bool
+	onBatterySince time.Duration
+
+	// informs are the informs waiting for an acknowledgement, by request id (traps.go).
+	informs sync.Map
 }
 
 // restart is the restart object's SET: the device "reboots" (sysUpTime starts again from zero).

@@ -193,14 +193,19 @@ func buildMIB(k *kindSpec) []entry {
 		add(upsPrefix+".1.4.0", 1, gosnmp.OctetString, str("edgegw-sim 1.0"), nil)
 		add(upsPrefix+".1.5.0", 1, gosnmp.OctetString, func(d *device, _ time.Duration) any { return d.info.Hostname }, nil)
 		add(upsPrefix+".2.1.0", 1, gosnmp.Integer, num(2), nil) // batteryNormal
-		add(upsPrefix+".2.2.0", 1, gosnmp.Integer, num(0), nil)
+		add(upsPrefix+".2.2.0", 1, gosnmp.Integer, func(d *device, el time.Duration) any { return d.secondsOnBattery(el) }, nil)
 		add(upsPrefix+".2.3.0", 1, gosnmp.Integer, func(d *device, el time.Duration) any { return d.charge(el) * 45 / 100 }, nil)
 		add(upsPrefix+".2.4.0", 1, gosnmp.Integer, func(d *device, el time.Duration) any { return d.charge(el) }, nil)
 		add(upsPrefix+".2.5.0", 1, gosnmp.Integer, num(272), nil) // 0.1 V DC
 		add(upsPrefix+".2.7.0", 1, gosnmp.Integer, func(d *device, el time.Duration) any { return d.temperature(el) / 10 }, nil)
 		add(upsPrefix+".3.2.0", 1, gosnmp.Integer, num(1), nil)
 		add(upsPrefix+".3.3.1.3.1", 1, gosnmp.Integer, num(230), nil)
-		add(upsPrefix+".4.1.0", 1, gosnmp.Integer, num(3), nil) // normal
+		add(upsPrefix+".4.1.0", 1, gosnmp.Integer, func(d *device, _ time.Duration) any { // upsOutputSource
+			if d.onBattery {
+				return 5 // battery
+			}
+			return 3 // normal
+		}, nil)
 		add(upsPrefix+".4.2.0", 1, gosnmp.Integer, num(500), nil)
 		add(upsPrefix+".4.3.0", 1, gosnmp.Integer, num(1), nil)
 		add(upsPrefix+".4.4.1.2.1", 1, gosnmp.Integer, num(230), nil)

@@ -10,7 +10,7 @@ import (
 
 // Sink is the gateway.Sink of a daemon whose cloud link is configured: each call becomes one message
 // in the outbox. Twins and their reported patches are state (a newer one replaces an unsent older
-// one of the same device and kind), audit entries are control (never dropped), readings are
+// one of the same device and kind), audit entries and events are control (never dropped), readings are
 // telemetry (the first dropped when the outbox is full).
 func (u *Uplink) Sink() gateway.Sink { return sink{u} }
 
@@ -33,4 +33,8 @@ func (s sink) Readings(id string, at time.Time, vals map[string]gateway.Value) e
 
 func (s sink) Audit(e gateway.AuditEntry) error {
 	return s.u.Publish(outbox.Control, protocol.KindAudit, e.DeviceID, "", protocol.Audit{SchemaVersion: protocol.SchemaVersion, Entry: e})
+}
+
+func (s sink) Event(e gateway.Event) error {
+	return s.u.Publish(outbox.Control, protocol.KindEvent, e.DeviceID, "", protocol.Event{SchemaVersion: protocol.SchemaVersion, Event: e})
 }

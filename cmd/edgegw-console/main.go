@@ -44,6 +44,8 @@ websocket_subprotocol) and the same TLS rules.
 Verbs:
   tail    [--gateway G] [--kind K] [--json] [--count N] [--timeout D]
           print messages as they arrive, one line each
+  events  [--gateway G] [--device D] [--json] [--count N] [--timeout D]
+          print the gateways' events (traps and informs, named) as they arrive
   health  --gateway G [--wait 30s] [--json]
           wait for the gateway's next health message and print it
   twin    --device D [--gateway G] [--wait 30s]
@@ -101,6 +103,7 @@ type (
 func verbs() []verb {
 	return []verb{
 		{"tail", "tail [--gateway G] [--kind K] [--json] [--count N] [--timeout D]", tailHelp, tailVerb},
+		{"events", "events [--gateway G] [--device D] [--json] [--count N] [--timeout D]", eventsHelp, eventsVerb},
 		{"health", "health --gateway G [--wait 30s] [--json]", healthHelp, healthVerb},
 		{"twin", "twin --device D [--gateway G] [--wait 30s]", twinHelp, twinVerb},
 		{"set", "set --device D [--gateway G] [--version N] [--wait 30s] key=value...", setHelp, setVerb},

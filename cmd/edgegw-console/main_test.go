@@ -467,3 +467,33 @@ func TestParseValue(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]gateway.Value{"k": gateway.String("a=b"), "x": gateway.Number(1)}, m)
 }
+
+func TestEvents(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	at := time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC)
+	ev := func(name string, active bool, clears ...string) protocol.Event {
+		return protocol.Event{SchemaVersion: 1, Event: gateway.Event{ID: "0000000000000000000000" + name[:2], DeviceID: device, Name: name,
+			Severity: "critical", Time: at, Source: "127.0.10.3:161", TrapOID: ".1.3.6.1.2.1.33.2.1", Active: active, Clears: clears, Protocol: "snmp"}}
+	}
+	s.publish(t,
+		env(protocol.KindHealth, "gw1", "", "h1", health("gw1")),
+		env(protocol.KindEvent, "gw1", device, "e1", ev("onBattery", true)),
+		env(protocol.KindEvent, "gw2", device, "e2", ev("other", false)),
+		env(protocol.KindEvent, "gw1", device, "e3", ev("powerRestored", false, "onBattery")),
+	)
+	r := s.console("events", "--gateway", "gw1", "--timeout", "1s")
+	require.Equal(t, 0, r.code, r)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 2, r)
+	require.Equal(t, "2026-11-23T18:00:00.000Z gw1 mac-001122aabbcc critical onBattery active trap=.1.3.6.1.2.1.33.2.1 from=127.0.10.3:161", lines[0])
+	require.Contains(t, lines[1], "powerRestored clears=onBattery")
+
+	s.publish(t, env(protocol.KindEvent, "gw1", device, "e4", ev("onBattery", true)))
+	r = s.console("events", "--json", "--count", "1")
+	require.Equal(t, 0, r.code, r)
+	var e gateway.Event
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &e))
+	require.Equal(t, "onBattery", e.Name)
+	require.True(t, e.Active)
+}

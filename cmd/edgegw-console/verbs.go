@@ -87,39 +87,49 @@ func tailVerb(fs *flag.FlagSet) prepare {
 			return nil, usagef("--timeout must not be negative")
 		}
 		return func(ctx context.Context, c *console) error {
-			printed := 0
-			for *count == 0 || printed < *count {
-				wctx, cancel := withOptionalTimeout(ctx, *timeout)
-				env, err := c.next(wctx)
-				cancel()
-				switch {
-				case err == nil:
-				case ctx.Err() != nil:
-					return nil // interrupted: a normal way to stop tail
-				case errors.Is(err, context.DeadlineExceeded):
-					if printed == 0 {
-						return failure{fmt.Sprintf("edgegw-console tail: no matching message within %s", *timeout)}
-					}
-					return nil
-				default:
-					return err
-				}
+			return follow(ctx, c, *count, *timeout, "tail: no matching message", func(env protocol.Envelope) (bool, error) {
 				if (*gw != "" && env.GatewayID != *gw) || (*kind != "" && env.Kind != *kind) {
-					continue
+					return false, nil
 				}
 				if *asJSON {
-					err = printJSONLine(c.stdout, env)
-				} else {
-					err = printLine(c.stdout, env)
+					return true, printJSONLine(c.stdout, env)
 				}
-				if err != nil {
-					return err
-				}
-				printed++
-			}
-			return nil
+				return true, printLine(c.stdout, env)
+			})
 		}, nil
 	}
+}
+
+// follow reads messages and hands each to show, which says whether it printed it, until count are
+// printed (0: no limit), timeout passes without one (an error when none at all was: exit 1), or ctx
+// ends (interrupted: a normal way to stop).
+func follow(ctx context.Context, c *console, count int, timeout time.Duration, what string, show func(protocol.Envelope) (bool, error)) error {
+	printed := 0
+	for count == 0 || printed < count {
+		wctx, cancel := withOptionalTimeout(ctx, timeout)
+		env, err := c.next(wctx)
+		cancel()
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, context.DeadlineExceeded):
+			if printed == 0 {
+				return failure{fmt.Sprintf("edgegw-console %s within %s", what, timeout)}
+			}
+			return nil
+		default:
+			return err
+		}
+		shown, err := show(env)
+		if err != nil {
+			return err
+		}
+		if shown {
+			printed++
+		}
+	}
+	return nil
 }
 
 func withOptionalTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
@@ -591,4 +601,66 @@ func (t *tally) print(w io.Writer, asJSON bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+const eventsHelp = `Prints the event messages arriving on up_address, one line each: the event's time (UTC),
+gateway-id, device-id, severity, name (with [instance]), "active" while the condition it raised
+lasts, "clears=" and the conditions it ended, the trap OID and the sender. With --json, the event
+object, one per line. Other messages are consumed but not printed. --count and --timeout stop it
+as for tail.
+`
+
+func eventsVerb(fs *flag.FlagSet) prepare {
+	gw := fs.String("gateway", "", "print only this gateway's events")
+	dev := fs.String("device", "", "print only this device's events")
+	asJSON := fs.Bool("json", false, "one JSON event per line")
+	count := fs.Int("count", 0, "stop after this many printed events (0 = no limit)")
+	timeout := fs.Duration("timeout", 0, "stop after this long without a printed event (0 = never)")
+	return func(args []string) (action, error) {
+		if len(args) > 0 {
+			return nil, usagef("unexpected argument %q", args[0])
+		}
+		if *count < 0 || *timeout < 0 {
+			return nil, usagef("--count and --timeout must not be negative")
+		}
+		return func(ctx context.Context, c *console) error {
+			return follow(ctx, c, *count, *timeout, "events: no event", func(env protocol.Envelope) (bool, error) {
+				if env.Kind != protocol.KindEvent || (*gw != "" && env.GatewayID != *gw) || (*dev != "" && env.DeviceID != *dev) {
+					return false, nil
+				}
+				var b protocol.Event
+				if err := json.Unmarshal(env.Body, &b); err != nil {
+					fmt.Fprintf(c.stderr, "edgegw-console events: message %s: %v\n", env.MessageID, err)
+					return false, nil
+				}
+				if !*asJSON {
+					printEvent(c.stdout, env.GatewayID, b.Event)
+					return true, nil
+				}
+				line, err := json.Marshal(b.Event)
+				if err != nil {
+					return false, err
+				}
+				_, err = fmt.Fprintf(c.stdout, "%s\n", line)
+				return true, err
+			})
+		}, nil
+	}
+}
+
+// printEvent writes the one-line form of an event.
+func printEvent(w io.Writer, gatewayID string, e gateway.Event) {
+	name := e.Name
+	if e.Instance != "" {
+		name += "[" + e.Instance + "]"
+	}
+	var extra []string
+	if e.Active {
+		extra = append(extra, "active")
+	}
+	if len(e.Clears) > 0 {
+		extra = append(extra, "clears="+strings.Join(e.Clears, ","))
+	}
+	fmt.Fprintf(w, "%s %s %s %-8s %s %s trap=%s from=%s\n", e.Time.UTC().Format("2006-01-02T15:04:05.000Z"), orDash(gatewayID),
+		orDash(e.DeviceID), e.Severity, name, orDash(strings.Join(extra, " ")), orDash(e.TrapOID), orDash(e.Source))
 }

@@ -7,6 +7,7 @@
 //	edgegw-sim --snmp 10 --devices-csv -         # also print a claim list
 //	edgegw-sim --snmp 20 --modbus 4 --listen 127.0.10.0/27  # Modbus on 127.0.10.21..24, port 1502
 //	ip netns exec demo edgegw-sim --snmp 6 --mdns-netns demo  # displays and projectors also on mDNS
+//	edgegw-sim --snmp 6 --listen 127.0.10.0/24 --traps-to 127.0.0.1:10162 --trap-rate 0.5  # and traps
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -53,6 +55,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		v3Auth    = fs.String("v3-auth-pass", "authpass123", "SNMPv3 authentication passphrase")
 		v3Priv    = fs.String("v3-priv-pass", "privpass123", "SNMPv3 privacy passphrase; empty allows authNoPriv only")
 		seed      = fs.Int64("seed", 1, "identity seed: same seed, same MACs and serials")
+		trapsTo   = fs.String("traps-to", "", "send SNMPv2c traps from the devices to this loopback address:port (a gateway's [traps] listen): UPSes go on battery and back, displays and projectors lose their link and get it back")
+		trapRate  = fs.Float64("trap-rate", 1, "traps per second, all devices together (0.01..1000), with --traps-to")
+		informs   = fs.Bool("informs", false, "with --traps-to, send informs (sent again until acknowledged) instead of traps")
 		verbose   = fs.Bool("v", false, "log at debug level")
 	)
 	fs.Usage = func() {
@@ -78,6 +83,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *nModbus < 0 || *nModbus > sim.MaxDevices {
 		return usage("--modbus must be 0..%d", sim.MaxDevices)
+	}
+	var trapTo netip.AddrPort
+	if *trapsTo != "" {
+		ap, err := netip.ParseAddrPort(*trapsTo)
+		if err != nil || !ap.Addr().Unmap().IsLoopback() || ap.Port() == 0 {
+			return usage("--traps-to %q: want a loopback address and port, such as 127.0.0.1:10162", *trapsTo)
+		}
+		trapTo = ap
+	}
+	if *trapRate < 0.01 || *trapRate > 1000 {
+		return usage("--trap-rate must be 0.01..1000 a second")
 	}
 	if *mbPort < 0 {
 		*mbPort = 15200
@@ -152,6 +168,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	printModbus(out, mbDevices)
 	if *v3User != "" {
 		fmt.Fprintf(out, "v3 users %s (SHA/AES-128) and %s256 (SHA-256/AES-128)\n", *v3User, *v3User)
+	}
+	trapsDone := make(chan error, 1)
+	if trapTo.IsValid() {
+		tctx, stopTraps := context.WithCancel(ctx)
+		defer func() { stopTraps(); <-trapsDone }()
+		go func() {
+			trapsDone <- site.RunTraps(tctx, sim.TrapOptions{To: trapTo, Rate: *trapRate, Inform: *informs})
+		}()
+		kind := "traps"
+		if *informs {
+			kind = "informs"
+		}
+		fmt.Fprintf(out, "sending %s to %s, %g a second\n", kind, trapTo, *trapRate)
+	} else {
+		trapsDone <- nil
 	}
 	fmt.Fprintln(out, "ready; stop with SIGINT or SIGTERM")
 

@@ -168,29 +168,16 @@ func cmdAudit(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	q := url.Values{}
-	if *device != "" {
-		q.Set("device", *device)
-	}
-	if *since != "" {
-		if d, err := time.ParseDuration(*since); err == nil {
-			q.Set("since", time.Now().Add(-d).UTC().Format(time.RFC3339))
-		} else if _, err := time.Parse(time.RFC3339, *since); err == nil {
-			q.Set("since", *since)
-		} else {
-			return usagef("edgegw audit: --since %q is neither a time (RFC 3339) nor a duration", *since)
-		}
+	q, err := logQuery("audit", *device, *since)
+	if err != nil {
+		return err
 	}
 	cfg, err := protocols().loadConfig(*cfgPath, stderr)
 	if err != nil {
 		return err
 	}
-	out, err := adminCall(cfg.Gateway.StateDir, http.MethodGet, "/api/audit?"+q.Encode(), nil)
+	es, err := adminGet[[]gateway.AuditEntry](cfg.Gateway.StateDir, "/api/audit?"+q.Encode())
 	if err != nil {
-		return err
-	}
-	var es []gateway.AuditEntry
-	if err := json.Unmarshal(out, &es); err != nil {
 		return err
 	}
 	if *asJSON {

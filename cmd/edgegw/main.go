@@ -41,6 +41,8 @@ Usage:
                                            claim devices by MAC + serial (see edgegw claim --help)
   edgegw audit [--device D] [--since T] [--json] --config FILE
                                            who changed what, when
+  edgegw events [--device D] [--since T] [--json] [--stats] --config FILE
+                                           what devices reported on their own (SNMP traps, informs)
   edgegw cloud enable|disable|status --config FILE
                                            switch the cloud uplink of the running daemon, or show its health
   edgegw status [--json] --config FILE     is it healthy? (exit 0 healthy, 1 not running, 3 degraded)
@@ -90,6 +92,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdAdmin(args[1:], stdout, stderr)
 	case "claim":
 		err = cmdClaim(args[1:], stdout, stderr)
+	case "events":
+		err = cmdEvents(args[1:], stdout, stderr)
 	case "audit":
 		err = cmdAudit(args[1:], stdout, stderr)
 	case "profile":

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -168,7 +170,26 @@ func profileShow(w io.Writer, p *gateway.Profile, asJSON bool) error {
 	for _, m := range p.Methods {
 		fmt.Fprintf(w, "  method %s: set %s (%s) = %s\n", m.Name, addressText(m.Address), m.Type, m.Value)
 	}
+	for _, e := range p.Events {
+		fmt.Fprintf(w, "  event %s (%s): %s", e.Name, e.Severity, matchText(e.Match))
+		if e.Clear != nil {
+			fmt.Fprintf(w, "; cleared by %s", matchText(e.Clear))
+		}
+		if len(e.Set) > 0 {
+			fmt.Fprintf(w, "; sets %s", formatSet(e.Set))
+		}
+		fmt.Fprintln(w)
+	}
 	return nil
+}
+
+// formatSet renders an event's set values as "a=1 b=on", sorted.
+func formatSet(vals map[string]gateway.Value) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		parts = append(parts, k+"="+vals[k].String())
+	}
+	return strings.Join(parts, " ")
 }
 
 func addressText(a gateway.Address) string {

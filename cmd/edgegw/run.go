@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -138,7 +140,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 		src.Uplink, src.Outbox = up, ob
 	}
 	met.Register(src)
-	adm, err := admin.New(adminOptions(cfg, lib, gw, db, up, sw, health, met, log))
+	adm, err := admin.New(adminOptions(cfg, lib, gw, db, up, sw, health, met, drv.listeners, log))
 	if err != nil {
 		return err
 	}
@@ -147,12 +149,16 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 		return err
 	}
 
-	// In stopping order: intake first, delivery last.
-	parts := []supervise.Part{
-		{Name: "admin", Run: adm.Run},
-		{Name: "discovery", Run: gw.RunDiscovery},
-		{Name: "polling", Run: gw.RunPolling},
+	// In stopping order: intake first, delivery last. A listener's queued events are recorded before
+	// polling stops and the twins are written.
+	parts := []supervise.Part{{Name: "admin", Run: adm.Run}}
+	for _, name := range slices.Sorted(maps.Keys(drv.listeners)) {
+		l := drv.listeners[name]
+		parts = append(parts, supervise.Part{Name: name + " listener", Run: func(ctx context.Context) error { return l.Listen(ctx, gw) }})
 	}
+	parts = append(parts,
+		supervise.Part{Name: "discovery", Run: gw.RunDiscovery},
+		supervise.Part{Name: "polling", Run: gw.RunPolling})
 	if up != nil {
 		parts = append(parts, supervise.Part{Name: "uplink", Run: up.Run})
 	}
@@ -204,7 +210,7 @@ func (s *cloudSwitch) set(on bool) error {
 
 // adminOptions are what the admin side (page, API, metrics) shows and changes.
 func adminOptions(cfg *config.Config, lib gateway.Profiles, gw *gateway.Gateway, db *store.DB, up *uplink.Uplink,
-	sw *cloudSwitch, health func() protocol.Health, met *metrics.Metrics, log *slog.Logger) admin.Options {
+	sw *cloudSwitch, health func() protocol.Health, met *metrics.Metrics, listeners map[string]gateway.Listener, log *slog.Logger) admin.Options {
 	opts := admin.Options{
 		Gateway:  gw,
 		Profiles: lib,
@@ -224,6 +230,16 @@ func adminOptions(cfg *config.Config, lib gateway.Profiles, gw *gateway.Gateway,
 		Config:     cfg.Admin,
 		Version:    Version(),
 		Logger:     log,
+		// The counts of every listener that keeps them (the SNMP trap receiver), by protocol.
+		Listeners: func() []gateway.ListenerStats {
+			out := []gateway.ListenerStats{}
+			for _, name := range slices.Sorted(maps.Keys(listeners)) {
+				if s, ok := listeners[name].(gateway.StatsReporter); ok {
+					out = append(out, s.ListenerStats())
+				}
+			}
+			return out
+		},
 	}
 	if up != nil {
 		opts.SetCloud = sw.set

@@ -33,11 +33,13 @@ func protocols() protoSet {
 // are all a protocol takes.
 type protoSet []protocol.Spec
 
-// tableCodecs are the protocols' [discovery.NAME] table readers, for config.Load.
+// tableCodecs are the protocols' [discovery.NAME] table readers and their drivers' own top-level
+// tables ([traps]), for config.Load.
 func (ps protoSet) tableCodecs() []config.TableCodec {
 	var out []config.TableCodec
 	for _, s := range ps {
 		out = append(out, s.Config)
+		out = append(out, s.Tables...)
 	}
 	return out
 }
@@ -74,7 +76,9 @@ func (ps protoSet) names() []string {
 type drivers struct {
 	discoverers []gateway.Discoverer
 	pollers     map[string]gateway.Poller
-	closers     []func() error
+	// listeners receive what devices send on their own (SNMP traps), by protocol name.
+	listeners map[string]gateway.Listener
+	closers   []func() error
 }
 
 // Close closes every driver.
@@ -86,14 +90,21 @@ func (d *drivers) Close() {
 
 // newDrivers builds a driver for every protocol the configuration has tables of.
 func (ps protoSet) newDrivers(cfg *config.Config, lib *profile.Library, log *slog.Logger, progress func(done, total int)) (*drivers, error) {
-	ds := &drivers{pollers: map[string]gateway.Poller{}}
+	ds := &drivers{pollers: map[string]gateway.Poller{}, listeners: map[string]gateway.Listener{}}
 	for _, s := range ps {
 		tables := cfg.Discovery.Tables[s.Name]
-		if len(tables) == 0 {
+		top := map[string][]config.Table{}
+		for _, c := range s.Tables {
+			if ts := cfg.Tables[c.Name]; len(ts) > 0 {
+				top[c.Name] = ts
+			}
+		}
+		if len(tables) == 0 && len(top) == 0 {
 			continue
 		}
-		d, err := s.New(protocol.Options{Tables: tables, Profiles: lib, MaxAddresses: cfg.Discovery.MaxAddresses,
-			Concurrency: max(cfg.Discovery.Concurrency, cfg.Polling.Concurrency), Progress: progress, Logger: log})
+		d, err := s.New(protocol.Options{Tables: tables, Top: top, GatewayID: cfg.Gateway.ID, Profiles: lib,
+			MaxAddresses: cfg.Discovery.MaxAddresses, Concurrency: max(cfg.Discovery.Concurrency, cfg.Polling.Concurrency),
+			Progress: progress, Logger: log})
 		if err != nil {
 			ds.Close()
 			return nil, err
@@ -101,6 +112,9 @@ func (ps protoSet) newDrivers(cfg *config.Config, lib *profile.Library, log *slo
 		ds.discoverers = append(ds.discoverers, d)
 		ds.pollers[s.Name] = d
 		ds.closers = append(ds.closers, d.Close)
+		if l, ok := d.(gateway.Listener); ok && len(top) > 0 {
+			ds.listeners[s.Name] = l
+		}
 	}
 	return ds, nil
 }

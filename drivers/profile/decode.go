@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/netip"
@@ -31,6 +32,9 @@ type rawProfile struct {
 	doc     *tomlx.Doc
 	key     string   // its key path, "profile[2]"
 	extKeys []string // the key path of each extends element
+	// setKeys is, for each own event, the key path of its set table ("" without one): its values are
+	// checked against the points once extends is resolved.
+	setKeys []string
 }
 
 // errorf makes a placed error about raw, at key (a path inside its document).
@@ -113,7 +117,7 @@ func (d *decoder) profile(t tomlx.Table) *rawProfile {
 	r := &rawProfile{doc: d.doc, key: t.Path}
 	p := &r.prof
 	p.Source = d.doc.Source
-	t.Known("name", "description", "kind", "protocol", "manufacturer", "extends", "match", "identity", "point", "method")
+	t.Known("name", "description", "kind", "protocol", "manufacturer", "extends", "match", "identity", "point", "method", "event")
 	d.proto = DefaultProtocol
 	if proto, ok := t.String("protocol"); ok {
 		d.proto = proto
@@ -200,7 +204,117 @@ func (d *decoder) profile(t tomlx.Table) *rawProfile {
 		first[method.Name] = mt.Key("name")
 		p.Methods = append(p.Methods, method)
 	}
+	if t.Has("event") {
+		ec, ok := d.codec.(protocol.EventCodec)
+		if !ok {
+			t.KeyErrorf("event", "protocol %q has no events: a %s device sends nothing on its own", d.proto, d.proto)
+			return r
+		}
+		for _, et := range t.Tables("event") {
+			if ev, ok := d.event(et, ec); ok {
+				p.Events = append(p.Events, ev)
+				setKey := ""
+				if et.Has("set") {
+					setKey = et.Key("set")
+				}
+				r.setKeys = append(r.setKeys, setKey)
+			}
+		}
+	}
 	return r
+}
+
+// eventKeys are the protocol-neutral keys of an event.
+var eventKeys = []string{"name", "severity", "description", "set"}
+
+// event decodes one [[profile.event]]: the neutral keys here, the protocol's through its codec.
+func (d *decoder) event(t tomlx.Table, ec protocol.EventCodec) (gateway.EventRule, bool) {
+	var e gateway.EventRule
+	d.known(t, slices.Concat(eventKeys, ec.EventKeys()), "event")
+	// Missing keys are one message: the table's errors are kept one per key.
+	var missing []string
+	for _, k := range []string{"name", "severity"} {
+		if !t.Has(k) {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("", "event has no %s (severity: %s)", strings.Join(missing, " and no "), strings.Join(gateway.Severities, ", "))
+	}
+	name, ok := t.String("name")
+	if ok && !memberNameRE.MatchString(name) {
+		t.Errorf("name", "event name %q is not camelCase (a lower-case letter, then letters and digits)", name)
+		ok = false
+	}
+	e.Name = name
+	if sev, present := t.String("severity"); present {
+		if gateway.SeverityRank(sev) < 0 {
+			t.Errorf("severity", "unknown severity %q (known: %s)", sev, strings.Join(gateway.Severities, ", "))
+			ok = false
+		}
+		e.Severity = sev
+	} else {
+		ok = false
+	}
+	e.Description, _ = t.String("description")
+	if st, present := t.Sub("set"); present {
+		if len(st.M) == 0 {
+			st.Errorf("", "set is empty: leave it out")
+		}
+		e.Set = map[string]gateway.Value{}
+		for _, k := range st.Keys() {
+			switch v := st.M[k].(type) {
+			case string:
+				e.Set[k] = gateway.String(v)
+			case int64:
+				e.Set[k] = gateway.Number(float64(v))
+			case float64:
+				e.Set[k] = gateway.Number(v)
+			case bool:
+				e.Set[k] = gateway.Bool(v)
+			default:
+				st.Errorf(k, "must be a string, number or boolean, got %s", tomlx.Describe(v, true))
+			}
+		}
+	}
+	match, clear := ec.Event(t, fmt.Sprintf("event %q", name))
+	if match == nil {
+		return e, false
+	}
+	e.Match, e.Clear = match, clear
+	return e, ok
+}
+
+// checkSet reports an event's set value that names no point of the profile, or does not suit the
+// point's type.
+func checkSet(p *gateway.Profile, set map[string]gateway.Value, report func(name, format string, args ...any)) {
+	for _, name := range slices.Sorted(maps.Keys(set)) {
+		v := set[name]
+		pt := p.Point(name)
+		if pt == nil {
+			report(name, "set names %q, which is not a point of profile %q", name, p.Name)
+			continue
+		}
+		switch {
+		case pt.Type == gateway.TypeEnum:
+			if v.Kind != gateway.KindString || !slices.Contains(slices.Collect(maps.Values(pt.Enum)), v.Str) {
+				names := slices.Sorted(maps.Values(pt.Enum))
+				report(name, "point %q is an enum: set it to one of %s", name, strings.Join(names, ", "))
+			}
+		case pt.Type == gateway.TypeBool:
+			if v.Kind != gateway.KindBool {
+				report(name, "point %q is a bool: set it to true or false", name)
+			}
+		case pt.Type.Numeric():
+			if v.Kind != gateway.KindNumber {
+				report(name, "point %q is a number (%s): set it to a number", name, pt.Type)
+			}
+		default:
+			if v.Kind != gateway.KindString {
+				report(name, "point %q is of type %q: set it to a string", name, pt.Type)
+			}
+		}
+	}
 }
 
 // known reports the unknown keys of a protocol section, saying so when a key belongs to another
@@ -236,6 +350,10 @@ func (d *decoder) keyProtocol(key, section string) string {
 			keys = c.MatchKeys()
 		case "identity":
 			keys = c.IdentityKeys()
+		case "event":
+			if ec, ok := c.(protocol.EventCodec); ok {
+				keys = ec.EventKeys()
+			}
 		}
 		if slices.Contains(keys, key) {
 			return name

@@ -1,11 +1,13 @@
 package profile
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/internal/tomlx"
 )
 
 // resolved is a profile with its bases folded in, and for each point and method the profile that
@@ -14,6 +16,9 @@ type resolved struct {
 	p          *gateway.Profile
 	pointFrom  []string
 	methodFrom []string
+	// eventFrom is, for each event, the profile that defined it and its place there ("ups-mib#3"): a
+	// base reached along two paths brings its events once.
+	eventFrom []string
 }
 
 type resolver struct {
@@ -153,6 +158,28 @@ func (r *resolver) resolve(name string) *resolved {
 	}
 	if p.Points == nil {
 		p.Points = []gateway.Point{}
+	}
+	// Events: the profile's own first (they take precedence when a notification matches several), then
+	// each base's in extends order. Set values must name the profile's points.
+	for i, e := range own.Events {
+		e.Set = maps.Clone(e.Set)
+		p.Events = append(p.Events, e)
+		res.eventFrom = append(res.eventFrom, fmt.Sprintf("%s#%d", own.Name, i))
+		if i < len(raw.setKeys) && raw.setKeys[i] != "" {
+			key := raw.setKeys[i]
+			checkSet(p, e.Set, func(n, format string, args ...any) {
+				r.errs = append(r.errs, raw.doc.NewError(tomlx.JoinKey(key, n), false, format, args...))
+			})
+		}
+	}
+	for _, b := range bases {
+		for i, e := range b.p.Events {
+			if slices.Contains(res.eventFrom, b.eventFrom[i]) {
+				continue
+			}
+			p.Events = append(p.Events, e)
+			res.eventFrom = append(res.eventFrom, b.eventFrom[i])
+		}
 	}
 	r.done[name] = res
 	return res

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
@@ -87,6 +88,8 @@ type Options struct {
 	Progress func(done, total int)
 	// Logger receives debug detail; nil discards.
 	Logger *slog.Logger
+	// Traps configure the trap and inform receiver (Listen); nil: none.
+	Traps *TrapOptions
 }
 
 // Driver discovers and polls SNMP agents. It is safe for concurrent use.
@@ -100,11 +103,15 @@ type Driver struct {
 	res    sync.Map             // identity expression -> *regexp.Regexp
 	match  *matcher
 	closed sync.Once
+	// rules name the traps the receiver gets (events.go); recv is the receiver once it listens.
+	rules *rules
+	recv  atomic.Pointer[receiver]
 }
 
 var (
 	_ gateway.Discoverer = (*Driver)(nil)
 	_ gateway.Poller     = (*Driver)(nil)
+	_ gateway.Listener   = (*Driver)(nil)
 )
 
 // New checks the options and makes a driver. It opens no socket until the first request.
@@ -153,6 +160,7 @@ func New(opts Options) (*Driver, error) {
 		return nil, err
 	}
 	d.match = m
+	d.rules = newRules(opts.Profiles)
 	return d, nil
 }
 

@@ -15,6 +15,7 @@ func Spec() protocol.Spec {
 		Name:    Protocol,
 		Rank:    10,
 		Config:  config.TableCodec{Name: Protocol, Many: true, Decode: decodeTable, Keys: tableKeys},
+		Tables:  []config.TableCodec{{Name: trapsTable, Top: true, Decode: decodeTraps, Keys: trapsKeys}},
 		Target:  targetTable,
 		Profile: profileCodec{},
 		New: func(o protocol.Options) (protocol.Driver, error) {
@@ -26,8 +27,16 @@ func Spec() protocol.Spec {
 				}
 				groups = append(groups, tb.group())
 			}
+			var traps *TrapOptions
+			for _, t := range o.Top[trapsTable] {
+				tt, ok := t.(*TrapsTable)
+				if !ok {
+					return nil, fmt.Errorf("snmp: a %T is not a [traps] table", t)
+				}
+				traps = tt.trapOptions(groups, o.GatewayID)
+			}
 			return New(Options{Groups: groups, MaxAddresses: o.MaxAddresses, Concurrency: o.Concurrency,
-				Profiles: o.Profiles, Progress: o.Progress, Logger: o.Logger})
+				Profiles: o.Profiles, Progress: o.Progress, Logger: o.Logger, Traps: traps})
 		},
 	}
 }

@@ -26,6 +26,9 @@ type Spec struct {
 	Rank int
 	// Config reads the protocol's [discovery.NAME] tables. Its Name is Name.
 	Config config.TableCodec
+	// Tables read the driver's own top-level tables, if it has any (SNMP's [traps]); each has Top set.
+	// New gets what they decoded in Options.Top.
+	Tables []config.TableCodec
 	// Target turns a --target URL of this scheme into one table of the kind Config decodes; index
 	// numbers it among the targets ("target[2]"), which becomes its credential reference. Errors never
 	// repeat the URL's user information (an SNMP community, a password).
@@ -41,6 +44,11 @@ type Spec struct {
 type Options struct {
 	// Tables are the protocol's configuration tables, as its TableCodec decoded them.
 	Tables []config.Table
+	// Top are the driver's own top-level tables (Spec.Tables), by name; absent when not configured.
+	Top map[string][]config.Table
+	// GatewayID is the gateway's id ([gateway] id), for what a driver must derive from it (SNMP's
+	// engine id as a notification receiver); empty for one-off commands.
+	GatewayID string
 	// Profiles are the loaded profiles (all protocols'; a driver matches devices to its own).
 	Profiles gateway.Profiles
 	// MaxAddresses bounds one discovery pass over all of the driver's tables.
@@ -54,7 +62,7 @@ type Options struct {
 }
 
 // Driver is a built protocol driver: it finds devices and reads their points. Optional abilities are
-// the gateway's interfaces, asserted: gateway.Writer, gateway.Reidentifier.
+// the gateway's interfaces, asserted: gateway.Writer, gateway.Reidentifier, gateway.Listener.
 type Driver interface {
 	gateway.Discoverer
 	gateway.Poller
@@ -86,4 +94,16 @@ type ProfileCodec interface {
 	// MergeIdentity merges a base's identity (from) into what the profile has so far (dst, nil at
 	// first), as extends does: the bases in order, the profile's own last.
 	MergeIdentity(dst, from any) any
+}
+
+// EventCodec is a ProfileCodec whose protocol has notifications that devices send on their own (SNMP
+// traps): it reads the protocol's keys of a profile's [[profile.event]] tables. The profile loader
+// reads the neutral ones (name, severity, description, set); a protocol without it has no events.
+type EventCodec interface {
+	// EventKeys are the protocol's keys of an event ("trap", "when", "clear", ...).
+	EventKeys() []string
+	// Event decodes which notifications are the event (match) and which end it (clear, nil for a
+	// momentary event); what names it for messages ("event \"onBattery\""). It reports problems
+	// through t and returns a nil match then.
+	Event(t tomlx.Table, what string) (match, clear any)
 }

@@ -183,6 +183,13 @@ type Audit struct {
 	Entry         gateway.AuditEntry `json:"entry"`
 }
 
+// Event is the body of an event message: one thing a device reported on its own (an SNMP trap or
+// inform), named by the device's profile (docs/traps.md).
+type Event struct {
+	SchemaVersion int           `json:"schemaVersion"`
+	Event         gateway.Event `json:"event"`
+}
+
 // TwinFull is the body of a twin-full message (on request, and when a device is first sent up).
 type TwinFull struct {
 	SchemaVersion int          `json:"schemaVersion"`
