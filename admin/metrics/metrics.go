@@ -48,6 +48,8 @@ type Sources struct {
 	Gateway   Gateway
 	Uplink    Uplink
 	Outbox    Outbox
+	// Listeners returns what each event listener (the SNMP trap receiver) counted; nil: none.
+	Listeners func() []gateway.ListenerStats
 }
 
 // upKinds are the message kinds that go up, shown at zero before the first of each.
@@ -190,12 +192,14 @@ var (
 	descPollErrorsAll = desc("edgegw_device_poll_failures_total", "Device polls that got no value at all (all protocols of a device together).")
 	descPasses        = desc("edgegw_discovery_passes_total", "Discovery passes since start.")
 	descLastDiscovery = desc("edgegw_discovery_last_time_seconds", "When the last discovery pass ended, in seconds since the Unix epoch (0 before the first).")
+	descNotifsIn      = desc("edgegw_notifications_received_total", "Datagrams the event listener (SNMP traps and informs) received, by protocol.", "protocol")
+	descNotifs        = desc("edgegw_notifications_total", "What became of the notifications the event listener received, by protocol and outcome (accepted, rate_limited, bad_community, unknown_source, ...; docs/traps.md).", "protocol", "outcome")
 )
 
 func (c scrape) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descStart, descConnected, descEnabled, descStateSince, descReconnects,
 		descSent, descAcked, descDropped, descOutboxMsgs, descOutboxBytes, descOutboxMax, descDeadLettered, descDevices,
-		descByProtocol, descFailing, descPolls, descPollErrorsAll, descPasses, descLastDiscovery} {
+		descByProtocol, descFailing, descPolls, descPollErrorsAll, descPasses, descLastDiscovery, descNotifsIn, descNotifs} {
 		ch <- d
 	}
 }
@@ -246,6 +250,17 @@ func (c scrape) Collect(ch chan<- prometheus.Metric) {
 	gauge(descOutboxMax, float64(ob.MaxBytes))
 	counter(descDeadLettered, float64(ob.DeadLettered))
 
+	if src.Listeners != nil {
+		for _, l := range src.Listeners() {
+			for outcome, n := range l.Counts {
+				if outcome == "received" {
+					counter(descNotifsIn, float64(n), l.Protocol)
+				} else {
+					counter(descNotifs, float64(n), l.Protocol, outcome)
+				}
+			}
+		}
+	}
 	if src.Gateway == nil {
 		return
 	}

@@ -88,7 +88,10 @@ func TestExposition(t *testing.T) {
 	gw.Observe(gateway.Sighting{Protocol: "mdns", Address: "display-01.local", Identity: gateway.Identity{MAC: "02:00:00:00:00:01"}})
 	m := New([]string{"snmp", "modbus", "mdns"})
 	m.Register(Sources{GatewayID: "gw-1", Version: "1.2.3", Started: time.Unix(1700000000, 0), Gateway: gw,
-		Uplink: fakeUplink{}, Outbox: fakeOutbox{}})
+		Uplink: fakeUplink{}, Outbox: fakeOutbox{},
+		Listeners: func() []gateway.ListenerStats {
+			return []gateway.ListenerStats{{Protocol: "snmp", Counts: map[string]uint64{"received": 7, "accepted": 5, "rate_limited": 2}}}
+		}})
 	m.PollDone("snmp", 30*time.Millisecond, nil)
 	m.PollDone("snmp", 2*time.Second, errors.New("no answer"))
 	m.DiscoveryDone(3*time.Second, map[string]int{"snmp": 3, "mdns": 1}, 2)
@@ -126,6 +129,8 @@ func TestExposition(t *testing.T) {
 		"edgegw_discovery_target_errors":          dto.MetricType_GAUGE,
 		"edgegw_store_flush_duration_seconds":     dto.MetricType_HISTOGRAM,
 		"edgegw_store_flush_errors_total":         dto.MetricType_COUNTER,
+		"edgegw_notifications_received_total":     dto.MetricType_COUNTER,
+		"edgegw_notifications_total":              dto.MetricType_COUNTER,
 	}
 	for name, typ := range want {
 		f, ok := fams[name]
@@ -156,6 +161,8 @@ func TestExposition(t *testing.T) {
 	require.Equal(t, 3.0, value(t, fams["edgegw_discovery_devices_found"], "protocol", "snmp"))
 	require.Equal(t, 2.0, value(t, fams["edgegw_discovery_target_errors"]))
 	require.Equal(t, 1.0, value(t, fams["edgegw_store_flush_duration_seconds"]))
+	require.Equal(t, 7.0, value(t, fams["edgegw_notifications_received_total"], "protocol", "snmp"))
+	require.Equal(t, 2.0, value(t, fams["edgegw_notifications_total"], "protocol", "snmp", "outcome", "rate_limited"))
 	require.NoError(t, m.LastFlushError())
 	m.FlushDone(time.Millisecond, 1, errors.New("disk full"))
 	require.EqualError(t, m.LastFlushError(), "disk full")

@@ -139,6 +139,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 	if up != nil {
 		src.Uplink, src.Outbox = up, ob
 	}
+	src.Listeners = listenerStats(drv.listeners)
 	met.Register(src)
 	adm, err := admin.New(adminOptions(cfg, lib, gw, db, up, sw, health, met, drv.listeners, log))
 	if err != nil {
@@ -230,16 +231,7 @@ func adminOptions(cfg *config.Config, lib gateway.Profiles, gw *gateway.Gateway,
 		Config:     cfg.Admin,
 		Version:    Version(),
 		Logger:     log,
-		// The counts of every listener that keeps them (the SNMP trap receiver), by protocol.
-		Listeners: func() []gateway.ListenerStats {
-			out := []gateway.ListenerStats{}
-			for _, name := range slices.Sorted(maps.Keys(listeners)) {
-				if s, ok := listeners[name].(gateway.StatsReporter); ok {
-					out = append(out, s.ListenerStats())
-				}
-			}
-			return out
-		},
+		Listeners:  listenerStats(listeners),
 	}
 	if up != nil {
 		opts.SetCloud = sw.set
@@ -254,4 +246,18 @@ func tableCount(cfg *config.Config) int {
 		n += len(ts)
 	}
 	return n
+}
+
+// listenerStats returns the counts of every listener that keeps them (the SNMP trap receiver), by
+// protocol, for the admin API and /metrics.
+func listenerStats(listeners map[string]gateway.Listener) func() []gateway.ListenerStats {
+	return func() []gateway.ListenerStats {
+		out := []gateway.ListenerStats{}
+		for _, name := range slices.Sorted(maps.Keys(listeners)) {
+			if s, ok := listeners[name].(gateway.StatsReporter); ok {
+				out = append(out, s.ListenerStats())
+			}
+		}
+		return out
+	}
 }
