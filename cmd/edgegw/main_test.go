@@ -203,7 +203,7 @@ jitter = 0
 	runFor := func(until func() bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan error)
-		go func() { done <- daemon(ctx, protocols(), cfg, log) }()
+		go func() { done <- daemon(ctx, protocols(), cfg, log, runOptions{}) }()
 		deadline := time.Now().Add(30 * time.Second)
 		for !until() && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)

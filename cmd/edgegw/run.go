@@ -29,8 +29,11 @@ import (
 const shutdownGrace = 5 * time.Second
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "edgegw run --config FILE", stdout)
+	fs := newFlags("run", "edgegw run --config FILE [--new-state]", stdout)
 	cfgPath := fs.String("config", "", "configuration file (required)")
+	var opts runOptions
+	fs.BoolVar(&opts.NewState, "new-state", false, "start with empty state when state_dir has a state.key but its state.db is missing or empty\n"+
+		"(every claim and twin forgotten); without it the daemon refuses to start. Never empties a state.db that holds anything")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -41,7 +44,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	log := newLogger(stderr, cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return daemon(ctx, protocols(), cfg, log)
+	return daemon(ctx, protocols(), cfg, log, opts)
+}
+
+// runOptions are edgegw run's switches that are not configuration: they hold for one start.
+type runOptions struct {
+	// NewState allows empty state beside an existing state.key (store.Options.NewState).
+	NewState bool
 }
 
 // daemon runs the gateway until ctx is cancelled. It is a few parts under one supervisor (admin
@@ -49,12 +58,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 // part to fail stops the others and the daemon ends with its error. Shutdown is in that order: the
 // admin socket and discovery stop taking work in, polls drain and the twins are written, the uplink
 // stops after the last of their messages are in the outbox, and the store closes last.
-func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logger) error {
+func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logger, opts runOptions) error {
 	started := time.Now()
 	// The newest log lines stay in memory for the cloud's logs-upload; they are never sent unasked.
 	ring := logring.New(5000, 2<<20)
 	log = slog.New(slog.NewMultiHandler(log.Handler(), slog.NewJSONHandler(ring, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	db, err := store.Open(cfg.Gateway.StateDir, nil)
+	db, err := store.Open(cfg.Gateway.StateDir, &store.Options{NewState: opts.NewState})
 	if err != nil {
 		return err
 	}
