@@ -454,11 +454,25 @@ func (u *Uplink) receive(ctx context.Context, in *Inbox) error {
 	}
 }
 
-// command decodes and carries out one command and queues exactly one reply.
+// command carries out one command and queues its one reply.
 func (u *Uplink) command(ctx context.Context, msg *amqp.Message) {
+	reply := u.answer(ctx, msg)
+	if perr := u.opts.Outbox.Put(outbox.Message{ID: reply.MessageID, Class: outbox.Control, Kind: reply.Kind,
+		DeviceID: reply.DeviceID, Created: reply.Created, Body: reply.Body, CorrelationID: reply.CorrelationID}); perr != nil {
+		u.log.Error("could not queue a command reply", "kind", reply.Kind, "err", perr)
+	}
+}
+
+// answer decodes and carries out one command and returns its reply: exactly one, whose correlation-id
+// is the command's message-id whatever is wrong with the command, envelope included.
+func (u *Uplink) answer(ctx context.Context, msg *amqp.Message) protocol.Envelope {
 	env, err := protocol.FromAMQP(msg)
 	var result any
-	if err == nil && env.GatewayID != "" && env.GatewayID != u.cfg.GatewayID {
+	switch {
+	case err != nil:
+	case env.MessageID == "":
+		err = errors.New("the command has no message-id, so no reply could name it; nothing was done")
+	case env.GatewayID != "" && env.GatewayID != u.cfg.GatewayID:
 		err = fmt.Errorf("command for gateway %q reached gateway %q", env.GatewayID, u.cfg.GatewayID)
 	}
 	if err == nil {
@@ -476,11 +490,7 @@ func (u *Uplink) command(ctx context.Context, msg *amqp.Message) {
 	if err != nil {
 		u.log.Info("command refused", "kind", env.Kind, "message_id", env.MessageID, "err", err)
 	}
-	reply := protocol.Reply(env, u.cfg.GatewayID, NewMessageID(), time.Now(), result, err)
-	if perr := u.opts.Outbox.Put(outbox.Message{ID: reply.MessageID, Class: outbox.Control, Kind: reply.Kind,
-		DeviceID: reply.DeviceID, Created: reply.Created, Body: reply.Body, CorrelationID: reply.CorrelationID}); perr != nil {
-		u.log.Error("could not queue a command reply", "kind", reply.Kind, "err", perr)
-	}
+	return protocol.Reply(env, u.cfg.GatewayID, NewMessageID(), time.Now(), result, err)
 }
 
 // healthLoop publishes a health message every HealthInterval (coalesced: only the newest waits).
