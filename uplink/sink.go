@@ -1,6 +1,7 @@
 package uplink
 
 import (
+	"errors"
 	"time"
 
 	"github.com/edgegw/edgegw/gateway"
@@ -26,9 +27,15 @@ func (s sink) Patch(p gateway.Patch) error {
 		protocol.TwinReported{SchemaVersion: protocol.SchemaVersion, DeviceID: p.DeviceID, Version: p.Version, Reported: p.Values})
 }
 
+// Readings that find the outbox full are dropped without an error: the uplink counts them and logs
+// them, rate-limited (Config.DropLogEvery), rather than one line per poll.
 func (s sink) Readings(id string, at time.Time, vals map[string]gateway.Value) error {
-	return s.u.Publish(outbox.Telemetry, protocol.KindTelemetry, id, "",
+	err := s.u.Publish(outbox.Telemetry, protocol.KindTelemetry, id, "",
 		protocol.Telemetry{SchemaVersion: protocol.SchemaVersion, DeviceID: id, Time: at.UTC(), Values: vals})
+	if errors.Is(err, outbox.ErrFull) {
+		return nil
+	}
+	return err
 }
 
 func (s sink) Audit(e gateway.AuditEntry) error {

@@ -38,6 +38,9 @@ type Config struct {
 	HealthInterval time.Duration
 	// Enabled is the initial state of the cloud switch.
 	Enabled bool
+	// DropLogEvery is the least time between two log lines about telemetry the outbox dropped for lack of
+	// room (each says how much since the line before); zero means 1 minute.
+	DropLogEvery time.Duration
 }
 
 // Options are the supervisor's collaborators.
@@ -76,6 +79,15 @@ type Uplink struct {
 	reconnects int
 	lastErr    string
 	counts     map[string]*KindCounts // by message kind
+
+	drops dropLog
+}
+
+// dropLog remembers what of the outbox's drop counters has been logged.
+type dropLog struct {
+	mu                sync.Mutex
+	dropped, rejected uint64 // as of the last line
+	last              time.Time
 }
 
 // KindCounts count the messages of one kind since the uplink started.
@@ -102,12 +114,18 @@ func New(cfg Config, opts Options) (*Uplink, error) {
 	if cfg.HealthInterval <= 0 {
 		cfg.HealthInterval = time.Minute
 	}
+	if cfg.DropLogEvery <= 0 {
+		cfg.DropLogEvery = time.Minute
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	u := &Uplink{cfg: cfg, opts: opts, log: opts.Logger.With("component", "uplink"), toggle: make(chan struct{}, 1),
 		state: StateDisabled, since: time.Now(), counts: map[string]*KindCounts{}}
 	u.enabled.Store(cfg.Enabled)
+	// The counters cover the state file's life: only drops from now on are news.
+	st := opts.Outbox.Stats()
+	u.drops.dropped, u.drops.rejected = st.Dropped, st.Rejected
 	return u, nil
 }
 
@@ -199,8 +217,36 @@ func (u *Uplink) Publish(class outbox.Class, kind, deviceID, coalesce string, bo
 	if err != nil {
 		return fmt.Errorf("uplink: encode %s: %w", kind, err)
 	}
-	return u.group.put(u.opts.Outbox, outbox.Message{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID,
+	err = u.group.put(u.opts.Outbox, outbox.Message{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID,
 		Coalesce: coalesce, Created: time.Now(), Body: b})
+	if class == outbox.Telemetry {
+		u.reportDrops()
+	}
+	return err
+}
+
+// reportDrops logs the telemetry the outbox dropped or refused for lack of room since the last line: at
+// once the first time, then at most about once per DropLogEvery (Run looks every DropLogEvery, so the
+// last counts are logged when the drops stop), so the lines add up to the outbox's counters without one
+// line per message.
+func (u *Uplink) reportDrops() {
+	st := u.opts.Outbox.Stats()
+	d := &u.drops
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dropped, rejected := st.Dropped-d.dropped, st.Rejected-d.rejected
+	if dropped+rejected == 0 {
+		return
+	}
+	now := time.Now()
+	// A little slack, so the ticker's line comes when due rather than one tick late.
+	if !d.last.IsZero() && now.Sub(d.last) < u.cfg.DropLogEvery*9/10 {
+		return
+	}
+	d.dropped, d.rejected, d.last = st.Dropped, st.Rejected, now
+	u.log.Warn("outbox full: telemetry dropped", "dropped", dropped, "refused", rejected, "since", u.cfg.DropLogEvery.String(),
+		"dropped_total", st.Dropped, "refused_total", st.Rejected, "outbox_bytes", st.Bytes, "outbox_max_bytes", st.MaxBytes,
+		"hint", "the cloud is unreachable or slower than the polls; raise cloud.outbox_max_bytes to keep more")
 }
 
 // groupCommit batches concurrent Puts into PutBatch calls.
@@ -241,6 +287,18 @@ func (u *Uplink) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { u.healthLoop(ctx) })
+	wg.Go(func() {
+		t := time.NewTicker(u.cfg.DropLogEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				u.reportDrops()
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
 	backoff := time.Second
 	for ctx.Err() == nil {
 		if !u.enabled.Load() {
