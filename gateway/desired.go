@@ -37,8 +37,8 @@ type DesiredResult struct {
 
 // ApplyDesired validates a desired patch against the device's profiles (the setting exists, is
 // writable, has the right type, range or enum), writes the valid ones with the device's driver, reads
-// them back, and records the outcome: desired and reported in the twin, one audit entry per change with
-// the old and new value. A patch whose $version is not newer than every one accepted before is
+// them back, and records the outcome: desired (only accepted values: applied, or failed on the device)
+// and reported in the twin, one audit entry per change, failure and refusal with the old and new value. A patch whose $version is not newer than every one accepted before is
 // refused. Patches for one device are written one at a time; a property that a later patch also names
 // and that is still waiting to be written is skipped as superseded: the later value is what the cloud
 // wants now.
@@ -64,11 +64,14 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 		v    Value
 	}
 	var jobs []job
+	var audits []AuditEntry
 	for _, name := range slices.Sorted(maps.Keys(c.Desired)) {
 		v := c.Desired[name]
 		ep, pt, _ := g.settingAt(eps, twinProfile, name)
 		if reason := checkDesired(pt, name, v); reason != "" {
 			res.Properties[name] = PropertyStatus{Status: DesiredRejected, Reason: reason}
+			audits = append(audits, AuditEntry{DeviceID: c.DeviceID, MAC: mac, Action: "setting rejected", Old: old[name].String(),
+				New: v.String(), By: by, Detail: name + ": " + reason})
 			continue
 		}
 		jobs = append(jobs, job{name, ep, *pt, v})
@@ -76,7 +79,6 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 
 	q.write.Lock()
 	applied := map[string]Value{}
-	var audits []AuditEntry
 	for _, j := range jobs {
 		if newer := g.desired.latest(q, j.name); newer > c.Version {
 			res.Properties[j.name] = PropertyStatus{Status: DesiredSuperseded,
@@ -116,8 +118,11 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 		if t.Desired.Values == nil {
 			t.Desired.Values = map[string]Value{}
 		}
+		// Desired holds what the gateway accepted: written, or valid and failed on the device (the
+		// cloud's wish stands). Refused values are in the result, the desired status and the audit;
+		// superseded ones are named by a newer patch.
 		for name, v := range c.Desired {
-			if res.Properties[name].Status != DesiredSuperseded {
+			if st := res.Properties[name].Status; st == DesiredApplied || st == DesiredFailed {
 				t.Desired.Values[name] = v
 			}
 		}
