@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -74,10 +75,14 @@ func (a *auditLog) append(es []AuditEntry) error {
 }
 
 // since returns the entries since since (zero: all), for one device if deviceID is set, oldest first.
+// Entries past retention are never returned, even before prune has deleted them.
 func (a *auditLog) since(deviceID string, since time.Time) ([]AuditEntry, error) {
+	if keep := time.Now().Add(-a.retention); a.retention > 0 && since.Before(keep) {
+		since = keep
+	}
 	var out []AuditEntry
 	err := a.st.ForEach(bucketAudit, func(key string, value []byte) error {
-		if len(key) == 12 && !since.IsZero() && int64(binary.BigEndian.Uint64([]byte(key[:8]))) < since.UnixNano() {
+		if len(key) == 12 && int64(binary.BigEndian.Uint64([]byte(key[:8]))) < since.UnixNano() {
 			return nil
 		}
 		var e AuditEntry
@@ -92,35 +97,54 @@ func (a *auditLog) since(deviceID string, since time.Time) ([]AuditEntry, error)
 	return out, err
 }
 
-// prune deletes entries older than the retention, in one transaction.
+// pruneBatch bounds one prune transaction, so a long backlog never makes one huge commit.
+const pruneBatch = 5000
+
+// prune deletes entries older than the retention from the store, pruneBatch at a time. Keys sort by
+// time, so the first young entry ends the scan.
 func (a *auditLog) prune(now time.Time) {
 	if a.retention <= 0 {
 		return
 	}
 	cut := now.Add(-a.retention).UnixNano()
-	var old []string
-	a.st.ForEach(bucketAudit, func(key string, _ []byte) error {
-		if len(key) == 12 && int64(binary.BigEndian.Uint64([]byte(key[:8]))) < cut {
-			old = append(old, key)
-		}
-		return nil
-	})
-	if len(old) == 0 {
-		return
-	}
-	err := a.st.Write(func(w store.Writer) error {
-		for _, k := range old {
-			if err := w.Delete(bucketAudit, k); err != nil {
-				return err
+	errEnough := errors.New("enough")
+	total := 0
+	for {
+		var old []string
+		err := a.st.ForEach(bucketAudit, func(key string, _ []byte) error {
+			if len(key) == 12 && int64(binary.BigEndian.Uint64([]byte(key[:8]))) >= cut || len(old) == pruneBatch {
+				return errEnough
 			}
+			old = append(old, key)
+			return nil
+		})
+		if err != nil && !errors.Is(err, errEnough) {
+			a.log.Error("could not read the audit log to prune it", "err", err)
+			return
 		}
-		return nil
-	})
-	if err != nil {
-		a.log.Error("could not delete audit entries past retention", "count", len(old), "err", err)
-		return
+		if len(old) == 0 {
+			break
+		}
+		err = a.st.Write(func(w store.Writer) error {
+			for _, k := range old {
+				if err := w.Delete(bucketAudit, k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			a.log.Error("could not delete audit entries past retention", "count", len(old), "err", err)
+			return
+		}
+		total += len(old)
+		if len(old) < pruneBatch {
+			break
+		}
 	}
-	a.log.Info("audit entries past retention deleted", "count", len(old))
+	if total > 0 {
+		a.log.Info("audit entries past retention deleted", "count", total, "retention", a.retention.String())
+	}
 }
 
 // Audit records an entry (time filled in when zero), stores it and hands it to the Sink when the device

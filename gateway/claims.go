@@ -192,8 +192,12 @@ func (g *Gateway) Claim(ctx context.Context, mac, serial, group, by string) (Cla
 	if g.keepStanding(&c, by) {
 		return c, nil
 	}
-	if err := g.recordClaims(ctx, []*Claim{&c}, by); err != nil {
+	refused, err := g.recordClaims(ctx, []*Claim{&c}, by)
+	if err != nil {
 		return c, err
+	}
+	if refused[0] != nil {
+		return Claim{}, refused[0]
 	}
 	return c, nil
 }
@@ -202,13 +206,14 @@ func (g *Gateway) Claim(ctx context.Context, mac, serial, group, by string) (Cla
 // had their MAC. A sighting that came in while they were worked out — after the lookup, before they
 // were recorded — was checked by discovery against no claim, so it is checked here: either discovery
 // sees the claim or this sees the device, never neither.
-func (g *Gateway) recordClaims(ctx context.Context, cs []*Claim, by string) error {
-	if err := g.setClaims(cs, by); err != nil {
-		return err
+func (g *Gateway) recordClaims(ctx context.Context, cs []*Claim, by string) (refused []error, err error) {
+	refused, err = g.setClaims(cs, by)
+	if err != nil {
+		return refused, err
 	}
 	var again []*Claim
-	for _, c := range cs {
-		if c.State != ClaimPending || c.DeviceID != "" {
+	for i, c := range cs {
+		if c.State != ClaimPending || c.DeviceID != "" || refused[i] != nil {
 			continue
 		}
 		if _, _, known := g.deviceByMAC(c.MAC); !known {
@@ -221,11 +226,11 @@ func (g *Gateway) recordClaims(ctx context.Context, cs []*Claim, by string) erro
 		*c = nc
 		again = append(again, c)
 	}
-	if err := g.setClaims(again, by); err != nil {
+	if _, err := g.setClaims(again, by); err != nil {
 		// The pending claims stand; discovery checks them again at its next pass.
 		g.log.Warn("could not record the second look at pending claims", "count", len(again), "err", err)
 	}
-	return nil
+	return refused, nil
 }
 
 // keepStanding handles a rejected attempt on a MAC with a standing claim: the attempt is audited, the
@@ -254,24 +259,31 @@ type ClaimResult struct {
 }
 
 // ClaimMany claims many devices at once (a CSV import): live serial checks run 16 at a time and every
-// resulting claim and audit entry is written in one transaction, so 10,000 rows take seconds.
+// resulting claim and audit entry is written in one transaction, so 10,000 rows take seconds. Rows
+// beyond the cap on pending claims (Options.MaxPending) are refused, each with the reason.
 func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []ClaimResult {
 	out := make([]ClaimResult, len(rows))
 	changed := make([]bool, len(rows))
-	sem := make(chan struct{}, 16)
+	// Sixteen workers over the rows, not a goroutine per row: 100,000 rows would be 100,000 stacks.
+	next := make(chan int)
 	var wg sync.WaitGroup
-	for i, r := range rows {
+	for range min(16, len(rows)) {
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			c, ch, err := g.evaluateClaim(ctx, r.MAC, r.Serial, r.Group, by)
-			out[i] = ClaimResult{Line: r.Line, Claim: c, Unchanged: err == nil && !ch}
-			if err != nil {
-				out[i].Error = err.Error()
+			for i := range next {
+				r := rows[i]
+				c, ch, err := g.evaluateClaim(ctx, r.MAC, r.Serial, r.Group, by)
+				out[i] = ClaimResult{Line: r.Line, Claim: c, Unchanged: err == nil && !ch}
+				if err != nil {
+					out[i].Error = err.Error()
+				}
+				changed[i] = err == nil && ch
 			}
-			changed[i] = err == nil && ch
 		})
 	}
+	for i := range rows {
+		next <- i
+	}
+	close(next)
 	wg.Wait()
 	var batch []*Claim
 	var inBatch []int
@@ -281,9 +293,14 @@ func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []C
 			inBatch = append(inBatch, i)
 		}
 	}
-	if err := g.recordClaims(ctx, batch, by); err != nil {
-		for _, i := range inBatch {
+	refused, err := g.recordClaims(ctx, batch, by)
+	for k, i := range inBatch {
+		switch {
+		case err != nil:
 			out[i].Error = err.Error() // none of them is in effect
+		case refused[k] != nil:
+			out[i].Claim = Claim{MAC: out[i].Claim.MAC, Serial: out[i].Claim.Serial, Group: out[i].Claim.Group}
+			out[i].Error = refused[k].Error()
 		}
 	}
 	return out
@@ -398,16 +415,28 @@ func (g *Gateway) deviceByMAC(mac string) (string, Endpoint, bool) {
 
 // setClaims records claims: the store first (a claim the disk did not take is not in effect), then
 // the book, each device's twin and the audit log, and a full twin up for each newly claimed device.
-func (g *Gateway) setClaims(cs []*Claim, by string) error {
-	if len(cs) == 0 {
-		return nil
+// Claims beyond the cap on pending ones are left out, each with the error in refused.
+func (g *Gateway) setClaims(all []*Claim, by string) (refused []error, err error) {
+	if len(all) == 0 {
+		return nil, nil
 	}
 	g.claims.change.Lock()
+	refused = g.claims.admit(all, g.opts.MaxPending)
+	var cs []*Claim
+	for i, c := range all {
+		if refused[i] == nil {
+			cs = append(cs, c)
+		}
+	}
+	if len(cs) == 0 {
+		g.claims.change.Unlock()
+		return refused, nil
+	}
 	prevs, err := g.claims.put(cs)
 	if err != nil {
 		g.claims.change.Unlock()
 		g.log.Error("could not store claims", "count", len(cs), "err", err)
-		return err
+		return refused, err
 	}
 	var entries []AuditEntry
 	var full []Twin
@@ -436,7 +465,7 @@ func (g *Gateway) setClaims(cs []*Claim, by string) error {
 	for _, t := range full {
 		g.sendTwin(t) // a full twin goes up on claim
 	}
-	return nil
+	return refused, nil
 }
 
 func claimedAt(c *Claim) time.Time {
@@ -509,14 +538,18 @@ func (g *Gateway) checkClaim(id string, s Sighting) {
 	default:
 		return
 	}
-	g.setClaims([]*Claim{&next}, "discovery")
+	if _, err := g.setClaims([]*Claim{&next}, "discovery"); err != nil {
+		g.log.Warn("could not record a claim's handshake; tried again at the next discovery", "mac", next.MAC, "err", err)
+	}
 }
 
 // expireClaims turns pending claims past their time into rejected ones.
 func (g *Gateway) expireClaims(now time.Time) {
 	for _, c := range g.claims.expired(now) {
 		c.State, c.Reason, c.Updated = ClaimRejected, "pending claim expired: no device with this MAC was seen in time", now
-		g.setClaims([]*Claim{&c}, "expiry")
+		if _, err := g.setClaims([]*Claim{&c}, "expiry"); err != nil {
+			g.log.Warn("could not record an expired claim; tried again at the next discovery", "mac", c.MAC, "err", err)
+		}
 	}
 }
 

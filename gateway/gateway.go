@@ -48,8 +48,14 @@ type Options struct {
 
 	// ClaimTTL is how long a pending claim waits for its device; zero means 7 days.
 	ClaimTTL time.Duration
-	// AuditRetention is how long audit entries are kept; zero means 90 days.
+	// MaxPending caps the claims waiting for a device not seen yet; beyond it a claim is refused
+	// (ErrTooManyPending). Zero means DefaultMaxPending (10,000).
+	MaxPending int
+	// AuditRetention is how long audit entries are kept; zero means 90 days. Older entries are deleted
+	// from the store at New and every PruneEvery (zero means 1 hour) while RunPolling runs, and never
+	// shown meanwhile.
 	AuditRetention time.Duration
+	PruneEvery     time.Duration
 	// UnclaimedEvery polls unclaimed devices only every this many intervals; zero means 10.
 	UnclaimedEvery int
 	// Observer, if set, is told how long polls, discovery passes and store writes take (metrics).
@@ -120,6 +126,12 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if opts.AuditRetention <= 0 {
 		opts.AuditRetention = 90 * 24 * time.Hour
+	}
+	if opts.PruneEvery <= 0 {
+		opts.PruneEvery = time.Hour
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = DefaultMaxPending
 	}
 	if opts.UnclaimedEvery <= 0 {
 		opts.UnclaimedEvery = 10
@@ -337,12 +349,16 @@ func (g *Gateway) RunPolling(ctx context.Context) error {
 	wg.Go(func() {
 		t := time.NewTicker(g.opts.FlushInterval)
 		defer t.Stop()
+		prune := time.NewTicker(g.opts.PruneEvery)
+		defer prune.Stop()
 		for {
 			select {
 			case <-t.C:
 				if err := g.Flush(); err != nil {
 					g.log.Error("writing twins to the state store failed", "err", err)
 				}
+			case <-prune.C:
+				g.audit.prune(time.Now())
 			case <-ctx.Done():
 				return
 			}

@@ -136,6 +136,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 		PollConcurrency:   cfg.Polling.Concurrency,
 		OfflineAfter:      cfg.Polling.OfflineAfter,
 		ClaimTTL:          cfg.Claims.PendingTTL,
+		MaxPending:        cfg.Claims.MaxPending,
 		AuditRetention:    cfg.Audit.Retention,
 		Observer:          met,
 		Logger:            log,
