@@ -97,6 +97,10 @@ type Options struct {
 	// would forget every claim. It never empties a state.db that holds
 	// anything.
 	NewState bool
+
+	// RoomToRecover is how many bytes the file system must have free before a store that found the
+	// disk full is called healthy again; zero means DefaultRoomToRecover (1 MiB). See Health.
+	RoomToRecover int64
 }
 
 // DB is the gateway's open state file. Its methods are safe for concurrent
@@ -109,6 +113,8 @@ type DB struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	h health
 }
 
 // Open opens dir/state.db with the key dir/state.key, creating the
@@ -241,7 +247,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 		_ = bdb.Close()
 		return nil, err
 	}
-	return &DB{bolt: bdb, seal: seal, path: dbPath, warnings: warnings}, nil
+	if o.RoomToRecover <= 0 {
+		o.RoomToRecover = DefaultRoomToRecover
+	}
+	return &DB{bolt: bdb, seal: seal, path: dbPath, warnings: warnings, h: health{room: o.RoomToRecover}}, nil
 }
 
 // noState says what is wrong with a state.db that holds no state ("is
@@ -389,8 +398,19 @@ func (db *DB) Close() error {
 // Update runs fn in one read-write transaction: either every write fn
 // made is committed (and synced to disk) or, if fn returns an error or
 // panics, none is. The error fn returned is returned as is.
+//
+// A commit the disk refuses is an error wrapping ErrFull (no room) or ErrWriteFailed (another I/O
+// error), and changes Health.
 func (db *DB) Update(fn func(tx *Tx) error) error {
-	return db.run(db.bolt.Update, fn)
+	var fnErr error
+	err := db.bolt.Update(func(btx *bolt.Tx) error {
+		fnErr = fn(&Tx{tx: btx, db: db})
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return db.wrote(err)
 }
 
 // View runs fn in a read-only transaction that sees one consistent
