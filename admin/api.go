@@ -79,6 +79,15 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, msg st
 	}
 }
 
+// errStatus is the HTTP status of an operation's error: 507 Insufficient Storage when the state store
+// could not take it (nothing is in effect), def otherwise.
+func errStatus(err error, def int) int {
+	if errors.Is(err, gateway.ErrNotStored) {
+		return http.StatusInsufficientStorage
+	}
+	return def
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -395,7 +404,7 @@ func (s *Server) apiClaim(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := s.opts.Gateway.Claim(r.Context(), req.MAC, req.Serial, req.Group, by(r))
 	if err != nil {
-		s.refuse(w, r, http.StatusBadRequest, err.Error())
+		s.refuse(w, r, errStatus(err, http.StatusBadRequest), err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
@@ -415,7 +424,7 @@ func (s *Server) apiUnclaim(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, gateway.ErrNoClaim):
 		s.refuse(w, r, http.StatusNotFound, err.Error())
 	case err != nil:
-		s.refuse(w, r, http.StatusInternalServerError, err.Error())
+		s.refuse(w, r, errStatus(err, http.StatusInternalServerError), err.Error())
 	default:
 		writeJSON(w, http.StatusOK, c)
 	}

@@ -44,11 +44,12 @@ func newAuditLog(st Store, retention time.Duration, log *slog.Logger) *auditLog 
 	return &auditLog{st: st, retention: retention, log: log}
 }
 
-// append stores entries in one transaction, filling in the time where it is zero.
-func (a *auditLog) append(es []AuditEntry) error {
+// keys fills in the time of entries where it is zero and gives each its key.
+func (a *auditLog) keys(es []AuditEntry) []string {
 	now := time.Now().UTC()
 	keys := make([]string, len(es))
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	for i := range es {
 		if es[i].Time.IsZero() {
 			es[i].Time = now
@@ -59,8 +60,13 @@ func (a *auditLog) append(es []AuditEntry) error {
 		binary.BigEndian.PutUint32(k[8:], a.seq)
 		keys[i] = string(k[:])
 	}
-	a.mu.Unlock()
-	return a.st.Write(func(w store.Writer) error {
+	return keys
+}
+
+// writer returns the write that stores entries under keys (see keys), for a transaction of the
+// caller's.
+func (a *auditLog) writer(es []AuditEntry, keys []string) func(w store.Writer) error {
+	return func(w store.Writer) error {
 		for i, e := range es {
 			b, err := json.Marshal(e)
 			if err != nil {
@@ -71,7 +77,7 @@ func (a *auditLog) append(es []AuditEntry) error {
 			}
 		}
 		return nil
-	})
+	}
 }
 
 // since returns the entries since since (zero: all), for one device if deviceID is set, oldest first.
@@ -148,24 +154,45 @@ func (a *auditLog) prune(now time.Time) {
 }
 
 // Audit records an entry (time filled in when zero), stores it and hands it to the Sink when the device
-// is claimed.
-func (g *Gateway) Audit(e AuditEntry) { g.auditMany([]AuditEntry{e}) }
+// is claimed. If the store cannot take it, the entry is kept in memory (up to 10,000) and written,
+// and sent, once it can.
+func (g *Gateway) Audit(e AuditEntry) { _ = g.auditMany([]AuditEntry{e}) }
 
-// auditMany records entries in one transaction.
-func (g *Gateway) auditMany(es []AuditEntry) {
+// auditMany records entries in one transaction, together with the messages of those that go up. On
+// failure they are kept for catchUp and the error returned.
+func (g *Gateway) auditMany(es []AuditEntry) error {
 	if len(es) == 0 {
-		return
+		return nil
 	}
-	if err := g.audit.append(es); err != nil {
-		g.log.Error("could not store audit entries", "count", len(es), "err", err)
+	g.logAudits(es)
+	return g.commitAudits(es)
+}
+
+// commitAudits is auditMany without the log lines (catchUp writes what was logged before).
+func (g *Gateway) commitAudits(es []AuditEntry) error {
+	keys := g.audit.keys(es)
+	// Up only for claimed devices (and unclaims): nothing of an unclaimed, rejected or mismatched
+	// device leaves the site; the full log stays local (edgegw audit).
+	var up []AuditEntry
+	for _, e := range es {
+		if e.Action == "unclaimed" || g.claimed(e.DeviceID) {
+			up = append(up, e)
+		}
 	}
+	err := g.commit(Outgoing{Audits: up}, g.audit.writer(es, keys))
+	if err != nil {
+		g.sent.keep(es)
+		if !storeErr(err) {
+			g.log.Error("could not store audit entries", "count", len(es), "err", err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (g *Gateway) logAudits(es []AuditEntry) {
 	for _, e := range es {
 		g.log.Info("audit", "action", e.Action, "device", e.DeviceID, "mac", e.MAC, "old", e.Old, "new", e.New, "by", e.By)
-		// Up only for claimed devices (and unclaims): nothing of an unclaimed, rejected or mismatched
-		// device leaves the site; the full log stays local (edgegw audit).
-		if e.Action == "unclaimed" || g.claimed(e.DeviceID) {
-			g.sendAudit(e)
-		}
 	}
 }
 

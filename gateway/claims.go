@@ -134,46 +134,50 @@ func (b *claimBook) expired(now time.Time) []Claim {
 	return due
 }
 
-// put stores claims and then puts them in the book: a claim the store did not take is not in effect.
-// It returns each claim's previous one (zero when there was none). b.change must be held.
-func (b *claimBook) put(cs []*Claim) ([]Claim, error) {
-	err := b.st.Write(func(w store.Writer) error {
-		for _, c := range cs {
-			v, err := json.Marshal(c)
-			if err != nil {
-				return err
-			}
-			if err := w.Put(bucketClaims, c.MAC, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store %d claims: %w", len(cs), err)
-	}
-	prev := make([]Claim, len(cs))
+// previous returns each claim's standing one on its MAC (zero when there is none).
+func (b *claimBook) previous(cs []*Claim) []Claim {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	prev := make([]Claim, len(cs))
 	for i, c := range cs {
 		if old, ok := b.byMAC[c.MAC]; ok {
 			prev[i] = *old
 		}
+	}
+	return prev
+}
+
+// write stores claims, for a transaction of the caller's.
+func (b *claimBook) write(w store.Writer, cs []*Claim) error {
+	for _, c := range cs {
+		v, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if err := w.Put(bucketClaims, c.MAC, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply puts stored claims in the book: only once the store took them are they in effect. b.change
+// must be held.
+func (b *claimBook) apply(cs []*Claim) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range cs {
 		cp := *c
 		b.byMAC[c.MAC] = &cp
 	}
-	return prev, nil
 }
 
-// remove forgets the claim on mac, in the store first. b.change must be held.
-func (b *claimBook) remove(mac string) error {
-	if err := b.st.Write(func(w store.Writer) error { return w.Delete(bucketClaims, mac) }); err != nil {
-		return fmt.Errorf("forget the claim: %w", err)
-	}
+// forget removes the claim on mac from the book, once the store has forgotten it. b.change must be
+// held.
+func (b *claimBook) forget(mac string) {
 	b.mu.Lock()
 	delete(b.byMAC, mac)
 	b.mu.Unlock()
-	return nil
 }
 
 // Claim claims the device with mac by its serial. If the device is known, its serial is read from it
@@ -256,6 +260,8 @@ type ClaimResult struct {
 	Error string `json:"error,omitempty"`
 	// Unchanged is set when the same claim already stood.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// NotStored is set when the state store could not take the claim (a full disk): it is not in effect.
+	NotStored bool `json:"notStored,omitempty"`
 }
 
 // ClaimMany claims many devices at once (a CSV import): live serial checks run 16 at a time and every
@@ -298,6 +304,7 @@ func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []C
 		switch {
 		case err != nil:
 			out[i].Error = err.Error() // none of them is in effect
+			out[i].NotStored = errors.Is(err, ErrNotStored)
 		case refused[k] != nil:
 			out[i].Claim = Claim{MAC: out[i].Claim.MAC, Serial: out[i].Claim.Serial, Group: out[i].Claim.Group}
 			out[i].Error = refused[k].Error()
@@ -432,25 +439,25 @@ func (g *Gateway) setClaims(all []*Claim, by string) (refused []error, err error
 		g.claims.change.Unlock()
 		return refused, nil
 	}
-	prevs, err := g.claims.put(cs)
-	if err != nil {
-		g.claims.change.Unlock()
-		g.log.Error("could not store claims", "count", len(cs), "err", err)
-		return refused, err
+	// The devices' stripes, from the copy of their twins to the commit: full twins and patches of a
+	// device reach the outbox in the order of their versions (commit.go).
+	var ids []string
+	for _, c := range cs {
+		if c.DeviceID != "" {
+			ids = append(ids, c.DeviceID)
+		}
 	}
+	unlock := g.devs.lock(ids...)
+	prevs := g.claims.previous(cs)
 	var entries []AuditEntry
+	var upIdx []int
 	var full []Twin
 	for i, c := range cs {
 		prev, prevGroup := prevs[i].State, prevs[i].Group
 		if prev == "" {
 			prev = ClaimUnclaimed
 		}
-		g.twins.update(c.DeviceID, func(t *Twin) {
-			t.Claim = ClaimStatus{State: c.State, Group: c.Group, ClaimedAt: claimedAt(c)}
-			if c.State == ClaimClaimed {
-				full = append(full, t.clone())
-			}
-		})
+		t, known := g.twins.get(c.DeviceID)
 		action := map[string]string{ClaimClaimed: "claimed", ClaimPending: "claim pending", ClaimRejected: "claim rejected",
 			ClaimMismatch: "identity mismatch"}[c.State]
 		e := AuditEntry{DeviceID: c.DeviceID, MAC: c.MAC, Action: action, Old: prev, New: c.State, By: by,
@@ -459,12 +466,39 @@ func (g *Gateway) setClaims(all []*Claim, by string) (refused []error, err error
 			e.Action, e.Old, e.New, e.Detail = "moved to another group", prevGroup, c.Group, ""
 		}
 		entries = append(entries, e)
+		if known && c.State == ClaimClaimed {
+			t.Claim = ClaimStatus{State: c.State, Group: c.Group, ClaimedAt: claimedAt(c)}
+			full = append(full, t) // a full twin goes up on claim
+			upIdx = append(upIdx, len(entries)-1)
+		}
 	}
+	keys := g.audit.keys(entries) // fills in their times
+	var up []AuditEntry
+	for _, i := range upIdx {
+		up = append(up, entries[i])
+	}
+	// The claims, their audit entries and what goes up of them: one transaction, or nothing.
+	err = g.commit(Outgoing{Twins: full, Audits: up}, func(w store.Writer) error {
+		if err := g.claims.write(w, cs); err != nil {
+			return err
+		}
+		return g.audit.writer(entries, keys)(w)
+	})
+	if err != nil {
+		unlock()
+		g.claims.change.Unlock()
+		g.log.Error("could not store claims; none is in effect", "count", len(cs), "err", err)
+		return refused, notStored(fmt.Errorf("store %d claims: %w", len(cs), err))
+	}
+	g.claims.apply(cs)
+	for _, c := range cs {
+		g.twins.update(c.DeviceID, func(t *Twin) {
+			t.Claim = ClaimStatus{State: c.State, Group: c.Group, ClaimedAt: claimedAt(c)}
+		})
+	}
+	unlock()
 	g.claims.change.Unlock()
-	g.auditMany(entries)
-	for _, t := range full {
-		g.sendTwin(t) // a full twin goes up on claim
-	}
+	g.logAudits(entries)
 	return refused, nil
 }
 
@@ -489,13 +523,22 @@ func (g *Gateway) Unclaim(macOrID, by string) (Claim, error) {
 		g.claims.change.Unlock()
 		return Claim{}, fmt.Errorf("%w for %s", ErrNoClaim, macOrID)
 	}
-	if err := g.claims.remove(c.MAC); err != nil {
+	es := []AuditEntry{{DeviceID: c.DeviceID, MAC: c.MAC, Action: "unclaimed", Old: c.State, New: ClaimUnclaimed, By: by}}
+	keys := g.audit.keys(es)
+	err := g.commit(Outgoing{Audits: es}, func(w store.Writer) error {
+		if err := w.Delete(bucketClaims, c.MAC); err != nil {
+			return err
+		}
+		return g.audit.writer(es, keys)(w)
+	})
+	if err != nil {
 		g.claims.change.Unlock()
-		return c, err
+		return c, notStored(fmt.Errorf("forget the claim: %w", err))
 	}
+	g.claims.forget(c.MAC)
 	g.twins.update(c.DeviceID, func(t *Twin) { t.Claim = ClaimStatus{State: ClaimUnclaimed} })
 	g.claims.change.Unlock()
-	g.Audit(AuditEntry{DeviceID: c.DeviceID, MAC: c.MAC, Action: "unclaimed", Old: c.State, New: ClaimUnclaimed, By: by})
+	g.logAudits(es)
 	c.State = ClaimUnclaimed
 	return c, nil
 }

@@ -48,6 +48,10 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 	if err != nil {
 		return res, err
 	}
+	// A write to a device cannot be undone: not while the outcome could not be recorded.
+	if err := g.storeFailing(); err != nil {
+		return res, notStored(fmt.Errorf("settings of %s not written: %w", c.DeviceID, err))
+	}
 	q, err := g.desired.accept(c, t.Desired.Version)
 	if err != nil {
 		return res, err
@@ -113,7 +117,10 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 	}
 	q.write.Unlock()
 
+	g.auditMany(audits) // kept in memory and written later if the store fails now
 	var patch *Patch
+	unlock := g.devs.lock(c.DeviceID)
+	defer unlock()
 	g.twins.update(c.DeviceID, func(t *Twin) {
 		if t.Desired.Values == nil {
 			t.Desired.Values = map[string]Value{}
@@ -132,9 +139,12 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 		}
 		patch = t.Reported.apply(c.DeviceID, applied)
 	})
-	g.auditMany(audits)
 	if patch != nil {
-		g.sendPatch(*patch)
+		if err := g.commit(Outgoing{Patches: []Patch{*patch}}, nil); err != nil {
+			g.sent.markResync(c.DeviceID) // the device has the values: the cloud gets them in full later
+			g.log.Warn("a setting was written but its report could not be stored; the twin goes up in full once the store writes",
+				"device", c.DeviceID, "err", err)
+		}
 	}
 	return res, nil
 }

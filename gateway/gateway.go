@@ -77,6 +77,9 @@ type Gateway struct {
 	claims  *claimBook
 	desired *desiredBook
 	audit   *auditLog
+	sent    *sentBook   // what went to the sink, and what must go again (commit.go)
+	sinks   bool        // a Sink was given: something goes up
+	devs    deviceLocks // keep each device's twin messages in version order
 	// ev is what devices report on their own (events.go): the address index, the event log.
 	ev events
 
@@ -115,6 +118,7 @@ func New(opts Options) (*Gateway, error) {
 	if opts.Store == nil {
 		opts.Store = newMemStore()
 	}
+	sinks := opts.Sink != nil
 	if opts.Sink == nil {
 		opts.Sink = discard{}
 	}
@@ -140,7 +144,8 @@ func New(opts Options) (*Gateway, error) {
 		opts.Observer = nopObserver{}
 	}
 	g := &Gateway{opts: opts, log: opts.Logger, twins: newTwinSet(), claims: newClaimBook(opts.Store),
-		desired: newDesiredBook(), audit: newAuditLog(opts.Store, opts.AuditRetention, opts.Logger)}
+		desired: newDesiredBook(), audit: newAuditLog(opts.Store, opts.AuditRetention, opts.Logger),
+		sent: newSentBook(), sinks: sinks}
 	g.sched = NewScheduler(opts.PollInterval, opts.PollJitter, opts.PollConcurrency, g.poll)
 	if err := g.twins.restore(opts.Store); err != nil {
 		return nil, fmt.Errorf("restore twins from %s: %w", opts.Store.Path(), err)
@@ -148,10 +153,14 @@ func New(opts Options) (*Gateway, error) {
 	if err := g.claims.restore(); err != nil {
 		return nil, fmt.Errorf("restore claims from %s: %w", opts.Store.Path(), err)
 	}
+	if err := g.sent.restore(opts.Store); err != nil {
+		return nil, fmt.Errorf("restore sent versions from %s: %w", opts.Store.Path(), err)
+	}
 	ids := g.twins.ids()
 	if len(ids) > 0 {
 		g.log.Info("twins restored", "count", len(ids), "claims", g.claims.len())
 	}
+	g.checkSent(ids)
 	g.audit.prune(time.Now())
 	g.ev.refreshEvery, g.ev.refreshOnMiss = indexRefresh, indexRefreshMiss
 	g.restoreEvents(time.Now())
@@ -235,6 +244,7 @@ func (g *Gateway) Observe(s Sighting) string {
 		full           Twin
 		merged         = s
 	)
+	unlock := g.devs.lock(id)
 	g.twins.upsert(id, func() *Twin {
 		return &Twin{DeviceID: id,
 			Identity:     TwinIdentity{IDSource: src},
@@ -254,8 +264,12 @@ func (g *Gateway) Observe(s Sighting) string {
 		merged.Identity.MAC, merged.Identity.Serial = t.Identity.MAC, t.Identity.Serial
 	})
 	if full.DeviceID != "" {
-		g.sendTwin(full)
+		if err := g.commit(Outgoing{Twins: []Twin{full}}, nil); err != nil {
+			g.sent.markResync(id) // sent in full again once the store writes
+			g.log.Debug("could not keep a full twin for the cloud", "device", id, "err", err)
+		}
 	}
+	unlock()
 	for _, c := range conflicts {
 		g.log.Warn("protocols of one device report different serials", "device", id,
 			c.Protocol, c.Value, c.OtherProtocol, c.OtherValue)
@@ -354,9 +368,10 @@ func (g *Gateway) RunPolling(ctx context.Context) error {
 		for {
 			select {
 			case <-t.C:
-				if err := g.Flush(); err != nil {
+				if err := g.Flush(); err != nil && !storeErr(err) {
 					g.log.Error("writing twins to the state store failed", "err", err)
 				}
+				g.catchUp()
 			case <-prune.C:
 				g.audit.prune(time.Now())
 			case <-ctx.Done():
@@ -468,6 +483,14 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 		lastErr, mac     string
 		claimed          bool
 	)
+	// The device's stripe from the version's change until its patch is committed: patches and full
+	// twins of one device reach the outbox in version order.
+	unlock := g.devs.lock(id)
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
 	ok := g.twins.update(id, func(t *Twin) {
 		c := &t.Connectivity
 		c.LastPoll = now
@@ -496,6 +519,17 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 	if !ok {
 		return
 	}
+	if claimed && patch != nil {
+		if g.log.Enabled(context.Background(), slog.LevelDebug) {
+			g.log.Debug("reported", "device", id, "version", patch.Version, "changed", formatValues(patch.Values))
+		}
+		if err := g.commit(Outgoing{Patches: []Patch{*patch}}, nil); err != nil {
+			g.sent.markResync(id) // its state may be missing on the cloud side: sent in full later
+			g.log.Debug("could not keep a patch for the cloud", "device", id, "err", err)
+		}
+	}
+	unlock()
+	unlock = nil
 
 	if state != prevState {
 		if state == StateOffline {
@@ -509,9 +543,6 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 	}
 	if !claimed {
 		return // nothing of an unclaimed device goes up
-	}
-	if patch != nil {
-		g.sendPatch(*patch)
 	}
 	if len(vals) > 0 {
 		g.sendReadings(id, now, vals)

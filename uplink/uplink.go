@@ -20,6 +20,7 @@ import (
 	"github.com/Azure/go-amqp"
 
 	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/gateway/store"
 	"github.com/edgegw/edgegw/uplink/outbox"
 	"github.com/edgegw/edgegw/uplink/protocol"
 )
@@ -80,13 +81,15 @@ type Uplink struct {
 	lastErr    string
 	counts     map[string]*KindCounts // by message kind
 
-	drops dropLog
+	drops     dropLog
+	notStored atomic.Int64 // telemetry the state store could not take (a full disk)
 }
 
 // dropLog remembers what of the outbox's drop counters has been logged.
 type dropLog struct {
 	mu                sync.Mutex
 	dropped, rejected uint64 // as of the last line
+	notStored         int64
 	last              time.Time
 }
 
@@ -217,12 +220,107 @@ func (u *Uplink) Publish(class outbox.Class, kind, deviceID, coalesce string, bo
 	if err != nil {
 		return fmt.Errorf("uplink: encode %s: %w", kind, err)
 	}
-	err = u.group.put(u.opts.Outbox, outbox.Message{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID,
-		Coalesce: coalesce, Created: time.Now(), Body: b})
+	err = u.group.put(u.opts.Outbox, []outbox.Message{{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID,
+		Coalesce: coalesce, Created: time.Now(), Body: b}}, nil)
 	if class == outbox.Telemetry {
+		if storeErr(err) {
+			u.notStored.Add(1) // counted and logged with the drops; the store's trouble is logged once
+			err = nil
+		}
 		u.reportDrops()
 	}
 	return err
+}
+
+// groupCommit batches concurrent puts, with their writes, into PutBatchWith calls.
+type groupCommit struct {
+	mu      sync.Mutex
+	busy    bool
+	pending []*putReq
+}
+
+type putReq struct {
+	ms    []outbox.Message
+	write func(w store.Writer) error
+	done  chan error
+}
+
+func (g *groupCommit) put(ob *outbox.Outbox, ms []outbox.Message, write func(w store.Writer) error) error {
+	req := &putReq{ms: ms, write: write, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.pending = append(g.pending, req)
+	if g.busy {
+		g.mu.Unlock()
+		return <-req.done
+	}
+	g.busy = true
+	for len(g.pending) > 0 {
+		batch := g.pending
+		g.pending = nil
+		g.mu.Unlock()
+		commitBatch(ob, batch)
+		g.mu.Lock()
+	}
+	g.busy = false
+	g.mu.Unlock()
+	return <-req.done
+}
+
+// commitBatch puts every request's messages and runs every write in one transaction. Each request
+// gets its own outcome: telemetry refused for room is the error of the request that sent it only,
+// and a batch that failed for anything but the disk is tried again one request at a time, so one
+// bad write does not fail the others.
+func commitBatch(ob *outbox.Outbox, batch []*putReq) {
+	var ms []outbox.Message
+	var writes []func(w store.Writer) error
+	for _, r := range batch {
+		ms = append(ms, r.ms...)
+		if r.write != nil {
+			writes = append(writes, r.write)
+		}
+	}
+	var write func(w store.Writer) error
+	if len(writes) > 0 {
+		write = func(w store.Writer) error {
+			for _, f := range writes {
+				if err := f(w); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	err := ob.PutBatchWith(ms, write)
+	var full *outbox.FullError
+	switch {
+	case errors.As(err, &full):
+		refused := map[string]bool{}
+		for _, id := range full.IDs {
+			refused[id] = true
+		}
+		for _, r := range batch {
+			var mine error
+			for _, m := range r.ms {
+				if refused[m.ID] {
+					mine = err
+				}
+			}
+			r.done <- mine
+		}
+	case err != nil && len(batch) > 1 && !storeErr(err):
+		for _, r := range batch {
+			r.done <- ob.PutBatchWith(r.ms, r.write)
+		}
+	default:
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+// storeErr reports whether err is the state store failing to write (a full disk, an I/O error).
+func storeErr(err error) bool {
+	return errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrWriteFailed)
 }
 
 // reportDrops logs the telemetry the outbox dropped or refused for lack of room since the last line: at
@@ -234,8 +332,9 @@ func (u *Uplink) reportDrops() {
 	d := &u.drops
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	dropped, rejected := st.Dropped-d.dropped, st.Rejected-d.rejected
-	if dropped+rejected == 0 {
+	ns := u.notStored.Load()
+	dropped, rejected, notStored := st.Dropped-d.dropped, st.Rejected-d.rejected, ns-d.notStored
+	if dropped+rejected == 0 && notStored == 0 {
 		return
 	}
 	now := time.Now()
@@ -243,43 +342,11 @@ func (u *Uplink) reportDrops() {
 	if !d.last.IsZero() && now.Sub(d.last) < u.cfg.DropLogEvery*9/10 {
 		return
 	}
-	d.dropped, d.rejected, d.last = st.Dropped, st.Rejected, now
-	u.log.Warn("outbox full: telemetry dropped", "dropped", dropped, "refused", rejected, "since", u.cfg.DropLogEvery.String(),
+	d.dropped, d.rejected, d.notStored, d.last = st.Dropped, st.Rejected, ns, now
+	u.log.Warn("outbox full: telemetry dropped", "dropped", dropped, "refused", rejected, "not_stored", notStored,
+		"since", u.cfg.DropLogEvery.String(),
 		"dropped_total", st.Dropped, "refused_total", st.Rejected, "outbox_bytes", st.Bytes, "outbox_max_bytes", st.MaxBytes,
-		"hint", "the cloud is unreachable or slower than the polls; raise cloud.outbox_max_bytes to keep more")
-}
-
-// groupCommit batches concurrent Puts into PutBatch calls.
-type groupCommit struct {
-	mu      sync.Mutex
-	busy    bool
-	pending []outbox.Message
-	waiters []chan error
-}
-
-func (g *groupCommit) put(ob *outbox.Outbox, m outbox.Message) error {
-	done := make(chan error, 1)
-	g.mu.Lock()
-	g.pending = append(g.pending, m)
-	g.waiters = append(g.waiters, done)
-	if g.busy {
-		g.mu.Unlock()
-		return <-done
-	}
-	g.busy = true
-	for len(g.pending) > 0 {
-		batch, waiters := g.pending, g.waiters
-		g.pending, g.waiters = nil, nil
-		g.mu.Unlock()
-		err := ob.PutBatch(batch)
-		for _, w := range waiters {
-			w <- err
-		}
-		g.mu.Lock()
-	}
-	g.busy = false
-	g.mu.Unlock()
-	return <-done
+		"hint", "the cloud is unreachable or slower than the polls; raise cloud.outbox_max_bytes to keep more (not_stored: the state store could not write)")
 }
 
 // Run keeps the uplink going until ctx is cancelled. It returns nil on cancel.
@@ -373,7 +440,7 @@ func (u *Uplink) session(ctx context.Context) (connected bool, err error) {
 	defer stop(nil)
 	var wg sync.WaitGroup
 	wg.Go(func() { stop(u.send(runCtx, sender)) })
-	wg.Go(func() { stop(u.receive(runCtx, inbox)) })
+	wg.Go(func() { stop(u.receive(runCtx, inbox, sender)) })
 	wg.Go(func() {
 		select {
 		case <-conn.Done():
@@ -450,6 +517,11 @@ func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
 			return nil
 		}
 		err := ob.AckBatch(accepted)
+		if storeErr(err) {
+			// The disk is full: the broker has them, they stay in flight, and are acked at a later
+			// flush. Dropping the connection would only send them again, once per attempt.
+			return nil
+		}
 		accepted = accepted[:0]
 		return err
 	}
@@ -498,27 +570,52 @@ func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
 }
 
 // receive answers commands one at a time: decode, hand to the gateway, queue the reply in the outbox,
-// then accept the command (so a crash in between redelivers it rather than losing it).
-func (u *Uplink) receive(ctx context.Context, in *Inbox) error {
+// then accept the command (so a crash in between redelivers it rather than losing it). A reply the
+// outbox cannot take (a full disk) is sent straight on sender, and the command accepted only once the
+// broker has accepted the reply: the cloud gets its answer — ok:false "state store full" when the
+// command could not be carried out — and a command whose reply got nowhere is delivered again.
+func (u *Uplink) receive(ctx context.Context, in *Inbox, sender *amqp.Sender) error {
 	for {
 		msg, err := in.Receive(ctx)
 		if err != nil {
 			return fmt.Errorf("uplink: %w", err)
 		}
-		u.command(ctx, msg)
+		reply := u.answer(ctx, msg)
+		if err := u.putReply(reply); err != nil {
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			serr := sendSettled(sctx, sender, reply.AMQP())
+			cancel()
+			if serr != nil {
+				return fmt.Errorf("uplink: a %s could be neither stored (%v) nor sent: %w", reply.Kind, err, serr)
+			}
+			u.log.Debug("a reply the outbox could not take was sent straight", "kind", reply.Kind, "err", err)
+		}
 		if err := in.Accept(ctx, msg); err != nil {
 			return fmt.Errorf("uplink: %w", err)
 		}
 	}
 }
 
-// command carries out one command and queues its one reply.
-func (u *Uplink) command(ctx context.Context, msg *amqp.Message) {
-	reply := u.answer(ctx, msg)
-	if perr := u.opts.Outbox.Put(outbox.Message{ID: reply.MessageID, Class: outbox.Control, Kind: reply.Kind,
-		DeviceID: reply.DeviceID, Created: reply.Created, Body: reply.Body, CorrelationID: reply.CorrelationID}); perr != nil {
-		u.log.Error("could not queue a command reply", "kind", reply.Kind, "err", perr)
+// putReply queues a reply in the outbox.
+func (u *Uplink) putReply(reply protocol.Envelope) error {
+	return u.opts.Outbox.Put(outbox.Message{ID: reply.MessageID, Class: outbox.Control, Kind: reply.Kind,
+		DeviceID: reply.DeviceID, Created: reply.Created, Body: reply.Body, CorrelationID: reply.CorrelationID})
+}
+
+// sendSettled sends m and waits until the broker accepts it.
+func sendSettled(ctx context.Context, sender *amqp.Sender, m *amqp.Message) error {
+	r, err := sender.SendWithReceipt(ctx, m, nil)
+	if err != nil {
+		return err
 	}
+	state, err := r.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if _, ok := state.(*amqp.StateAccepted); !ok {
+		return fmt.Errorf("the broker did not accept it (%T)", state)
+	}
+	return nil
 }
 
 // answer decodes and carries out one command and returns its reply: exactly one, whose correlation-id
@@ -586,8 +683,8 @@ func (u *Uplink) PublishHealth() {
 		h = u.opts.Health()
 	}
 	h = u.Health(h)
-	if err := u.Publish(outbox.State, protocol.KindHealth, "", "health", h); err != nil {
-		u.log.Warn("could not queue health", "err", err)
+	if err := u.Publish(outbox.State, protocol.KindHealth, "", "health", h); err != nil && !storeErr(err) {
+		u.log.Warn("could not queue health", "err", err) // a failing store is logged once, when it starts
 	}
 }
 

@@ -71,6 +71,19 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 	for _, w := range db.Warnings() {
 		log.Warn(w)
 	}
+	// Once per change, not per write that failed.
+	db.OnHealth(func(h store.Health) {
+		if h.State == store.StateOK {
+			log.Warn("state store writes again; what waited is being written and sent", "state", db.Path())
+			return
+		}
+		msg := "state store full: new claims, settings and methods are refused and telemetry is not kept; polling goes on, " +
+			"and twins and audit entries go up once there is room"
+		if h.State == store.StateFailing {
+			msg = "state store cannot write: new claims, settings and methods are refused; polling goes on"
+		}
+		log.Error(msg, "state", db.Path(), "err", h.Err)
+	})
 	lib, err := ps.loadProfiles(cfg.Profiles.Dirs)
 	if err != nil {
 		return err
@@ -93,6 +106,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 		return protocol.Health{SchemaVersion: protocol.SchemaVersion, GatewayID: cfg.Gateway.ID, Version: Version(),
 			UptimeSeconds: time.Since(started).Round(time.Second).Seconds(),
 			Devices:       protocol.Devices{Discovered: discovered, Online: online, Claimed: claimed},
+			Store:         storeHealth(db),
 			Polls:         st.Polls, PollErrors: st.PollErrors, LastDiscovery: st.LastDiscovery, DiscoveryPass: st.DiscoveryPasses}
 	}
 	sw := &cloudSwitch{db: db}
@@ -247,6 +261,12 @@ func adminOptions(cfg *config.Config, lib gateway.Profiles, gw *gateway.Gateway,
 		opts.SetCloud = sw.set
 	}
 	return opts
+}
+
+// storeHealth is the state store's part of health.
+func storeHealth(db *store.DB) protocol.Store {
+	h := db.Health()
+	return protocol.Store{State: h.State, Since: h.Since, LastError: h.Err}
 }
 
 // tableCount is how many discovery tables the configuration has, all protocols together.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -89,4 +90,18 @@ func TestWriteFailureNotFull(t *testing.T) {
 	require.Error(t, err)
 	require.NotErrorIs(t, err, ErrFull)
 	require.Equal(t, StateOK, db.Health().State, "a closed store is not a disk problem")
+}
+
+// TestFailWrites: an injected fault fails every commit as the disk would, health included.
+func TestFailWrites(t *testing.T) {
+	db, _ := openNew(t)
+	db.FailWrites(&os.PathError{Op: "write", Path: db.Path(), Err: syscall.ENOSPC})
+	require.ErrorIs(t, db.Put("b", "k", nil), ErrFull)
+	require.Equal(t, StateFull, db.Health().State)
+	db.FailWrites(&os.PathError{Op: "write", Path: db.Path(), Err: syscall.EIO})
+	require.ErrorIs(t, db.Put("b", "k", nil), ErrWriteFailed)
+	require.Equal(t, StateFailing, db.Health().State)
+	db.FailWrites(nil)
+	require.NoError(t, db.Put("b", "k", nil))
+	require.Equal(t, StateOK, db.Health().State)
 }

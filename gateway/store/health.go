@@ -43,6 +43,22 @@ type health struct {
 	cur      Health
 	watchers []func(Health)
 	room     int64 // Options.RoomToRecover
+	fault    error // FailWrites
+}
+
+// FailWrites makes every later commit fail with err (nil: stop), as a disk failing that way would,
+// Health included: for tests of what must hold over a failing store, where a real full disk cannot
+// be made to refuse every write (bbolt reuses the free pages inside its file).
+func (db *DB) FailWrites(err error) {
+	db.h.mu.Lock()
+	db.h.fault = err
+	db.h.mu.Unlock()
+}
+
+func (db *DB) writeFault() error {
+	db.h.mu.Lock()
+	defer db.h.mu.Unlock()
+	return db.h.fault
 }
 
 // Health reports whether the store's writes go through.

@@ -402,6 +402,9 @@ func (db *DB) Close() error {
 // A commit the disk refuses is an error wrapping ErrFull (no room) or ErrWriteFailed (another I/O
 // error), and changes Health.
 func (db *DB) Update(fn func(tx *Tx) error) error {
+	if err := db.writeFault(); err != nil {
+		return db.wrote(err)
+	}
 	var fnErr error
 	err := db.bolt.Update(func(btx *bolt.Tx) error {
 		fnErr = fn(&Tx{tx: btx, db: db})

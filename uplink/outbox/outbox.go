@@ -564,11 +564,27 @@ func (o *Outbox) PutBatchWith(ms []Message, write func(w store.Writer) error) er
 	o.meta.ctr = mt.ctr
 	o.broadcast()
 	if rejected > 0 {
-		return fmt.Errorf("%w: %d of %d messages refused (telemetry, %d bytes stored of max %d, nothing left to drop)",
-			ErrFull, rejected, len(ms), bytes, o.opts.MaxBytes)
+		fe := &FullError{msg: fmt.Sprintf("%v: %d of %d messages refused (telemetry, %d bytes stored of max %d, nothing left to drop)",
+			ErrFull, rejected, len(ms), bytes, o.opts.MaxBytes)}
+		for _, s := range slots {
+			if s.refused {
+				fe.IDs = append(fe.IDs, s.m.ID)
+			}
+		}
+		return fe
 	}
 	return nil
 }
+
+// FullError is the error of a PutBatch that refused telemetry for room: it wraps ErrFull and names
+// the refused messages; every other message of the batch was stored.
+type FullError struct {
+	IDs []string
+	msg string
+}
+
+func (e *FullError) Error() string { return e.msg }
+func (e *FullError) Unwrap() error { return ErrFull }
 
 // slot is a message being written by PutBatch: a new one, or an existing
 // pending entry (e != nil) that new ones coalesce into.

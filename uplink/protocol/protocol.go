@@ -200,6 +200,7 @@ type Health struct {
 	UptimeSeconds  float64   `json:"uptimeSeconds"`
 	Uplink         Uplink    `json:"uplink"`
 	Outbox         Outbox    `json:"outbox"`
+	Store          Store     `json:"store"`
 	Devices        Devices   `json:"devices"`
 	Polls          int       `json:"polls"`
 	PollErrors     int       `json:"pollErrors"`
@@ -225,6 +226,15 @@ type Outbox struct {
 	Bytes        int64 `json:"bytes"`
 	Dropped      int64 `json:"dropped"`
 	DeadLettered int64 `json:"deadLettered"`
+}
+
+// Store is the state store's health in a health message: "ok", "full" (the disk has no room: new
+// claims, settings and methods are refused, polling goes on, and what waits goes up once there is
+// room) or "failing" (another write error), since when and why.
+type Store struct {
+	State     string    `json:"state"`
+	Since     time.Time `json:"since,omitzero"`
+	LastError string    `json:"lastError,omitempty"`
 }
 
 // Devices counts the inventory in a health message.
