@@ -312,9 +312,11 @@ func TestUplinkRabbitMQ(t *testing.T) {
 	require.Zero(t, c[protocol.KindTelemetry].Rejected)
 }
 
-// TestUplinkSurvivesCuts streams messages while the connection is cut three times: every message
-// arrives at least once, the receiver is attached again and commands flow after each cut.
-func TestUplinkSurvivesCuts(t *testing.T) {
+// TestReconnectKeepsDownlink (a reconnect that loses the down-link subscription, as the Azure IoT SDKs
+// did: the link came back for sending only, and commands stopped arriving) streams messages while the
+// connection is cut three times: every message arrives at least once, the receiver is attached again
+// and commands flow after each cut. Formerly TestUplinkSurvivesCuts.
+func TestReconnectKeepsDownlink(t *testing.T) {
 	b := rabbit(t)
 	got := b.collect(t)
 	target := strings.TrimPrefix(b.dial.URL, "amqps://")
@@ -382,9 +384,11 @@ func TestUplinkSwitch(t *testing.T) {
 	got.wait(t, func([]protocol.Envelope) bool { return got.unique() >= 51 }, 30*time.Second) // + health
 }
 
-// TestUplinkFullOutboxDrains: while the uplink is off the outbox fills up; the oldest telemetry is
-// dropped and counted, twin state is kept; once on, everything left drains without a restart.
-func TestUplinkFullOutboxDrains(t *testing.T) {
+// TestBufferRecoversAfterBrokerReturns (ThingsBoard gateway #1483: a buffer that filled while the
+// broker was away never drained after it came back): while the uplink is off the outbox fills up; the
+// oldest telemetry is dropped and counted, twin state is kept; once on, everything left drains without
+// a restart. Formerly TestUplinkFullOutboxDrains.
+func TestBufferRecoversAfterBrokerReturns(t *testing.T) {
 	b := rabbit(t)
 	got := b.collect(t)
 	db, err := store.Open(t.TempDir(), nil)
