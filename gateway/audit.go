@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 )
 
 // bucketAudit holds the audit log: key = 8-byte big-endian unix nanoseconds + 4-byte sequence, so the
@@ -46,7 +47,7 @@ func newAuditLog(st Store, retention time.Duration, log *slog.Logger) *auditLog 
 
 // keys fills in the time of entries where it is zero and gives each its key.
 func (a *auditLog) keys(es []AuditEntry) []string {
-	now := time.Now().UTC()
+	now := clock.Now().UTC()
 	keys := make([]string, len(es))
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -83,7 +84,7 @@ func (a *auditLog) writer(es []AuditEntry, keys []string) func(w store.Writer) e
 // since returns the entries since since (zero: all), for one device if deviceID is set, oldest first.
 // Entries past retention are never returned, even before prune has deleted them.
 func (a *auditLog) since(deviceID string, since time.Time) ([]AuditEntry, error) {
-	if keep := time.Now().Add(-a.retention); a.retention > 0 && since.Before(keep) {
+	if keep := clock.Now().Add(-a.retention); a.retention > 0 && since.Before(keep) {
 		since = keep
 	}
 	var out []AuditEntry

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 )
 
 // Claim states (DESIGN.md, Claiming).
@@ -329,7 +330,7 @@ func (g *Gateway) evaluateClaim(ctx context.Context, mac, serial, group, by stri
 	if utf8.RuneCountInString(group) > MaxSerialLen {
 		return Claim{}, false, fmt.Errorf("group is longer than %d characters", MaxSerialLen)
 	}
-	now := time.Now()
+	now := clock.Now()
 	id, ep, known := g.deviceByMAC(mac)
 	old, had := g.claims.get(mac)
 	// Idempotent: the same claim twice changes nothing — except a pending one whose device has been
@@ -556,7 +557,7 @@ func (g *Gateway) checkClaim(id string, s Sighting) {
 	if !ok {
 		return
 	}
-	now := time.Now()
+	now := clock.Now()
 	next := cur
 	next.DeviceID, next.Updated = id, now
 	switch cur.State {

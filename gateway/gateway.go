@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/clock"
 )
 
 // Profiles is the loaded profile library (drivers/profile's Library is one): the core finds a device's
@@ -161,9 +163,9 @@ func New(opts Options) (*Gateway, error) {
 		g.log.Info("twins restored", "count", len(ids), "claims", g.claims.len())
 	}
 	g.checkSent(ids)
-	g.audit.prune(time.Now())
+	g.audit.prune(clock.Now())
 	g.ev.refreshEvery, g.ev.refreshOnMiss = indexRefresh, indexRefreshMiss
-	g.restoreEvents(time.Now())
+	g.restoreEvents(clock.Now())
 	for _, id := range ids {
 		g.sched.Add(id)
 	}
@@ -208,10 +210,10 @@ func (g *Gateway) Discover(ctx context.Context) (DiscoveryResult, error) {
 		found[s.Protocol]++
 	}
 	g.opts.Observer.DiscoveryDone(time.Since(start), found, len(res.Errors))
-	g.expireClaims(time.Now())
+	g.expireClaims(clock.Now())
 	g.statsMu.Lock()
 	g.stats.DiscoveryPasses++
-	g.stats.LastDiscovery = time.Now()
+	g.stats.LastDiscovery = clock.Now()
 	g.statsMu.Unlock()
 	return res, errors.Join(errs...)
 }
@@ -236,7 +238,7 @@ func (g *Gateway) Observe(s Sighting) string {
 		}
 	}
 	id, src := DeviceID(s)
-	now := time.Now()
+	now := clock.Now()
 	var (
 		known, changed bool
 		conflicts      []Conflict
@@ -373,7 +375,7 @@ func (g *Gateway) RunPolling(ctx context.Context) error {
 				}
 				g.catchUp()
 			case <-prune.C:
-				g.audit.prune(time.Now())
+				g.audit.prune(clock.Now())
 			case <-ctx.Done():
 				return
 			}
@@ -421,7 +423,7 @@ func (g *Gateway) poll(ctx context.Context, id string) {
 		eps, twinProfile = slices.Clone(t.Endpoints), t.Profile
 		// Only claimed devices are polled at full rate; the others often enough to keep their twin alive.
 		skip = t.Claim.State != ClaimClaimed && !t.Connectivity.LastPoll.IsZero() &&
-			time.Since(t.Connectivity.LastPoll) < time.Duration(g.opts.UnclaimedEvery-1)*g.opts.PollInterval
+			clock.Now().Sub(t.Connectivity.LastPoll) < time.Duration(g.opts.UnclaimedEvery-1)*g.opts.PollInterval
 	})
 	if !ok {
 		g.sched.Remove(id)
@@ -476,7 +478,7 @@ func (g *Gateway) poll(ctx context.Context, id string) {
 
 // record applies a poll's outcome: values into reported, connectivity debounced.
 func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
-	now := time.Now()
+	now := clock.Now()
 	var (
 		patch            *Patch
 		prevState, state string

@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 	"github.com/edgegw/edgegw/uplink/outbox"
 	"github.com/edgegw/edgegw/uplink/protocol"
 )
@@ -43,7 +44,7 @@ func (s sink) Commit(out gateway.Outgoing, write func(w store.Writer) error) err
 			return fmt.Errorf("uplink: encode %s: %w", kind, err)
 		}
 		ms = append(ms, outbox.Message{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: device, Coalesce: coalesce,
-			Created: time.Now(), Body: b})
+			Created: clock.Now(), Body: b})
 		return nil
 	}
 	for _, t := range out.Twins {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 	"github.com/edgegw/edgegw/uplink/outbox"
 	"github.com/edgegw/edgegw/uplink/protocol"
 )
@@ -221,7 +222,7 @@ func (u *Uplink) Publish(class outbox.Class, kind, deviceID, coalesce string, bo
 		return fmt.Errorf("uplink: encode %s: %w", kind, err)
 	}
 	err = u.group.put(u.opts.Outbox, []outbox.Message{{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID,
-		Coalesce: coalesce, Created: time.Now(), Body: b}}, nil)
+		Coalesce: coalesce, Created: clock.Now(), Body: b}}, nil)
 	if class == outbox.Telemetry {
 		if storeErr(err) {
 			u.notStored.Add(1) // counted and logged with the drops; the store's trouble is logged once
@@ -645,7 +646,7 @@ func (u *Uplink) answer(ctx context.Context, msg *amqp.Message) protocol.Envelop
 	if err != nil {
 		u.log.Info("command refused", "kind", env.Kind, "message_id", env.MessageID, "err", err)
 	}
-	return protocol.Reply(env, u.cfg.GatewayID, NewMessageID(), time.Now(), result, err)
+	return protocol.Reply(env, u.cfg.GatewayID, NewMessageID(), clock.Now(), result, err)
 }
 
 // healthLoop publishes a health message every HealthInterval (coalesced: only the newest waits).
@@ -672,7 +673,7 @@ func (u *Uplink) Health(h protocol.Health) protocol.Health {
 	st := u.opts.Outbox.Stats()
 	h.Outbox = protocol.Outbox{Pending: st.Pending, InFlight: st.InFlight, Bytes: st.Bytes, Dropped: int64(st.Dropped),
 		DeadLettered: int64(st.DeadLettered)}
-	h.GeneratedAtUTC = time.Now().UTC()
+	h.GeneratedAtUTC = clock.Now().UTC()
 	return h
 }
 

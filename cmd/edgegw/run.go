@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/edgegw/edgegw/config"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 	"github.com/edgegw/edgegw/internal/logring"
 	"github.com/edgegw/edgegw/internal/supervise"
 	"github.com/edgegw/edgegw/uplink"
@@ -107,6 +109,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 			UptimeSeconds: time.Since(started).Round(time.Second).Seconds(),
 			Devices:       protocol.Devices{Discovered: discovered, Online: online, Claimed: claimed},
 			Store:         storeHealth(db),
+			Process:       processHealth(),
 			Polls:         st.Polls, PollErrors: st.PollErrors, LastDiscovery: st.LastDiscovery, DiscoveryPass: st.DiscoveryPasses}
 	}
 	sw := &cloudSwitch{db: db}
@@ -245,7 +248,7 @@ func adminOptions(cfg *config.Config, lib gateway.Profiles, gw *gateway.Gateway,
 				return up.Health(h)
 			}
 			h.Uplink.State = uplink.StateDisabled
-			h.GeneratedAtUTC = time.Now().UTC()
+			h.GeneratedAtUTC = clock.Now().UTC()
 			return h
 		},
 		CheckStore: func() error { return db.View(func(*store.Tx) error { return nil }) },
@@ -261,6 +264,17 @@ func adminOptions(cfg *config.Config, lib gateway.Profiles, gw *gateway.Gateway,
 		opts.SetCloud = sw.set
 	}
 	return opts
+}
+
+// processHealth is the process's part of health.
+func processHealth() protocol.Process {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	p := protocol.Process{Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc}
+	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
+		p.OpenFiles = len(fds)
+	}
+	return p
 }
 
 // storeHealth is the state store's part of health.

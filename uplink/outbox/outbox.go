@@ -61,6 +61,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 )
 
 // Class says how the outbox treats a message when it is full.
@@ -337,7 +338,7 @@ func (o *Outbox) PutBatchWith(ms []Message, write func(w store.Writer) error) er
 		}
 		return o.db.Update(func(tx *store.Tx) error { return write(tx) })
 	}
-	now := time.Now()
+	now := clock.Now()
 	var seen map[string]struct{}
 	if len(ms) > 1 {
 		seen = make(map[string]struct{}, len(ms))
@@ -795,7 +796,7 @@ func (o *Outbox) Nack(id string, retry bool) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.Put(bucketDead, deadKey, encodeDead(reason, time.Now(), attempts, raw)); err != nil {
+		if err := tx.Put(bucketDead, deadKey, encodeDead(reason, clock.Now(), attempts, raw)); err != nil {
 			return err
 		}
 		for _, k := range prune {

@@ -201,6 +201,7 @@ type Health struct {
 	Uplink         Uplink    `json:"uplink"`
 	Outbox         Outbox    `json:"outbox"`
 	Store          Store     `json:"store"`
+	Process        Process   `json:"process"`
 	Devices        Devices   `json:"devices"`
 	Polls          int       `json:"polls"`
 	PollErrors     int       `json:"pollErrors"`
@@ -235,6 +236,13 @@ type Store struct {
 	State     string    `json:"state"`
 	Since     time.Time `json:"since,omitzero"`
 	LastError string    `json:"lastError,omitempty"`
+}
+
+// Process is the gateway process's use of the machine in a health message: what a leak would grow.
+type Process struct {
+	Goroutines int    `json:"goroutines"`
+	HeapBytes  uint64 `json:"heapBytes"`           // live heap after the last collection
+	OpenFiles  int    `json:"openFiles,omitempty"` // file descriptors (sockets included), where the OS tells
 }
 
 // Devices counts the inventory in a health message.
