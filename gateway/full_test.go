@@ -180,13 +180,8 @@ func TestRestartSendsTwinAgain(t *testing.T) {
 	var n float64
 	w.setAnswer(func(Endpoint) ([]Reading, error) { n++; return []Reading{{Name: "x", Value: Number(n)}}, nil })
 	opts := Options{Ranks: testRanks, Store: disk, Pollers: map[string]Poller{"snmp": w}, Profiles: oneProfile{&Profile{Name: "acme-display", Protocol: "snmp"}}}
-	sink := &outboxSink{st: disk}
-	opts.Sink = sink
-	g, err := New(opts)
-	require.NoError(t, err)
-	id := g.Observe(display)
-	_, err = g.Claim(ctx, display.Identity.MAC, "SIM-1", "", "cli")
-	require.NoError(t, err)
+	opts.Sink = &outboxSink{st: disk}
+	g, id := claimedDisplay(t, opts)
 	require.NoError(t, g.PollNow(ctx, id))
 	require.NoError(t, g.Flush()) // the twin on disk: version 1
 	for range 3 {
@@ -211,11 +206,7 @@ func TestRestartSendsTwinAgain(t *testing.T) {
 	noSink.Sink = nil
 	st := &failingDisk{memStore: newMemStore()}
 	noSink.Store = st
-	g3, err := New(noSink)
-	require.NoError(t, err)
-	id3 := g3.Observe(display)
-	_, err = g3.Claim(ctx, display.Identity.MAC, "SIM-1", "", "cli")
-	require.NoError(t, err)
+	g3, id3 := claimedDisplay(t, noSink)
 	require.NoError(t, g3.Flush())
 	sink3 := &outboxSink{st: st}
 	noSink.Sink = sink3
@@ -224,4 +215,15 @@ func TestRestartSendsTwinAgain(t *testing.T) {
 	g4.catchUp()
 	versions, _ = sink3.sent(id3)
 	require.Equal(t, []string{"full 1"}, versions)
+}
+
+// claimedDisplay makes a gateway with opts that has discovered the display and claimed it.
+func claimedDisplay(t *testing.T, opts Options) (*Gateway, string) {
+	t.Helper()
+	g, err := New(opts)
+	require.NoError(t, err)
+	id := g.Observe(display)
+	_, err = g.Claim(context.Background(), display.Identity.MAC, "SIM-1", "", "cli")
+	require.NoError(t, err)
+	return g, id
 }

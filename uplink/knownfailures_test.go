@@ -3,10 +3,7 @@ package uplink
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,114 +25,6 @@ import (
 //   - SNMPv3 engine time drift (gosnmp #509): TestSNMPDv3PastEngineTimeWindow (drivers/snmp).
 // docs/reliability.md has the table.
 
-// holdRelay is a TCP pass-through whose connections can be held: bytes stop flowing both ways, as
-// when a network path dies without a reset (a pulled cable, a NAT that forgot the flow), and flow
-// again on release. Connections made while others are held flow.
-type holdRelay struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	gates  []*gate
-}
-
-type gate struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	held   bool
-	closed bool
-	conns  [2]net.Conn
-}
-
-func startHoldRelay(t *testing.T, target string) *holdRelay {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	r := &holdRelay{ln: ln, target: target}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			g := &gate{conns: [2]net.Conn{c, b}}
-			g.cond = sync.NewCond(&g.mu)
-			r.mu.Lock()
-			r.gates = append(r.gates, g)
-			r.mu.Unlock()
-			go g.pipe(b, c)
-			go g.pipe(c, b)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); r.cut() })
-	return r
-}
-
-// pipe copies src to dst, waiting while the gate is held.
-func (g *gate) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		g.mu.Lock()
-		for g.held && !g.closed {
-			g.cond.Wait()
-		}
-		closed := g.closed
-		g.mu.Unlock()
-		if closed {
-			return
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				g.close()
-				return
-			}
-		}
-		if err != nil {
-			if err != io.EOF {
-				g.close()
-			}
-			dst.Close()
-			return
-		}
-	}
-}
-
-func (g *gate) close() {
-	g.mu.Lock()
-	g.closed = true
-	g.cond.Broadcast()
-	g.mu.Unlock()
-	g.conns[0].Close()
-	g.conns[1].Close()
-}
-
-func (r *holdRelay) each(fn func(*gate)) {
-	r.mu.Lock()
-	gs := append([]*gate(nil), r.gates...)
-	r.mu.Unlock()
-	for _, g := range gs {
-		fn(g)
-	}
-}
-
-// hold stops the bytes of every connection open now.
-func (r *holdRelay) hold() {
-	r.each(func(g *gate) { g.mu.Lock(); g.held = true; g.mu.Unlock() })
-}
-
-// release lets them flow again.
-func (r *holdRelay) release() {
-	r.each(func(g *gate) { g.mu.Lock(); g.held = false; g.cond.Broadcast(); g.mu.Unlock() })
-}
-
-func (r *holdRelay) cut() { r.each(func(g *gate) { g.close() }) }
-
-func (r *holdRelay) url() string { return "amqps://" + r.ln.Addr().String() }
-
 // TestNoLossFirstSecondsOffline (ThingsBoard gateway #2157: the first 10-20 s of data after the link
 // is lost are gone, because messages handed to a connection that had silently died counted as sent).
 // Messages are published every few milliseconds while the path to the broker goes dead without a
@@ -145,7 +34,7 @@ func (r *holdRelay) url() string { return "amqps://" + r.ln.Addr().String() }
 func TestNoLossFirstSecondsOffline(t *testing.T) {
 	b := rabbit(t)
 	got := b.collect(t)
-	rl := startHoldRelay(t, strings.TrimPrefix(b.dial.URL, "amqps://"))
+	rl := startRelay(t, strings.TrimPrefix(b.dial.URL, "amqps://"))
 	db, err := store.Open(t.TempDir(), nil)
 	require.NoError(t, err)
 	defer db.Close()

@@ -217,6 +217,11 @@ func (c *cloud) commands(ctx context.Context, every time.Duration, devs []sim.De
 func (c *cloud) unanswered() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.unansweredLocked()
+}
+
+// unansweredLocked counts the commands sent without a reply yet; c.mu is held.
+func (c *cloud) unansweredLocked() int {
 	n := 0
 	for id := range c.sent {
 		if c.replies[id] == 0 {
@@ -229,11 +234,5 @@ func (c *cloud) unanswered() int {
 func (c *cloud) brief() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := 0
-	for id := range c.sent {
-		if c.replies[id] == 0 {
-			n++
-		}
-	}
-	return fmt.Sprintf("%d messages, %d unique, %d commands unanswered, kinds %v", c.received, len(c.ids), n, c.byKind)
+	return fmt.Sprintf("%d messages, %d unique, %d commands unanswered, kinds %v", c.received, len(c.ids), c.unansweredLocked(), c.byKind)
 }
