@@ -311,11 +311,14 @@ func (r *run) status() (protocol.Health, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
 	}}}
-	resp, err := c.Get("http://edgegw/status")
+	resp, err := c.Get("http://edgegw/api/cloud")
 	if err != nil {
 		return protocol.Health{}, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return protocol.Health{}, fmt.Errorf("GET /api/cloud: %s", resp.Status)
+	}
 	var h protocol.Health
 	return h, json.NewDecoder(resp.Body).Decode(&h)
 }
