@@ -4,7 +4,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build demo test unit bench fuzz packages clean
+.PHONY: all build demo test unit bench fuzz soak packages clean
 
 all: build
 
@@ -28,6 +28,13 @@ unit:
 # reproducible; ARCHS=amd64 for one architecture). docs/install.md says how to install them.
 packages:
 	./scripts/packages.sh
+
+# The fault soak (internal/soak, docs/reliability.md): 5,000 simulated devices claimed by a real edgegw
+# process while a RabbitMQ of its own restarts, the gateway is SIGKILLed, devices flap, the state dir fills
+# up and the clock steps; 0 lost, duplicates counted, versions never backwards; report and plot in
+# bin/soak-full/ (or SOAK_REPORT_DIR). 30 minutes; SOAK=quick for the 3-minute one make test runs. Root.
+soak:
+	SOAK=$${SOAK:-full} $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 45m ./internal/soak/
 
 bench: build
 	./scripts/bench.sh

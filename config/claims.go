@@ -6,6 +6,8 @@ import "time"
 type Claims struct {
 	// PendingTTL is how long a claim for a device not seen yet waits for it.
 	PendingTTL time.Duration `toml:"pending_ttl"`
+	// MaxPending caps the claims waiting for a device not seen yet; beyond it a claim is refused.
+	MaxPending int `toml:"max_pending"`
 }
 
 // Audit is the [audit] table.
@@ -16,6 +18,7 @@ type Audit struct {
 
 const (
 	defaultPendingTTL     = 7 * 24 * time.Hour
+	defaultMaxPending     = 10000
 	defaultAuditRetention = 90 * 24 * time.Hour
 )
 
@@ -25,6 +28,7 @@ func (c *Claims) Validate() error {
 	if c.PendingTTL < time.Minute {
 		es.add("claims.pending_ttl", "must be at least 1m, got %s", fmtDuration(c.PendingTTL))
 	}
+	checkRange(&es, "claims.max_pending", c.MaxPending, 1, 1000000)
 	return es.err()
 }
 

@@ -106,7 +106,7 @@ func (c *Cloud) Validate() error {
 	}
 	if c.Proxy != "" {
 		if u, err := url.Parse(c.Proxy); err != nil || u.Scheme != "http" || u.Host == "" {
-			es.add("cloud.proxy", "%q is not an http://host:port proxy URL", c.Proxy)
+			es.add("cloud.proxy", "%q is not an http://host:port proxy URL", RedactURLs(c.Proxy))
 		}
 	}
 	if !c.Enabled {
@@ -117,7 +117,7 @@ func (c *Cloud) Validate() error {
 	case c.URL == "":
 		es.add("cloud.url", "required when cloud.enabled = true")
 	case err != nil || u.Host == "":
-		es.add("cloud.url", "%q is not a URL like amqps://broker.example:5671", c.URL)
+		es.add("cloud.url", "%q is not a URL like amqps://broker.example:5671", RedactURLs(c.URL))
 	case u.User != nil:
 		es.add("cloud.url", "must not hold credentials; use username and password_file")
 	default:

@@ -38,7 +38,7 @@ func Default() *Config {
 		Profiles: Profiles{Dirs: []string{}},
 		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
 		Cloud:    defaultCloud(),
-		Claims:   Claims{PendingTTL: defaultPendingTTL},
+		Claims:   Claims{PendingTTL: defaultPendingTTL, MaxPending: defaultMaxPending},
 		Audit:    Audit{Retention: defaultAuditRetention},
 		Admin:    defaultAdmin(),
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
+	"strings"
 )
 
 // redacted is what every printing path shows instead of a secret.
@@ -47,3 +49,16 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `
 
 // LogValue implements slog.LogValuer.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// userinfo is a URL's user information: from the scheme's "//" to the last "@" before the host ends.
+var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s"'<>]*@`)
+
+// RedactURLs returns text with the user information of every URL in it (an SNMP community, a user and
+// password) replaced by <redacted>: for messages that echo what a user typed or configured, which may
+// be a URL with a secret in it.
+func RedactURLs(text string) string {
+	if !strings.Contains(text, "@") {
+		return text
+	}
+	return userinfo.ReplaceAllString(text, "${1}"+redacted+"@")
+}

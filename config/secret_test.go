@@ -253,3 +253,19 @@ func TestSecretFiles(t *testing.T) {
 func fill(s, cfg string) string {
 	return string(bytes.ReplaceAll([]byte(s), []byte("{cfg}"), []byte(cfg)))
 }
+
+func TestRedactURLs(t *testing.T) {
+	for in, want := range map[string]string{
+		"snmp://public@127.0.0.1:161":                        "snmp://<redacted>@127.0.0.1:161",
+		`--target "amqps://u:p@ss@broker:5671/x?y=1" is bad`: `--target "amqps://<redacted>@broker:5671/x?y=1" is bad`,
+		"a http://u:p@proxy:3128 and b wss://k@h/p":          "a http://<redacted>@proxy:3128 and b wss://<redacted>@h/p",
+		"snmp://<redacted>@127.0.0.1":                        "snmp://<redacted>@127.0.0.1",
+		"mail ops@example.com, see https://example.com/a@b":  "mail ops@example.com, see https://example.com/a@b",
+		"no url here":                  "no url here",
+		"modbus:///dev/ttyUSB0?unit=1": "modbus:///dev/ttyUSB0?unit=1",
+		"snmp://s3cret@[::1":           "snmp://<redacted>@[::1",
+		"edgegw: unexpected argument \"snmp://c0mm@10.0.0.1\"\n": "edgegw: unexpected argument \"snmp://<redacted>@10.0.0.1\"\n",
+	} {
+		require.Equal(t, want, config.RedactURLs(in), in)
+	}
+}

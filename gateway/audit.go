@@ -3,12 +3,14 @@ package gateway
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 )
 
 // bucketAudit holds the audit log: key = 8-byte big-endian unix nanoseconds + 4-byte sequence, so the
@@ -43,11 +45,12 @@ func newAuditLog(st Store, retention time.Duration, log *slog.Logger) *auditLog 
 	return &auditLog{st: st, retention: retention, log: log}
 }
 
-// append stores entries in one transaction, filling in the time where it is zero.
-func (a *auditLog) append(es []AuditEntry) error {
-	now := time.Now().UTC()
+// keys fills in the time of entries where it is zero and gives each its key.
+func (a *auditLog) keys(es []AuditEntry) []string {
+	now := clock.Now().UTC()
 	keys := make([]string, len(es))
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	for i := range es {
 		if es[i].Time.IsZero() {
 			es[i].Time = now
@@ -58,8 +61,13 @@ func (a *auditLog) append(es []AuditEntry) error {
 		binary.BigEndian.PutUint32(k[8:], a.seq)
 		keys[i] = string(k[:])
 	}
-	a.mu.Unlock()
-	return a.st.Write(func(w store.Writer) error {
+	return keys
+}
+
+// writer returns the write that stores entries under keys (see keys), for a transaction of the
+// caller's.
+func (a *auditLog) writer(es []AuditEntry, keys []string) func(w store.Writer) error {
+	return func(w store.Writer) error {
 		for i, e := range es {
 			b, err := json.Marshal(e)
 			if err != nil {
@@ -70,14 +78,18 @@ func (a *auditLog) append(es []AuditEntry) error {
 			}
 		}
 		return nil
-	})
+	}
 }
 
 // since returns the entries since since (zero: all), for one device if deviceID is set, oldest first.
+// Entries past retention are never returned, even before prune has deleted them.
 func (a *auditLog) since(deviceID string, since time.Time) ([]AuditEntry, error) {
+	if keep := clock.Now().Add(-a.retention); a.retention > 0 && since.Before(keep) {
+		since = keep
+	}
 	var out []AuditEntry
 	err := a.st.ForEach(bucketAudit, func(key string, value []byte) error {
-		if len(key) == 12 && !since.IsZero() && int64(binary.BigEndian.Uint64([]byte(key[:8]))) < since.UnixNano() {
+		if len(key) == 12 && int64(binary.BigEndian.Uint64([]byte(key[:8]))) < since.UnixNano() {
 			return nil
 		}
 		var e AuditEntry
@@ -92,56 +104,96 @@ func (a *auditLog) since(deviceID string, since time.Time) ([]AuditEntry, error)
 	return out, err
 }
 
-// prune deletes entries older than the retention, in one transaction.
+// pruneBatch bounds one prune transaction, so a long backlog never makes one huge commit.
+const pruneBatch = 5000
+
+// prune deletes entries older than the retention from the store, pruneBatch at a time. Keys sort by
+// time, so the first young entry ends the scan.
 func (a *auditLog) prune(now time.Time) {
 	if a.retention <= 0 {
 		return
 	}
 	cut := now.Add(-a.retention).UnixNano()
-	var old []string
-	a.st.ForEach(bucketAudit, func(key string, _ []byte) error {
-		if len(key) == 12 && int64(binary.BigEndian.Uint64([]byte(key[:8]))) < cut {
-			old = append(old, key)
-		}
-		return nil
-	})
-	if len(old) == 0 {
-		return
-	}
-	err := a.st.Write(func(w store.Writer) error {
-		for _, k := range old {
-			if err := w.Delete(bucketAudit, k); err != nil {
-				return err
+	errEnough := errors.New("enough")
+	total := 0
+	for {
+		var old []string
+		err := a.st.ForEach(bucketAudit, func(key string, _ []byte) error {
+			if len(key) == 12 && int64(binary.BigEndian.Uint64([]byte(key[:8]))) >= cut || len(old) == pruneBatch {
+				return errEnough
 			}
+			old = append(old, key)
+			return nil
+		})
+		if err != nil && !errors.Is(err, errEnough) {
+			a.log.Error("could not read the audit log to prune it", "err", err)
+			return
 		}
-		return nil
-	})
-	if err != nil {
-		a.log.Error("could not delete audit entries past retention", "count", len(old), "err", err)
-		return
+		if len(old) == 0 {
+			break
+		}
+		err = a.st.Write(func(w store.Writer) error {
+			for _, k := range old {
+				if err := w.Delete(bucketAudit, k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			a.log.Error("could not delete audit entries past retention", "count", len(old), "err", err)
+			return
+		}
+		total += len(old)
+		if len(old) < pruneBatch {
+			break
+		}
 	}
-	a.log.Info("audit entries past retention deleted", "count", len(old))
+	if total > 0 {
+		a.log.Info("audit entries past retention deleted", "count", total, "retention", a.retention.String())
+	}
 }
 
 // Audit records an entry (time filled in when zero), stores it and hands it to the Sink when the device
-// is claimed.
-func (g *Gateway) Audit(e AuditEntry) { g.auditMany([]AuditEntry{e}) }
+// is claimed. If the store cannot take it, the entry is kept in memory (up to 10,000) and written,
+// and sent, once it can.
+func (g *Gateway) Audit(e AuditEntry) { _ = g.auditMany([]AuditEntry{e}) }
 
-// auditMany records entries in one transaction.
-func (g *Gateway) auditMany(es []AuditEntry) {
+// auditMany records entries in one transaction, together with the messages of those that go up. On
+// failure they are kept for catchUp and the error returned.
+func (g *Gateway) auditMany(es []AuditEntry) error {
 	if len(es) == 0 {
-		return
+		return nil
 	}
-	if err := g.audit.append(es); err != nil {
-		g.log.Error("could not store audit entries", "count", len(es), "err", err)
+	g.logAudits(es)
+	return g.commitAudits(es)
+}
+
+// commitAudits is auditMany without the log lines (catchUp writes what was logged before).
+func (g *Gateway) commitAudits(es []AuditEntry) error {
+	keys := g.audit.keys(es)
+	// Up only for claimed devices (and unclaims): nothing of an unclaimed, rejected or mismatched
+	// device leaves the site; the full log stays local (edgegw audit).
+	var up []AuditEntry
+	for _, e := range es {
+		if e.Action == "unclaimed" || g.claimed(e.DeviceID) {
+			up = append(up, e)
+		}
 	}
+	err := g.commit(Outgoing{Audits: up}, g.audit.writer(es, keys))
+	if err != nil {
+		g.sent.keep(es)
+		if !storeErr(err) {
+			g.log.Error("could not store audit entries", "count", len(es), "err", err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (g *Gateway) logAudits(es []AuditEntry) {
 	for _, e := range es {
 		g.log.Info("audit", "action", e.Action, "device", e.DeviceID, "mac", e.MAC, "old", e.Old, "new", e.New, "by", e.By)
-		// Up only for claimed devices (and unclaims): nothing of an unclaimed, rejected or mismatched
-		// device leaves the site; the full log stays local (edgegw audit).
-		if e.Action == "unclaimed" || g.claimed(e.DeviceID) {
-			g.sendAudit(e)
-		}
 	}
 }
 

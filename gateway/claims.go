@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 )
 
 // Claim states (DESIGN.md, Claiming).
@@ -134,46 +135,50 @@ func (b *claimBook) expired(now time.Time) []Claim {
 	return due
 }
 
-// put stores claims and then puts them in the book: a claim the store did not take is not in effect.
-// It returns each claim's previous one (zero when there was none). b.change must be held.
-func (b *claimBook) put(cs []*Claim) ([]Claim, error) {
-	err := b.st.Write(func(w store.Writer) error {
-		for _, c := range cs {
-			v, err := json.Marshal(c)
-			if err != nil {
-				return err
-			}
-			if err := w.Put(bucketClaims, c.MAC, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store %d claims: %w", len(cs), err)
-	}
-	prev := make([]Claim, len(cs))
+// previous returns each claim's standing one on its MAC (zero when there is none).
+func (b *claimBook) previous(cs []*Claim) []Claim {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	prev := make([]Claim, len(cs))
 	for i, c := range cs {
 		if old, ok := b.byMAC[c.MAC]; ok {
 			prev[i] = *old
 		}
+	}
+	return prev
+}
+
+// write stores claims, for a transaction of the caller's.
+func (b *claimBook) write(w store.Writer, cs []*Claim) error {
+	for _, c := range cs {
+		v, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if err := w.Put(bucketClaims, c.MAC, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply puts stored claims in the book: only once the store took them are they in effect. b.change
+// must be held.
+func (b *claimBook) apply(cs []*Claim) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range cs {
 		cp := *c
 		b.byMAC[c.MAC] = &cp
 	}
-	return prev, nil
 }
 
-// remove forgets the claim on mac, in the store first. b.change must be held.
-func (b *claimBook) remove(mac string) error {
-	if err := b.st.Write(func(w store.Writer) error { return w.Delete(bucketClaims, mac) }); err != nil {
-		return fmt.Errorf("forget the claim: %w", err)
-	}
+// forget removes the claim on mac from the book, once the store has forgotten it. b.change must be
+// held.
+func (b *claimBook) forget(mac string) {
 	b.mu.Lock()
 	delete(b.byMAC, mac)
 	b.mu.Unlock()
-	return nil
 }
 
 // Claim claims the device with mac by its serial. If the device is known, its serial is read from it
@@ -192,8 +197,12 @@ func (g *Gateway) Claim(ctx context.Context, mac, serial, group, by string) (Cla
 	if g.keepStanding(&c, by) {
 		return c, nil
 	}
-	if err := g.recordClaims(ctx, []*Claim{&c}, by); err != nil {
+	refused, err := g.recordClaims(ctx, []*Claim{&c}, by)
+	if err != nil {
 		return c, err
+	}
+	if refused[0] != nil {
+		return Claim{}, refused[0]
 	}
 	return c, nil
 }
@@ -202,13 +211,14 @@ func (g *Gateway) Claim(ctx context.Context, mac, serial, group, by string) (Cla
 // had their MAC. A sighting that came in while they were worked out — after the lookup, before they
 // were recorded — was checked by discovery against no claim, so it is checked here: either discovery
 // sees the claim or this sees the device, never neither.
-func (g *Gateway) recordClaims(ctx context.Context, cs []*Claim, by string) error {
-	if err := g.setClaims(cs, by); err != nil {
-		return err
+func (g *Gateway) recordClaims(ctx context.Context, cs []*Claim, by string) (refused []error, err error) {
+	refused, err = g.setClaims(cs, by)
+	if err != nil {
+		return refused, err
 	}
 	var again []*Claim
-	for _, c := range cs {
-		if c.State != ClaimPending || c.DeviceID != "" {
+	for i, c := range cs {
+		if c.State != ClaimPending || c.DeviceID != "" || refused[i] != nil {
 			continue
 		}
 		if _, _, known := g.deviceByMAC(c.MAC); !known {
@@ -221,11 +231,11 @@ func (g *Gateway) recordClaims(ctx context.Context, cs []*Claim, by string) erro
 		*c = nc
 		again = append(again, c)
 	}
-	if err := g.setClaims(again, by); err != nil {
+	if _, err := g.setClaims(again, by); err != nil {
 		// The pending claims stand; discovery checks them again at its next pass.
 		g.log.Warn("could not record the second look at pending claims", "count", len(again), "err", err)
 	}
-	return nil
+	return refused, nil
 }
 
 // keepStanding handles a rejected attempt on a MAC with a standing claim: the attempt is audited, the
@@ -251,27 +261,36 @@ type ClaimResult struct {
 	Error string `json:"error,omitempty"`
 	// Unchanged is set when the same claim already stood.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// NotStored is set when the state store could not take the claim (a full disk): it is not in effect.
+	NotStored bool `json:"notStored,omitempty"`
 }
 
 // ClaimMany claims many devices at once (a CSV import): live serial checks run 16 at a time and every
-// resulting claim and audit entry is written in one transaction, so 10,000 rows take seconds.
+// resulting claim and audit entry is written in one transaction, so 10,000 rows take seconds. Rows
+// beyond the cap on pending claims (Options.MaxPending) are refused, each with the reason.
 func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []ClaimResult {
 	out := make([]ClaimResult, len(rows))
 	changed := make([]bool, len(rows))
-	sem := make(chan struct{}, 16)
+	// Sixteen workers over the rows, not a goroutine per row: 100,000 rows would be 100,000 stacks.
+	next := make(chan int)
 	var wg sync.WaitGroup
-	for i, r := range rows {
+	for range min(16, len(rows)) {
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			c, ch, err := g.evaluateClaim(ctx, r.MAC, r.Serial, r.Group, by)
-			out[i] = ClaimResult{Line: r.Line, Claim: c, Unchanged: err == nil && !ch}
-			if err != nil {
-				out[i].Error = err.Error()
+			for i := range next {
+				r := rows[i]
+				c, ch, err := g.evaluateClaim(ctx, r.MAC, r.Serial, r.Group, by)
+				out[i] = ClaimResult{Line: r.Line, Claim: c, Unchanged: err == nil && !ch}
+				if err != nil {
+					out[i].Error = err.Error()
+				}
+				changed[i] = err == nil && ch
 			}
-			changed[i] = err == nil && ch
 		})
 	}
+	for i := range rows {
+		next <- i
+	}
+	close(next)
 	wg.Wait()
 	var batch []*Claim
 	var inBatch []int
@@ -281,9 +300,15 @@ func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []C
 			inBatch = append(inBatch, i)
 		}
 	}
-	if err := g.recordClaims(ctx, batch, by); err != nil {
-		for _, i := range inBatch {
+	refused, err := g.recordClaims(ctx, batch, by)
+	for k, i := range inBatch {
+		switch {
+		case err != nil:
 			out[i].Error = err.Error() // none of them is in effect
+			out[i].NotStored = errors.Is(err, ErrNotStored)
+		case refused[k] != nil:
+			out[i].Claim = Claim{MAC: out[i].Claim.MAC, Serial: out[i].Claim.Serial, Group: out[i].Claim.Group}
+			out[i].Error = refused[k].Error()
 		}
 	}
 	return out
@@ -305,7 +330,7 @@ func (g *Gateway) evaluateClaim(ctx context.Context, mac, serial, group, by stri
 	if utf8.RuneCountInString(group) > MaxSerialLen {
 		return Claim{}, false, fmt.Errorf("group is longer than %d characters", MaxSerialLen)
 	}
-	now := time.Now()
+	now := clock.Now()
 	id, ep, known := g.deviceByMAC(mac)
 	old, had := g.claims.get(mac)
 	// Idempotent: the same claim twice changes nothing — except a pending one whose device has been
@@ -398,30 +423,42 @@ func (g *Gateway) deviceByMAC(mac string) (string, Endpoint, bool) {
 
 // setClaims records claims: the store first (a claim the disk did not take is not in effect), then
 // the book, each device's twin and the audit log, and a full twin up for each newly claimed device.
-func (g *Gateway) setClaims(cs []*Claim, by string) error {
-	if len(cs) == 0 {
-		return nil
+// Claims beyond the cap on pending ones are left out, each with the error in refused.
+func (g *Gateway) setClaims(all []*Claim, by string) (refused []error, err error) {
+	if len(all) == 0 {
+		return nil, nil
 	}
 	g.claims.change.Lock()
-	prevs, err := g.claims.put(cs)
-	if err != nil {
-		g.claims.change.Unlock()
-		g.log.Error("could not store claims", "count", len(cs), "err", err)
-		return err
+	refused = g.claims.admit(all, g.opts.MaxPending)
+	var cs []*Claim
+	for i, c := range all {
+		if refused[i] == nil {
+			cs = append(cs, c)
+		}
 	}
+	if len(cs) == 0 {
+		g.claims.change.Unlock()
+		return refused, nil
+	}
+	// The devices' stripes, from the copy of their twins to the commit: full twins and patches of a
+	// device reach the outbox in the order of their versions (commit.go).
+	var ids []string
+	for _, c := range cs {
+		if c.DeviceID != "" {
+			ids = append(ids, c.DeviceID)
+		}
+	}
+	unlock := g.devs.lock(ids...)
+	prevs := g.claims.previous(cs)
 	var entries []AuditEntry
+	var upIdx []int
 	var full []Twin
 	for i, c := range cs {
 		prev, prevGroup := prevs[i].State, prevs[i].Group
 		if prev == "" {
 			prev = ClaimUnclaimed
 		}
-		g.twins.update(c.DeviceID, func(t *Twin) {
-			t.Claim = ClaimStatus{State: c.State, Group: c.Group, ClaimedAt: claimedAt(c)}
-			if c.State == ClaimClaimed {
-				full = append(full, t.clone())
-			}
-		})
+		t, known := g.twins.get(c.DeviceID)
 		action := map[string]string{ClaimClaimed: "claimed", ClaimPending: "claim pending", ClaimRejected: "claim rejected",
 			ClaimMismatch: "identity mismatch"}[c.State]
 		e := AuditEntry{DeviceID: c.DeviceID, MAC: c.MAC, Action: action, Old: prev, New: c.State, By: by,
@@ -430,13 +467,40 @@ func (g *Gateway) setClaims(cs []*Claim, by string) error {
 			e.Action, e.Old, e.New, e.Detail = "moved to another group", prevGroup, c.Group, ""
 		}
 		entries = append(entries, e)
+		if known && c.State == ClaimClaimed {
+			t.Claim = ClaimStatus{State: c.State, Group: c.Group, ClaimedAt: claimedAt(c)}
+			full = append(full, t) // a full twin goes up on claim
+			upIdx = append(upIdx, len(entries)-1)
+		}
 	}
+	keys := g.audit.keys(entries) // fills in their times
+	var up []AuditEntry
+	for _, i := range upIdx {
+		up = append(up, entries[i])
+	}
+	// The claims, their audit entries and what goes up of them: one transaction, or nothing.
+	err = g.commit(Outgoing{Twins: full, Audits: up}, func(w store.Writer) error {
+		if err := g.claims.write(w, cs); err != nil {
+			return err
+		}
+		return g.audit.writer(entries, keys)(w)
+	})
+	if err != nil {
+		unlock()
+		g.claims.change.Unlock()
+		g.log.Error("could not store claims; none is in effect", "count", len(cs), "err", err)
+		return refused, notStored(fmt.Errorf("store %d claims: %w", len(cs), err))
+	}
+	g.claims.apply(cs)
+	for _, c := range cs {
+		g.twins.update(c.DeviceID, func(t *Twin) {
+			t.Claim = ClaimStatus{State: c.State, Group: c.Group, ClaimedAt: claimedAt(c)}
+		})
+	}
+	unlock()
 	g.claims.change.Unlock()
-	g.auditMany(entries)
-	for _, t := range full {
-		g.sendTwin(t) // a full twin goes up on claim
-	}
-	return nil
+	g.logAudits(entries)
+	return refused, nil
 }
 
 func claimedAt(c *Claim) time.Time {
@@ -460,13 +524,22 @@ func (g *Gateway) Unclaim(macOrID, by string) (Claim, error) {
 		g.claims.change.Unlock()
 		return Claim{}, fmt.Errorf("%w for %s", ErrNoClaim, macOrID)
 	}
-	if err := g.claims.remove(c.MAC); err != nil {
+	es := []AuditEntry{{DeviceID: c.DeviceID, MAC: c.MAC, Action: "unclaimed", Old: c.State, New: ClaimUnclaimed, By: by}}
+	keys := g.audit.keys(es)
+	err := g.commit(Outgoing{Audits: es}, func(w store.Writer) error {
+		if err := w.Delete(bucketClaims, c.MAC); err != nil {
+			return err
+		}
+		return g.audit.writer(es, keys)(w)
+	})
+	if err != nil {
 		g.claims.change.Unlock()
-		return c, err
+		return c, notStored(fmt.Errorf("forget the claim: %w", err))
 	}
+	g.claims.forget(c.MAC)
 	g.twins.update(c.DeviceID, func(t *Twin) { t.Claim = ClaimStatus{State: ClaimUnclaimed} })
 	g.claims.change.Unlock()
-	g.Audit(AuditEntry{DeviceID: c.DeviceID, MAC: c.MAC, Action: "unclaimed", Old: c.State, New: ClaimUnclaimed, By: by})
+	g.logAudits(es)
 	c.State = ClaimUnclaimed
 	return c, nil
 }
@@ -484,7 +557,7 @@ func (g *Gateway) checkClaim(id string, s Sighting) {
 	if !ok {
 		return
 	}
-	now := time.Now()
+	now := clock.Now()
 	next := cur
 	next.DeviceID, next.Updated = id, now
 	switch cur.State {
@@ -509,14 +582,18 @@ func (g *Gateway) checkClaim(id string, s Sighting) {
 	default:
 		return
 	}
-	g.setClaims([]*Claim{&next}, "discovery")
+	if _, err := g.setClaims([]*Claim{&next}, "discovery"); err != nil {
+		g.log.Warn("could not record a claim's handshake; tried again at the next discovery", "mac", next.MAC, "err", err)
+	}
 }
 
 // expireClaims turns pending claims past their time into rejected ones.
 func (g *Gateway) expireClaims(now time.Time) {
 	for _, c := range g.claims.expired(now) {
 		c.State, c.Reason, c.Updated = ClaimRejected, "pending claim expired: no device with this MAC was seen in time", now
-		g.setClaims([]*Claim{&c}, "expiry")
+		if _, err := g.setClaims([]*Claim{&c}, "expiry"); err != nil {
+			g.log.Warn("could not record an expired claim; tried again at the next discovery", "mac", c.MAC, "err", err)
+		}
 	}
 }
 

@@ -37,8 +37,8 @@ type DesiredResult struct {
 
 // ApplyDesired validates a desired patch against the device's profiles (the setting exists, is
 // writable, has the right type, range or enum), writes the valid ones with the device's driver, reads
-// them back, and records the outcome: desired and reported in the twin, one audit entry per change with
-// the old and new value. A patch whose $version is not newer than every one accepted before is
+// them back, and records the outcome: desired (only accepted values: applied, or failed on the device)
+// and reported in the twin, one audit entry per change, failure and refusal with the old and new value. A patch whose $version is not newer than every one accepted before is
 // refused. Patches for one device are written one at a time; a property that a later patch also names
 // and that is still waiting to be written is skipped as superseded: the later value is what the cloud
 // wants now.
@@ -47,6 +47,10 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 	t, err := g.claimedTwin(c.DeviceID, "settings")
 	if err != nil {
 		return res, err
+	}
+	// A write to a device cannot be undone: not while the outcome could not be recorded.
+	if err := g.storeFailing(); err != nil {
+		return res, notStored(fmt.Errorf("settings of %s not written: %w", c.DeviceID, err))
 	}
 	q, err := g.desired.accept(c, t.Desired.Version)
 	if err != nil {
@@ -64,11 +68,14 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 		v    Value
 	}
 	var jobs []job
+	var audits []AuditEntry
 	for _, name := range slices.Sorted(maps.Keys(c.Desired)) {
 		v := c.Desired[name]
 		ep, pt, _ := g.settingAt(eps, twinProfile, name)
 		if reason := checkDesired(pt, name, v); reason != "" {
 			res.Properties[name] = PropertyStatus{Status: DesiredRejected, Reason: reason}
+			audits = append(audits, AuditEntry{DeviceID: c.DeviceID, MAC: mac, Action: "setting rejected", Old: old[name].String(),
+				New: v.String(), By: by, Detail: name + ": " + reason})
 			continue
 		}
 		jobs = append(jobs, job{name, ep, *pt, v})
@@ -76,7 +83,6 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 
 	q.write.Lock()
 	applied := map[string]Value{}
-	var audits []AuditEntry
 	for _, j := range jobs {
 		if newer := g.desired.latest(q, j.name); newer > c.Version {
 			res.Properties[j.name] = PropertyStatus{Status: DesiredSuperseded,
@@ -111,13 +117,19 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 	}
 	q.write.Unlock()
 
+	g.auditMany(audits) // kept in memory and written later if the store fails now
 	var patch *Patch
+	unlock := g.devs.lock(c.DeviceID)
+	defer unlock()
 	g.twins.update(c.DeviceID, func(t *Twin) {
 		if t.Desired.Values == nil {
 			t.Desired.Values = map[string]Value{}
 		}
+		// Desired holds what the gateway accepted: written, or valid and failed on the device (the
+		// cloud's wish stands). Refused values are in the result, the desired status and the audit;
+		// superseded ones are named by a newer patch.
 		for name, v := range c.Desired {
-			if res.Properties[name].Status != DesiredSuperseded {
+			if st := res.Properties[name].Status; st == DesiredApplied || st == DesiredFailed {
 				t.Desired.Values[name] = v
 			}
 		}
@@ -127,9 +139,12 @@ func (g *Gateway) ApplyDesired(ctx context.Context, c DesiredCommand, by string)
 		}
 		patch = t.Reported.apply(c.DeviceID, applied)
 	})
-	g.auditMany(audits)
 	if patch != nil {
-		g.sendPatch(*patch)
+		if err := g.commit(Outgoing{Patches: []Patch{*patch}}, nil); err != nil {
+			g.sent.markResync(c.DeviceID) // the device has the values: the cloud gets them in full later
+			g.log.Warn("a setting was written but its report could not be stored; the twin goes up in full once the store writes",
+				"device", c.DeviceID, "err", err)
+		}
 	}
 	return res, nil
 }

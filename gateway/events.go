@@ -339,6 +339,8 @@ func (g *Gateway) RecordEvent(ctx context.Context, e Event) (Event, error) {
 		mac     string
 	)
 	e.Active = e.Condition
+	// The device's stripe from the twin's change to the commit of its patch (commit.go).
+	unlock := g.devs.lock(e.DeviceID)
 	ok := g.twins.update(e.DeviceID, func(t *Twin) {
 		for _, name := range e.Clears {
 			for i := range t.Events {
@@ -376,11 +378,31 @@ func (g *Gateway) RecordEvent(ctx context.Context, e Event) (Event, error) {
 		mac = t.Identity.MAC
 	})
 	if !ok {
+		unlock()
 		return e, fmt.Errorf("no device %s", e.DeviceID)
 	}
-
-	if err := g.storeEvent(key, e); err != nil {
-		g.log.Error("could not store an event", "device", e.DeviceID, "event", e.Name, "err", err)
+	// The event, and what goes up of it (the event, the patch its values make): one transaction.
+	var out Outgoing
+	if claimed {
+		out.Events = []Event{e}
+		if patch != nil {
+			out.Patches = []Patch{*patch}
+		}
+	}
+	write, err := g.eventWriter(key, e)
+	if err == nil {
+		err = g.commit(out, write)
+	}
+	unlock()
+	if err == nil {
+		g.eventStored()
+	} else {
+		if patch != nil && claimed {
+			g.sent.markResync(e.DeviceID) // the twin goes up in full once the store writes
+		}
+		if !storeErr(err) {
+			g.log.Error("could not store an event", "device", e.DeviceID, "event", e.Name, "err", err)
+		}
 	}
 	lvl := slog.LevelInfo
 	if SeverityRank(e.Severity) >= SeverityRank(SeverityWarning) {
@@ -395,14 +417,6 @@ func (g *Gateway) RecordEvent(ctx context.Context, e Event) (Event, error) {
 		}
 		g.Audit(AuditEntry{Time: e.Time, DeviceID: e.DeviceID, MAC: mac, Action: "event", New: condName(e.Name, e.Instance),
 			By: e.Protocol, Detail: fmt.Sprintf("%s %s from %s: %s", e.Severity, e.TrapOID, e.Source, detail)})
-	}
-	if claimed {
-		if patch != nil {
-			g.sendPatch(*patch)
-		}
-		if err := g.opts.Sink.Event(e); err != nil {
-			g.log.Warn("could not queue a message for the cloud", "kind", "event", "device", e.DeviceID, "err", err)
-		}
 	}
 	g.pollSoon(ctx, e.DeviceID)
 	return e, nil
@@ -479,16 +493,18 @@ func (g *Gateway) eventKey(t time.Time) string {
 	return string(k[:])
 }
 
-// storeEvent keeps an event in the store, bounded to maxStoredEvents.
-func (g *Gateway) storeEvent(key string, e Event) error {
+// eventWriter is the write that keeps an event in the store, for a transaction of the caller's.
+func (g *Gateway) eventWriter(key string, e Event) (func(w store.Writer) error, error) {
 	e.Set = nil
 	b, err := json.Marshal(e)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := g.opts.Store.Write(func(w store.Writer) error { return w.Put(bucketEvents, key, b) }); err != nil {
-		return err
-	}
+	return func(w store.Writer) error { return w.Put(bucketEvents, key, b) }, nil
+}
+
+// eventStored counts a stored event, and prunes the stored ones beyond maxStoredEvents.
+func (g *Gateway) eventStored() {
 	g.ev.mu.Lock()
 	g.ev.stored++
 	full := g.ev.stored > maxStoredEvents
@@ -496,7 +512,6 @@ func (g *Gateway) storeEvent(key string, e Event) error {
 	if full {
 		g.pruneEvents(time.Time{}, maxStoredEvents/10)
 	}
-	return nil
 }
 
 // pruneEvents deletes stored events older than before, and then the oldest n more.

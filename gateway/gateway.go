@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/clock"
 )
 
 // Profiles is the loaded profile library (drivers/profile's Library is one): the core finds a device's
@@ -48,8 +50,14 @@ type Options struct {
 
 	// ClaimTTL is how long a pending claim waits for its device; zero means 7 days.
 	ClaimTTL time.Duration
-	// AuditRetention is how long audit entries are kept; zero means 90 days.
+	// MaxPending caps the claims waiting for a device not seen yet; beyond it a claim is refused
+	// (ErrTooManyPending). Zero means DefaultMaxPending (10,000).
+	MaxPending int
+	// AuditRetention is how long audit entries are kept; zero means 90 days. Older entries are deleted
+	// from the store at New and every PruneEvery (zero means 1 hour) while RunPolling runs, and never
+	// shown meanwhile.
 	AuditRetention time.Duration
+	PruneEvery     time.Duration
 	// UnclaimedEvery polls unclaimed devices only every this many intervals; zero means 10.
 	UnclaimedEvery int
 	// Observer, if set, is told how long polls, discovery passes and store writes take (metrics).
@@ -71,6 +79,9 @@ type Gateway struct {
 	claims  *claimBook
 	desired *desiredBook
 	audit   *auditLog
+	sent    *sentBook   // what went to the sink, and what must go again (commit.go)
+	sinks   bool        // a Sink was given: something goes up
+	devs    deviceLocks // keep each device's twin messages in version order
 	// ev is what devices report on their own (events.go): the address index, the event log.
 	ev events
 
@@ -109,6 +120,7 @@ func New(opts Options) (*Gateway, error) {
 	if opts.Store == nil {
 		opts.Store = newMemStore()
 	}
+	sinks := opts.Sink != nil
 	if opts.Sink == nil {
 		opts.Sink = discard{}
 	}
@@ -121,6 +133,12 @@ func New(opts Options) (*Gateway, error) {
 	if opts.AuditRetention <= 0 {
 		opts.AuditRetention = 90 * 24 * time.Hour
 	}
+	if opts.PruneEvery <= 0 {
+		opts.PruneEvery = time.Hour
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = DefaultMaxPending
+	}
 	if opts.UnclaimedEvery <= 0 {
 		opts.UnclaimedEvery = 10
 	}
@@ -128,7 +146,8 @@ func New(opts Options) (*Gateway, error) {
 		opts.Observer = nopObserver{}
 	}
 	g := &Gateway{opts: opts, log: opts.Logger, twins: newTwinSet(), claims: newClaimBook(opts.Store),
-		desired: newDesiredBook(), audit: newAuditLog(opts.Store, opts.AuditRetention, opts.Logger)}
+		desired: newDesiredBook(), audit: newAuditLog(opts.Store, opts.AuditRetention, opts.Logger),
+		sent: newSentBook(), sinks: sinks}
 	g.sched = NewScheduler(opts.PollInterval, opts.PollJitter, opts.PollConcurrency, g.poll)
 	if err := g.twins.restore(opts.Store); err != nil {
 		return nil, fmt.Errorf("restore twins from %s: %w", opts.Store.Path(), err)
@@ -136,13 +155,17 @@ func New(opts Options) (*Gateway, error) {
 	if err := g.claims.restore(); err != nil {
 		return nil, fmt.Errorf("restore claims from %s: %w", opts.Store.Path(), err)
 	}
+	if err := g.sent.restore(opts.Store); err != nil {
+		return nil, fmt.Errorf("restore sent versions from %s: %w", opts.Store.Path(), err)
+	}
 	ids := g.twins.ids()
 	if len(ids) > 0 {
 		g.log.Info("twins restored", "count", len(ids), "claims", g.claims.len())
 	}
-	g.audit.prune(time.Now())
+	g.checkSent(ids)
+	g.audit.prune(clock.Now())
 	g.ev.refreshEvery, g.ev.refreshOnMiss = indexRefresh, indexRefreshMiss
-	g.restoreEvents(time.Now())
+	g.restoreEvents(clock.Now())
 	for _, id := range ids {
 		g.sched.Add(id)
 	}
@@ -187,10 +210,10 @@ func (g *Gateway) Discover(ctx context.Context) (DiscoveryResult, error) {
 		found[s.Protocol]++
 	}
 	g.opts.Observer.DiscoveryDone(time.Since(start), found, len(res.Errors))
-	g.expireClaims(time.Now())
+	g.expireClaims(clock.Now())
 	g.statsMu.Lock()
 	g.stats.DiscoveryPasses++
-	g.stats.LastDiscovery = time.Now()
+	g.stats.LastDiscovery = clock.Now()
 	g.statsMu.Unlock()
 	return res, errors.Join(errs...)
 }
@@ -215,7 +238,7 @@ func (g *Gateway) Observe(s Sighting) string {
 		}
 	}
 	id, src := DeviceID(s)
-	now := time.Now()
+	now := clock.Now()
 	var (
 		known, changed bool
 		conflicts      []Conflict
@@ -223,6 +246,7 @@ func (g *Gateway) Observe(s Sighting) string {
 		full           Twin
 		merged         = s
 	)
+	unlock := g.devs.lock(id)
 	g.twins.upsert(id, func() *Twin {
 		return &Twin{DeviceID: id,
 			Identity:     TwinIdentity{IDSource: src},
@@ -242,8 +266,12 @@ func (g *Gateway) Observe(s Sighting) string {
 		merged.Identity.MAC, merged.Identity.Serial = t.Identity.MAC, t.Identity.Serial
 	})
 	if full.DeviceID != "" {
-		g.sendTwin(full)
+		if err := g.commit(Outgoing{Twins: []Twin{full}}, nil); err != nil {
+			g.sent.markResync(id) // sent in full again once the store writes
+			g.log.Debug("could not keep a full twin for the cloud", "device", id, "err", err)
+		}
 	}
+	unlock()
 	for _, c := range conflicts {
 		g.log.Warn("protocols of one device report different serials", "device", id,
 			c.Protocol, c.Value, c.OtherProtocol, c.OtherValue)
@@ -337,12 +365,17 @@ func (g *Gateway) RunPolling(ctx context.Context) error {
 	wg.Go(func() {
 		t := time.NewTicker(g.opts.FlushInterval)
 		defer t.Stop()
+		prune := time.NewTicker(g.opts.PruneEvery)
+		defer prune.Stop()
 		for {
 			select {
 			case <-t.C:
-				if err := g.Flush(); err != nil {
+				if err := g.Flush(); err != nil && !storeErr(err) {
 					g.log.Error("writing twins to the state store failed", "err", err)
 				}
+				g.catchUp()
+			case <-prune.C:
+				g.audit.prune(clock.Now())
 			case <-ctx.Done():
 				return
 			}
@@ -390,7 +423,7 @@ func (g *Gateway) poll(ctx context.Context, id string) {
 		eps, twinProfile = slices.Clone(t.Endpoints), t.Profile
 		// Only claimed devices are polled at full rate; the others often enough to keep their twin alive.
 		skip = t.Claim.State != ClaimClaimed && !t.Connectivity.LastPoll.IsZero() &&
-			time.Since(t.Connectivity.LastPoll) < time.Duration(g.opts.UnclaimedEvery-1)*g.opts.PollInterval
+			clock.Now().Sub(t.Connectivity.LastPoll) < time.Duration(g.opts.UnclaimedEvery-1)*g.opts.PollInterval
 	})
 	if !ok {
 		g.sched.Remove(id)
@@ -445,13 +478,21 @@ func (g *Gateway) poll(ctx context.Context, id string) {
 
 // record applies a poll's outcome: values into reported, connectivity debounced.
 func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
-	now := time.Now()
+	now := clock.Now()
 	var (
 		patch            *Patch
 		prevState, state string
 		lastErr, mac     string
 		claimed          bool
 	)
+	// The device's stripe from the version's change until its patch is committed: patches and full
+	// twins of one device reach the outbox in version order.
+	unlock := g.devs.lock(id)
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
 	ok := g.twins.update(id, func(t *Twin) {
 		c := &t.Connectivity
 		c.LastPoll = now
@@ -480,6 +521,17 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 	if !ok {
 		return
 	}
+	if claimed && patch != nil {
+		if g.log.Enabled(context.Background(), slog.LevelDebug) {
+			g.log.Debug("reported", "device", id, "version", patch.Version, "changed", formatValues(patch.Values))
+		}
+		if err := g.commit(Outgoing{Patches: []Patch{*patch}}, nil); err != nil {
+			g.sent.markResync(id) // its state may be missing on the cloud side: sent in full later
+			g.log.Debug("could not keep a patch for the cloud", "device", id, "err", err)
+		}
+	}
+	unlock()
+	unlock = nil
 
 	if state != prevState {
 		if state == StateOffline {
@@ -493,9 +545,6 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 	}
 	if !claimed {
 		return // nothing of an unclaimed device goes up
-	}
-	if patch != nil {
-		g.sendPatch(*patch)
 	}
 	if len(vals) > 0 {
 		g.sendReadings(id, now, vals)

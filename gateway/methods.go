@@ -38,6 +38,10 @@ func (g *Gateway) InvokeMethod(ctx context.Context, c MethodCommand, by string) 
 	if len(c.Args) > 0 {
 		return res, fmt.Errorf("method %s takes no arguments", c.Name)
 	}
+	// What a method does to a device cannot be undone: not while it could not be audited.
+	if err := g.storeFailing(); err != nil {
+		return res, notStored(fmt.Errorf("method %s not invoked: %w", c.Name, err))
+	}
 
 	audit := func(err error) {
 		e := AuditEntry{DeviceID: c.DeviceID, MAC: mac, Action: "method invoked", New: c.Name, By: by}

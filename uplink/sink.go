@@ -1,16 +1,23 @@
 package uplink
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 	"github.com/edgegw/edgegw/uplink/outbox"
 	"github.com/edgegw/edgegw/uplink/protocol"
 )
 
 // Sink is the gateway.Sink of a daemon whose cloud link is configured: each call becomes one message
-// in the outbox. Twins and their reported patches are state (a newer one replaces an unsent older
-// one of the same device and kind), audit entries and events are control (never dropped), readings are
+// in the outbox. It is a gateway.Committer too: the outbox lives in the gateway's own state store, so
+// a claim, its audit entry and its full twin are stored in one transaction, or none of them. Twins and
+// their reported patches are state (a newer one replaces an unsent older one of the same device and
+// kind), audit entries and events are control (never dropped), readings are
 // telemetry (the first dropped when the outbox is full).
 func (u *Uplink) Sink() gateway.Sink { return sink{u} }
 
@@ -26,9 +33,54 @@ func (s sink) Patch(p gateway.Patch) error {
 		protocol.TwinReported{SchemaVersion: protocol.SchemaVersion, DeviceID: p.DeviceID, Version: p.Version, Reported: p.Values})
 }
 
+var _ gateway.Committer = sink{}
+
+// Commit puts out's messages in the outbox and runs write in the same transaction.
+func (s sink) Commit(out gateway.Outgoing, write func(w store.Writer) error) error {
+	var ms []outbox.Message
+	add := func(class outbox.Class, kind, device, coalesce string, body any) error {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("uplink: encode %s: %w", kind, err)
+		}
+		ms = append(ms, outbox.Message{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: device, Coalesce: coalesce,
+			Created: clock.Now(), Body: b})
+		return nil
+	}
+	for _, t := range out.Twins {
+		if err := add(outbox.State, protocol.KindTwinFull, t.DeviceID, protocol.KindTwinFull,
+			protocol.TwinFull{SchemaVersion: protocol.SchemaVersion, Twin: t}); err != nil {
+			return err
+		}
+	}
+	for _, p := range out.Patches {
+		if err := add(outbox.State, protocol.KindTwinReported, p.DeviceID, protocol.KindTwinReported,
+			protocol.TwinReported{SchemaVersion: protocol.SchemaVersion, DeviceID: p.DeviceID, Version: p.Version, Reported: p.Values}); err != nil {
+			return err
+		}
+	}
+	for _, e := range out.Audits {
+		if err := add(outbox.Control, protocol.KindAudit, e.DeviceID, "", protocol.Audit{SchemaVersion: protocol.SchemaVersion, Entry: e}); err != nil {
+			return err
+		}
+	}
+	for _, e := range out.Events {
+		if err := add(outbox.Control, protocol.KindEvent, e.DeviceID, "", protocol.Event{SchemaVersion: protocol.SchemaVersion, Event: e}); err != nil {
+			return err
+		}
+	}
+	return s.u.group.put(s.u.opts.Outbox, ms, write)
+}
+
+// Readings that find the outbox full are dropped without an error: the uplink counts them and logs
+// them, rate-limited (Config.DropLogEvery), rather than one line per poll.
 func (s sink) Readings(id string, at time.Time, vals map[string]gateway.Value) error {
-	return s.u.Publish(outbox.Telemetry, protocol.KindTelemetry, id, "",
+	err := s.u.Publish(outbox.Telemetry, protocol.KindTelemetry, id, "",
 		protocol.Telemetry{SchemaVersion: protocol.SchemaVersion, DeviceID: id, Time: at.UTC(), Values: vals})
+	if errors.Is(err, outbox.ErrFull) {
+		return nil
+	}
+	return err
 }
 
 func (s sink) Audit(e gateway.AuditEntry) error {

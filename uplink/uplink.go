@@ -20,6 +20,8 @@ import (
 	"github.com/Azure/go-amqp"
 
 	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 	"github.com/edgegw/edgegw/uplink/outbox"
 	"github.com/edgegw/edgegw/uplink/protocol"
 )
@@ -38,6 +40,9 @@ type Config struct {
 	HealthInterval time.Duration
 	// Enabled is the initial state of the cloud switch.
 	Enabled bool
+	// DropLogEvery is the least time between two log lines about telemetry the outbox dropped for lack of
+	// room (each says how much since the line before); zero means 1 minute.
+	DropLogEvery time.Duration
 }
 
 // Options are the supervisor's collaborators.
@@ -76,6 +81,17 @@ type Uplink struct {
 	reconnects int
 	lastErr    string
 	counts     map[string]*KindCounts // by message kind
+
+	drops     dropLog
+	notStored atomic.Int64 // telemetry the state store could not take (a full disk)
+}
+
+// dropLog remembers what of the outbox's drop counters has been logged.
+type dropLog struct {
+	mu                sync.Mutex
+	dropped, rejected uint64 // as of the last line
+	notStored         int64
+	last              time.Time
 }
 
 // KindCounts count the messages of one kind since the uplink started.
@@ -102,12 +118,18 @@ func New(cfg Config, opts Options) (*Uplink, error) {
 	if cfg.HealthInterval <= 0 {
 		cfg.HealthInterval = time.Minute
 	}
+	if cfg.DropLogEvery <= 0 {
+		cfg.DropLogEvery = time.Minute
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	u := &Uplink{cfg: cfg, opts: opts, log: opts.Logger.With("component", "uplink"), toggle: make(chan struct{}, 1),
 		state: StateDisabled, since: time.Now(), counts: map[string]*KindCounts{}}
 	u.enabled.Store(cfg.Enabled)
+	// The counters cover the state file's life: only drops from now on are news.
+	st := opts.Outbox.Stats()
+	u.drops.dropped, u.drops.rejected = st.Dropped, st.Rejected
 	return u, nil
 }
 
@@ -199,41 +221,133 @@ func (u *Uplink) Publish(class outbox.Class, kind, deviceID, coalesce string, bo
 	if err != nil {
 		return fmt.Errorf("uplink: encode %s: %w", kind, err)
 	}
-	return u.group.put(u.opts.Outbox, outbox.Message{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID,
-		Coalesce: coalesce, Created: time.Now(), Body: b})
+	err = u.group.put(u.opts.Outbox, []outbox.Message{{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID,
+		Coalesce: coalesce, Created: clock.Now(), Body: b}}, nil)
+	if class == outbox.Telemetry {
+		if storeErr(err) {
+			u.notStored.Add(1) // counted and logged with the drops; the store's trouble is logged once
+			err = nil
+		}
+		u.reportDrops()
+	}
+	return err
 }
 
-// groupCommit batches concurrent Puts into PutBatch calls.
+// groupCommit batches concurrent puts, with their writes, into PutBatchWith calls.
 type groupCommit struct {
 	mu      sync.Mutex
 	busy    bool
-	pending []outbox.Message
-	waiters []chan error
+	pending []*putReq
 }
 
-func (g *groupCommit) put(ob *outbox.Outbox, m outbox.Message) error {
-	done := make(chan error, 1)
+type putReq struct {
+	ms    []outbox.Message
+	write func(w store.Writer) error
+	done  chan error
+}
+
+func (g *groupCommit) put(ob *outbox.Outbox, ms []outbox.Message, write func(w store.Writer) error) error {
+	req := &putReq{ms: ms, write: write, done: make(chan error, 1)}
 	g.mu.Lock()
-	g.pending = append(g.pending, m)
-	g.waiters = append(g.waiters, done)
+	g.pending = append(g.pending, req)
 	if g.busy {
 		g.mu.Unlock()
-		return <-done
+		return <-req.done
 	}
 	g.busy = true
 	for len(g.pending) > 0 {
-		batch, waiters := g.pending, g.waiters
-		g.pending, g.waiters = nil, nil
+		batch := g.pending
+		g.pending = nil
 		g.mu.Unlock()
-		err := ob.PutBatch(batch)
-		for _, w := range waiters {
-			w <- err
-		}
+		commitBatch(ob, batch)
 		g.mu.Lock()
 	}
 	g.busy = false
 	g.mu.Unlock()
-	return <-done
+	return <-req.done
+}
+
+// commitBatch puts every request's messages and runs every write in one transaction. Each request
+// gets its own outcome: telemetry refused for room is the error of the request that sent it only,
+// and a batch that failed for anything but the disk is tried again one request at a time, so one
+// bad write does not fail the others.
+func commitBatch(ob *outbox.Outbox, batch []*putReq) {
+	var ms []outbox.Message
+	var writes []func(w store.Writer) error
+	for _, r := range batch {
+		ms = append(ms, r.ms...)
+		if r.write != nil {
+			writes = append(writes, r.write)
+		}
+	}
+	var write func(w store.Writer) error
+	if len(writes) > 0 {
+		write = func(w store.Writer) error {
+			for _, f := range writes {
+				if err := f(w); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	err := ob.PutBatchWith(ms, write)
+	var full *outbox.FullError
+	switch {
+	case errors.As(err, &full):
+		refused := map[string]bool{}
+		for _, id := range full.IDs {
+			refused[id] = true
+		}
+		for _, r := range batch {
+			var mine error
+			for _, m := range r.ms {
+				if refused[m.ID] {
+					mine = err
+				}
+			}
+			r.done <- mine
+		}
+	case err != nil && len(batch) > 1 && !storeErr(err):
+		for _, r := range batch {
+			r.done <- ob.PutBatchWith(r.ms, r.write)
+		}
+	default:
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+// storeErr reports whether err is the state store failing to write (a full disk, an I/O error).
+func storeErr(err error) bool {
+	return errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrWriteFailed)
+}
+
+// reportDrops logs the telemetry the outbox dropped or refused for lack of room since the last line: at
+// once the first time, then at most about once per DropLogEvery (Run looks every DropLogEvery, so the
+// last counts are logged when the drops stop), so the lines add up to the outbox's counters without one
+// line per message.
+func (u *Uplink) reportDrops() {
+	st := u.opts.Outbox.Stats()
+	d := &u.drops
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ns := u.notStored.Load()
+	dropped, rejected, notStored := st.Dropped-d.dropped, st.Rejected-d.rejected, ns-d.notStored
+	if dropped+rejected == 0 && notStored == 0 {
+		return
+	}
+	now := time.Now()
+	// A little slack, so the ticker's line comes when due rather than one tick late.
+	if !d.last.IsZero() && now.Sub(d.last) < u.cfg.DropLogEvery*9/10 {
+		return
+	}
+	d.dropped, d.rejected, d.notStored, d.last = st.Dropped, st.Rejected, ns, now
+	u.log.Warn("outbox full: telemetry dropped", "dropped", dropped, "refused", rejected, "not_stored", notStored,
+		"since", u.cfg.DropLogEvery.String(),
+		"dropped_total", st.Dropped, "refused_total", st.Rejected, "outbox_bytes", st.Bytes, "outbox_max_bytes", st.MaxBytes,
+		"hint", "the cloud is unreachable or slower than the polls; raise cloud.outbox_max_bytes to keep more (not_stored: the state store could not write)")
 }
 
 // Run keeps the uplink going until ctx is cancelled. It returns nil on cancel.
@@ -241,6 +355,18 @@ func (u *Uplink) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { u.healthLoop(ctx) })
+	wg.Go(func() {
+		t := time.NewTicker(u.cfg.DropLogEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				u.reportDrops()
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
 	backoff := time.Second
 	for ctx.Err() == nil {
 		if !u.enabled.Load() {
@@ -315,7 +441,7 @@ func (u *Uplink) session(ctx context.Context) (connected bool, err error) {
 	defer stop(nil)
 	var wg sync.WaitGroup
 	wg.Go(func() { stop(u.send(runCtx, sender)) })
-	wg.Go(func() { stop(u.receive(runCtx, inbox)) })
+	wg.Go(func() { stop(u.receive(runCtx, inbox, sender)) })
 	wg.Go(func() {
 		select {
 		case <-conn.Done():
@@ -392,6 +518,11 @@ func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
 			return nil
 		}
 		err := ob.AckBatch(accepted)
+		if storeErr(err) {
+			// The disk is full: the broker has them, they stay in flight, and are acked at a later
+			// flush. Dropping the connection would only send them again, once per attempt.
+			return nil
+		}
 		accepted = accepted[:0]
 		return err
 	}
@@ -440,25 +571,64 @@ func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
 }
 
 // receive answers commands one at a time: decode, hand to the gateway, queue the reply in the outbox,
-// then accept the command (so a crash in between redelivers it rather than losing it).
-func (u *Uplink) receive(ctx context.Context, in *Inbox) error {
+// then accept the command (so a crash in between redelivers it rather than losing it). A reply the
+// outbox cannot take (a full disk) is sent straight on sender, and the command accepted only once the
+// broker has accepted the reply: the cloud gets its answer — ok:false "state store full" when the
+// command could not be carried out — and a command whose reply got nowhere is delivered again.
+func (u *Uplink) receive(ctx context.Context, in *Inbox, sender *amqp.Sender) error {
 	for {
 		msg, err := in.Receive(ctx)
 		if err != nil {
 			return fmt.Errorf("uplink: %w", err)
 		}
-		u.command(ctx, msg)
+		reply := u.answer(ctx, msg)
+		if err := u.putReply(reply); err != nil {
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			serr := sendSettled(sctx, sender, reply.AMQP())
+			cancel()
+			if serr != nil {
+				return fmt.Errorf("uplink: a %s could be neither stored (%v) nor sent: %w", reply.Kind, err, serr)
+			}
+			u.log.Debug("a reply the outbox could not take was sent straight", "kind", reply.Kind, "err", err)
+		}
 		if err := in.Accept(ctx, msg); err != nil {
 			return fmt.Errorf("uplink: %w", err)
 		}
 	}
 }
 
-// command decodes and carries out one command and queues exactly one reply.
-func (u *Uplink) command(ctx context.Context, msg *amqp.Message) {
+// putReply queues a reply in the outbox.
+func (u *Uplink) putReply(reply protocol.Envelope) error {
+	return u.opts.Outbox.Put(outbox.Message{ID: reply.MessageID, Class: outbox.Control, Kind: reply.Kind,
+		DeviceID: reply.DeviceID, Created: reply.Created, Body: reply.Body, CorrelationID: reply.CorrelationID})
+}
+
+// sendSettled sends m and waits until the broker accepts it.
+func sendSettled(ctx context.Context, sender *amqp.Sender, m *amqp.Message) error {
+	r, err := sender.SendWithReceipt(ctx, m, nil)
+	if err != nil {
+		return err
+	}
+	state, err := r.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if _, ok := state.(*amqp.StateAccepted); !ok {
+		return fmt.Errorf("the broker did not accept it (%T)", state)
+	}
+	return nil
+}
+
+// answer decodes and carries out one command and returns its reply: exactly one, whose correlation-id
+// is the command's message-id whatever is wrong with the command, envelope included.
+func (u *Uplink) answer(ctx context.Context, msg *amqp.Message) protocol.Envelope {
 	env, err := protocol.FromAMQP(msg)
 	var result any
-	if err == nil && env.GatewayID != "" && env.GatewayID != u.cfg.GatewayID {
+	switch {
+	case err != nil:
+	case env.MessageID == "":
+		err = errors.New("the command has no message-id, so no reply could name it; nothing was done")
+	case env.GatewayID != "" && env.GatewayID != u.cfg.GatewayID:
 		err = fmt.Errorf("command for gateway %q reached gateway %q", env.GatewayID, u.cfg.GatewayID)
 	}
 	if err == nil {
@@ -476,11 +646,7 @@ func (u *Uplink) command(ctx context.Context, msg *amqp.Message) {
 	if err != nil {
 		u.log.Info("command refused", "kind", env.Kind, "message_id", env.MessageID, "err", err)
 	}
-	reply := protocol.Reply(env, u.cfg.GatewayID, NewMessageID(), time.Now(), result, err)
-	if perr := u.opts.Outbox.Put(outbox.Message{ID: reply.MessageID, Class: outbox.Control, Kind: reply.Kind,
-		DeviceID: reply.DeviceID, Created: reply.Created, Body: reply.Body, CorrelationID: reply.CorrelationID}); perr != nil {
-		u.log.Error("could not queue a command reply", "kind", reply.Kind, "err", perr)
-	}
+	return protocol.Reply(env, u.cfg.GatewayID, NewMessageID(), clock.Now(), result, err)
 }
 
 // healthLoop publishes a health message every HealthInterval (coalesced: only the newest waits).
@@ -507,7 +673,7 @@ func (u *Uplink) Health(h protocol.Health) protocol.Health {
 	st := u.opts.Outbox.Stats()
 	h.Outbox = protocol.Outbox{Pending: st.Pending, InFlight: st.InFlight, Bytes: st.Bytes, Dropped: int64(st.Dropped),
 		DeadLettered: int64(st.DeadLettered)}
-	h.GeneratedAtUTC = time.Now().UTC()
+	h.GeneratedAtUTC = clock.Now().UTC()
 	return h
 }
 
@@ -518,8 +684,8 @@ func (u *Uplink) PublishHealth() {
 		h = u.opts.Health()
 	}
 	h = u.Health(h)
-	if err := u.Publish(outbox.State, protocol.KindHealth, "", "health", h); err != nil {
-		u.log.Warn("could not queue health", "err", err)
+	if err := u.Publish(outbox.State, protocol.KindHealth, "", "health", h); err != nil && !storeErr(err) {
+		u.log.Warn("could not queue health", "err", err) // a failing store is logged once, when it starts
 	}
 }
 

@@ -24,6 +24,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/edgegw/edgegw/config"
 )
 
 // Exit codes.
@@ -136,7 +138,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprint(stdout, topUsage)
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "edgegw-console: %v\n\n%s", err, topUsage)
+		fmt.Fprintf(stderr, "edgegw-console: %v\n\n%s", config.RedactURLs(err.Error()), topUsage)
 		return exitUsage
 	}
 	rest := top.Args()
@@ -160,7 +162,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	if v == nil {
-		fmt.Fprintf(stderr, "edgegw-console: unknown verb %q\n\n%s", rest[0], topUsage)
+		fmt.Fprintf(stderr, "edgegw-console: unknown verb %q\n\n%s", config.RedactURLs(rest[0]), topUsage)
 		return exitUsage
 	}
 
@@ -198,13 +200,14 @@ func report(stderr io.Writer, verb string, err error) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "edgegw-console %s: %s (see edgegw-console %s --help)\n", verb, ue.msg, verb)
+		fmt.Fprintf(stderr, "edgegw-console %s: %s (see edgegw-console %s --help)\n", verb, config.RedactURLs(ue.msg), verb)
 		return exitUsage
 	case errors.As(err, &f):
-		fmt.Fprintln(stderr, f.msg)
+		fmt.Fprintln(stderr, config.RedactURLs(f.msg))
 		return exitFailure
 	}
-	fmt.Fprintf(stderr, "edgegw-console %s: %v\n", verb, err)
+	// Messages echo what the user typed or configured, which may be a URL with a password in it.
+	fmt.Fprintf(stderr, "edgegw-console %s: %s\n", verb, config.RedactURLs(err.Error()))
 	return exitFailure
 }
 

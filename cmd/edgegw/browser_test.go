@@ -137,7 +137,7 @@ listen = "127.0.0.1:0"
 	start := func() (stop func()) {
 		dctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler)) }()
+		go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
 		return func() {
 			cancel()
 			require.NoError(t, <-done)

@@ -136,7 +136,11 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	counts := map[string]int{}
+	notStored := 0
 	for _, r := range res.Results {
+		if r.NotStored {
+			notStored++
+		}
 		switch {
 		case r.Error != "":
 			fmt.Fprintf(stdout, "line %d: %s\n", r.Line, r.Error)
@@ -155,6 +159,9 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%d rows: %d claimed, %d pending, %d rejected, %d unchanged, %d bad, %d duplicates\n",
 		len(res.Results)+len(res.RowErrors), counts[gateway.ClaimClaimed], counts[gateway.ClaimPending],
 		counts[gateway.ClaimRejected], counts["unchanged"], counts["error"], res.Duplicates)
+	if notStored > 0 {
+		return fmt.Errorf("%d rows were not stored: the daemon's state store cannot write (edgegw cloud status says why); import the file again once it can", notStored)
+	}
 	return nil
 }
 

@@ -84,7 +84,7 @@ health_interval = "1s"
 
 	dctx, stopDaemon := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
 
 	// Claim the site from a CSV, as facilities staff would: one wrong serial, one bad row.
 	var csvText strings.Builder
@@ -179,7 +179,7 @@ health_interval = "1s"
 
 	// Restart: still disabled; enable again.
 	dctx, stopDaemon = context.WithCancel(ctx)
-	go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
 	require.Eventually(t, func() bool {
 		out.Reset()
 		return run([]string{"cloud", "status", "--config", cfgPath}, &out, &errOut) == exitOK
@@ -338,7 +338,7 @@ func startDaemon(t *testing.T, ctx context.Context, cfgPath string, with ...prot
 	require.NoError(t, err)
 	dctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- daemon(dctx, ps, cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- daemon(dctx, ps, cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
 	t.Cleanup(func() { stop(); <-done })
 	return cfg
 }

@@ -24,18 +24,18 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) error {
 		var es config.Errors
 		if errors.As(err, &es) {
 			for _, e := range es {
-				fmt.Fprintln(stdout, e.Error())
+				fmt.Fprintln(stdout, config.RedactURLs(e.Error()))
 			}
 			return errSilent
 		}
-		fmt.Fprintln(stdout, err)
+		fmt.Fprintln(stdout, config.RedactURLs(err.Error()))
 		return errSilent
 	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintln(stdout, "warning:", w)
 	}
 	if _, err := protocols().loadProfiles(cfg.Profiles.Dirs); err != nil {
-		fmt.Fprintln(stdout, err)
+		fmt.Fprintln(stdout, config.RedactURLs(err.Error()))
 		return errSilent
 	}
 	fmt.Fprintln(stdout, "ok")

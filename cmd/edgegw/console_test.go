@@ -72,7 +72,7 @@ health_interval = "2s"
 
 	done := make(chan error, 1)
 	dctx, stop := context.WithCancel(t.Context())
-	go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
 	defer func() { stop(); <-done }()
 
 	con := func(args ...string) (int, string) {

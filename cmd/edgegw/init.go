@@ -398,14 +398,14 @@ func initCheck(path string, acct *account, note string, stdout io.Writer) error 
 		var es config.Errors
 		if errors.As(err, &es) {
 			for _, e := range es {
-				fmt.Fprintln(stdout, "FAIL  "+e.Error())
+				fmt.Fprintln(stdout, "FAIL  "+config.RedactURLs(e.Error()))
 			}
 			return errSilent
 		}
 		if errors.Is(err, fs.ErrPermission) {
 			err = fmt.Errorf("%w (%s)", err, elevateHint)
 		}
-		fmt.Fprintln(stdout, "FAIL  "+err.Error())
+		fmt.Fprintln(stdout, "FAIL  "+config.RedactURLs(err.Error()))
 		return errSilent
 	}
 	c := &checker{out: stdout}
@@ -428,7 +428,7 @@ type checker struct {
 }
 
 func (c *checker) line(level, format string, a ...any) {
-	fmt.Fprintf(c.out, "%-5s %s\n", level, fmt.Sprintf(format, a...))
+	fmt.Fprintf(c.out, "%-5s %s\n", level, config.RedactURLs(fmt.Sprintf(format, a...)))
 }
 
 func (c *checker) ok(format string, a ...any)   { c.line("ok", format, a...) }

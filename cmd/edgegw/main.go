@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/edgegw/edgegw/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=1.2.3"; otherwise the module's build
@@ -116,14 +118,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, strings.TrimRight(ue.msg, "\n"))
+		// Messages echo what the user typed, which may be a URL with a community or password in it.
+		fmt.Fprintln(stderr, config.RedactURLs(strings.TrimRight(ue.msg, "\n")))
 		return exitUsage
 	case errors.Is(err, errSilent):
 		return exitFailure
 	case errors.As(err, &code):
 		return int(code)
 	default:
-		fmt.Fprintln(stderr, "edgegw:", err)
+		fmt.Fprintln(stderr, "edgegw:", config.RedactURLs(err.Error()))
 		return exitFailure
 	}
 }

@@ -203,7 +203,7 @@ jitter = 0
 	runFor := func(until func() bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan error)
-		go func() { done <- daemon(ctx, protocols(), cfg, log) }()
+		go func() { done <- daemon(ctx, protocols(), cfg, log, runOptions{}) }()
 		deadline := time.Now().Add(30 * time.Second)
 		for !until() && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
@@ -364,10 +364,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestDeadDevicesDoNotStallOthers runs the gateway on a simulated site where, after discovery, one
-// device stops answering and one answers too late: both go offline with an error naming their address,
-// and every other device keeps being polled on schedule even with only two poll workers.
-func TestDeadDevicesDoNotStallOthers(t *testing.T) {
+// TestOneBadDeviceStallsNoOther (EdgeX device-modbus-go #666, Telegraf #3823: one bad device stalls
+// every other) runs the gateway on a simulated site where, after discovery, one device stops answering
+// and one answers too late: both go offline with an error naming their address, and every other device
+// keeps being polled on schedule even with only two poll workers. Formerly
+// TestDeadDevicesDoNotStallOthers.
+func TestOneBadDeviceStallsNoOther(t *testing.T) {
 	site, err := sim.Start(t.Context(), sim.Options{N: 6, BasePort: 0})
 	require.NoError(t, err)
 	defer site.Close()

@@ -37,7 +37,7 @@ func TestDaemonNotifiesSystemd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- daemon(ctx, protocols(), cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- daemon(ctx, protocols(), cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
 
 	next := func() string {
 		t.Helper()

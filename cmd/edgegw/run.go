@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/edgegw/edgegw/config"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 	"github.com/edgegw/edgegw/internal/logring"
 	"github.com/edgegw/edgegw/internal/supervise"
 	"github.com/edgegw/edgegw/uplink"
@@ -29,8 +31,11 @@ import (
 const shutdownGrace = 5 * time.Second
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "edgegw run --config FILE", stdout)
+	fs := newFlags("run", "edgegw run --config FILE [--new-state]", stdout)
 	cfgPath := fs.String("config", "", "configuration file (required)")
+	var opts runOptions
+	fs.BoolVar(&opts.NewState, "new-state", false, "start with empty state when state_dir has a state.key but its state.db is missing or empty\n"+
+		"(every claim and twin forgotten); without it the daemon refuses to start. Never empties a state.db that holds anything")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -41,7 +46,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	log := newLogger(stderr, cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return daemon(ctx, protocols(), cfg, log)
+	return daemon(ctx, protocols(), cfg, log, opts)
+}
+
+// runOptions are edgegw run's switches that are not configuration: they hold for one start.
+type runOptions struct {
+	// NewState allows empty state beside an existing state.key (store.Options.NewState).
+	NewState bool
 }
 
 // daemon runs the gateway until ctx is cancelled. It is a few parts under one supervisor (admin
@@ -49,12 +60,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 // part to fail stops the others and the daemon ends with its error. Shutdown is in that order: the
 // admin socket and discovery stop taking work in, polls drain and the twins are written, the uplink
 // stops after the last of their messages are in the outbox, and the store closes last.
-func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logger) error {
+func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logger, opts runOptions) error {
 	started := time.Now()
 	// The newest log lines stay in memory for the cloud's logs-upload; they are never sent unasked.
 	ring := logring.New(5000, 2<<20)
 	log = slog.New(slog.NewMultiHandler(log.Handler(), slog.NewJSONHandler(ring, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	db, err := store.Open(cfg.Gateway.StateDir, nil)
+	db, err := store.Open(cfg.Gateway.StateDir, &store.Options{NewState: opts.NewState})
 	if err != nil {
 		return err
 	}
@@ -62,6 +73,19 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 	for _, w := range db.Warnings() {
 		log.Warn(w)
 	}
+	// Once per change, not per write that failed.
+	db.OnHealth(func(h store.Health) {
+		if h.State == store.StateOK {
+			log.Warn("state store writes again; what waited is being written and sent", "state", db.Path())
+			return
+		}
+		msg := "state store full: new claims, settings and methods are refused and telemetry is not kept; polling goes on, " +
+			"and twins and audit entries go up once there is room"
+		if h.State == store.StateFailing {
+			msg = "state store cannot write: new claims, settings and methods are refused; polling goes on"
+		}
+		log.Error(msg, "state", db.Path(), "err", h.Err)
+	})
 	lib, err := ps.loadProfiles(cfg.Profiles.Dirs)
 	if err != nil {
 		return err
@@ -84,6 +108,8 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 		return protocol.Health{SchemaVersion: protocol.SchemaVersion, GatewayID: cfg.Gateway.ID, Version: Version(),
 			UptimeSeconds: time.Since(started).Round(time.Second).Seconds(),
 			Devices:       protocol.Devices{Discovered: discovered, Online: online, Claimed: claimed},
+			Store:         storeHealth(db),
+			Process:       processHealth(),
 			Polls:         st.Polls, PollErrors: st.PollErrors, LastDiscovery: st.LastDiscovery, DiscoveryPass: st.DiscoveryPasses}
 	}
 	sw := &cloudSwitch{db: db}
@@ -127,6 +153,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 		PollConcurrency:   cfg.Polling.Concurrency,
 		OfflineAfter:      cfg.Polling.OfflineAfter,
 		ClaimTTL:          cfg.Claims.PendingTTL,
+		MaxPending:        cfg.Claims.MaxPending,
 		AuditRetention:    cfg.Audit.Retention,
 		Observer:          met,
 		Logger:            log,
@@ -221,7 +248,7 @@ func adminOptions(cfg *config.Config, lib gateway.Profiles, gw *gateway.Gateway,
 				return up.Health(h)
 			}
 			h.Uplink.State = uplink.StateDisabled
-			h.GeneratedAtUTC = time.Now().UTC()
+			h.GeneratedAtUTC = clock.Now().UTC()
 			return h
 		},
 		CheckStore: func() error { return db.View(func(*store.Tx) error { return nil }) },
@@ -237,6 +264,23 @@ func adminOptions(cfg *config.Config, lib gateway.Profiles, gw *gateway.Gateway,
 		opts.SetCloud = sw.set
 	}
 	return opts
+}
+
+// processHealth is the process's part of health.
+func processHealth() protocol.Process {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	p := protocol.Process{Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc}
+	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
+		p.OpenFiles = len(fds)
+	}
+	return p
+}
+
+// storeHealth is the state store's part of health.
+func storeHealth(db *store.DB) protocol.Store {
+	h := db.Health()
+	return protocol.Store{State: h.State, Since: h.Since, LastError: h.Err}
 }
 
 // tableCount is how many discovery tables the configuration has, all protocols together.

@@ -285,7 +285,7 @@ func (w *winService) run(ctx context.Context) error {
 		log.Warn(warn)
 	}
 	w.events.Info(eventID, fmt.Sprintf("edgegw %s starting: gateway %s, config %s, log %s", Version(), cfg.Gateway.ID, w.cfgPath, logPath))
-	return daemon(ctx, protocols(), cfg, log)
+	return daemon(ctx, protocols(), cfg, log, runOptions{})
 }
 
 var _ svc.Handler = (*winService)(nil)

@@ -65,7 +65,7 @@ degraded_after = "1s"
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- daemon(ctx, protocols(), cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- daemon(ctx, protocols(), cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
 	defer func() { cancel(); require.NoError(t, <-done) }()
 
 	require.Eventually(t, func() bool {

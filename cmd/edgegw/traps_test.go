@@ -237,6 +237,7 @@ func TestTrapFloodKeepsPolling(t *testing.T) {
 	// Each accepted trap asked for one poll at most: those are not the schedule's.
 	scheduled := int(after-polls) - int(st[0].Counts["accepted"])
 	t.Logf("polls during %s of flood: %d, of which at least %d scheduled", floodTime.Round(time.Millisecond), after-polls, scheduled)
-	require.GreaterOrEqual(t, float64(scheduled), 1.5*(floodTime.Seconds()-1), "the poll schedule went on during the flood (a stall gives none)")
+	// How many depends on the machine's load (a loaded CI machine ran 2 in 3 s): only a stall is a failure.
+	require.GreaterOrEqual(t, scheduled, 1, "the poll schedule went on during the flood (a stall gives none)")
 	require.LessOrEqual(t, st[0].Counts["accepted"], uint64(10+5*(floodTime.Seconds()+2)+1))
 }

@@ -306,9 +306,11 @@ func TestProxyFaults(t *testing.T) {
 	})
 }
 
-// TestOneConnectionPerEndpoint: discovery over 8 unit ids and concurrent polls of all of them share one
-// connection, as devices that accept a single TCP client need.
-func TestOneConnectionPerEndpoint(t *testing.T) {
+// TestNoModbusConnectionExhaustion (Modbus connection exhaustion, #356: a client that opens a
+// connection per unit or per poll and leaves them open runs a device that takes a few TCP clients out
+// of sockets): discovery over 8 unit ids and concurrent polls of all of them share one connection, as
+// devices that accept a single TCP client need. Formerly TestOneConnectionPerEndpoint.
+func TestNoModbusConnectionExhaustion(t *testing.T) {
 	srv := startServer(t, peers.ModbusOptions{})
 	px := newProxy(t, srv.Addr)
 	ids := []uint8{1, 2, 3, 4, 5, 6, 7, 8}
@@ -345,9 +347,11 @@ type errTest string
 
 func (e errTest) Error() string { return string(e) }
 
-// TestDeadEndpointDoesNotStall: a unit behind an endpoint that accepts connections and never answers
-// takes its timeout; a poll of a live endpoint started meanwhile finishes first.
-func TestDeadEndpointDoesNotStall(t *testing.T) {
+// TestOneBadModbusDeviceStallsNoOther (EdgeX device-modbus-go #666, Telegraf #3823: one device that
+// times out or cannot be reached stops the data of every other): a unit behind an endpoint that accepts
+// connections and never answers takes its timeout; a poll of a live endpoint started meanwhile finishes
+// first. Formerly TestDeadEndpointDoesNotStall; the daemon-level test is TestOneBadDeviceStallsNoOther.
+func TestOneBadModbusDeviceStallsNoOther(t *testing.T) {
 	srv := startServer(t, peers.ModbusOptions{})
 	hole := blackhole(t)
 	d := newDriver(t,

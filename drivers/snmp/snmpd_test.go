@@ -149,7 +149,8 @@ func TestSNMPDPoll(t *testing.T) {
 	}
 }
 
-// TestSNMPDv3PastEngineTimeWindow polls net-snmp with v3 authPriv across more than the 150 s USM time
+// TestSNMPDv3PastEngineTimeWindow (SNMPv3 engine time drift, gosnmp #509; listed with the other known
+// failures in uplink/knownfailures_test.go) polls net-snmp with v3 authPriv across more than the 150 s USM time
 // window. gosnmp alone sends the engine time it last heard, so an agent that stays quiet for 150 s
 // rejects it (gosnmp#509); the driver must advance the time itself. Runs in the background of the suite
 // (t.Parallel) and is skipped with -short.

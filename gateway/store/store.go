@@ -13,7 +13,10 @@
 // different key file, a bbolt file written by something else, a corrupt or
 // truncated file, or a format newer than this build. Losing the key loses
 // the state; that is the point of encrypting it, so Open never makes a new
-// key for an existing state.db.
+// key for an existing state.db. The other way round, a state.key whose
+// state.db is missing or empty is refused too (ErrNoState) unless the
+// operator asks for empty state (Options.NewState): only a first run, which
+// makes both, starts empty by itself.
 //
 // bbolt holds an exclusive lock on the file while it is open, so a second
 // process (a CLI verb, a second daemon) waits Options.Timeout and then gets
@@ -68,6 +71,11 @@ var (
 	// process held the file's lock for all of Options.Timeout. It lets a
 	// caller tell "try the admin socket" apart from a refusal.
 	ErrInUse = errors.New("in use by another process")
+
+	// ErrNoState is returned, wrapped with both paths, by Open when
+	// state.key exists but state.db is missing or empty and
+	// Options.NewState is not set.
+	ErrNoState = errors.New("the state that state.key encrypts is gone")
 )
 
 // Options tunes Open. A nil *Options means all defaults.
@@ -81,6 +89,18 @@ type Options struct {
 	// (several readers, no writer). It creates nothing: no directory, no
 	// key, no file. Writes fail.
 	ReadOnly bool
+
+	// NewState allows starting with empty state where state.key exists
+	// but state.db is missing or zero bytes long (edgegw run --new-state).
+	// Without it Open refuses with ErrNoState: a key without its state is
+	// what a restore that went wrong leaves, and silently starting empty
+	// would forget every claim. It never empties a state.db that holds
+	// anything.
+	NewState bool
+
+	// RoomToRecover is how many bytes the file system must have free before a store that found the
+	// disk full is called healthy again; zero means DefaultRoomToRecover (1 MiB). See Health.
+	RoomToRecover int64
 }
 
 // DB is the gateway's open state file. Its methods are safe for concurrent
@@ -93,6 +113,8 @@ type DB struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	h health
 }
 
 // Open opens dir/state.db with the key dir/state.key, creating the
@@ -139,6 +161,17 @@ func Open(dir string, opts *Options) (*DB, error) {
 		}
 	case err != nil:
 		return nil, err
+	default:
+		// An existing key is a gateway that had state. Its state.db missing
+		// or empty is a restore or a copy that went wrong, not a first run
+		// (which makes the key and the file together): refuse unless told.
+		if what := noState(dbExists, dbInfo); what != "" && !o.NewState && !o.ReadOnly {
+			return nil, fmt.Errorf("state.db at %s %s but state.key at %s exists: %w (a restore that went wrong?). "+
+				"Put back the state.db that goes with this key, or start with empty state, every claim and twin forgotten: "+
+				"edgegw run --new-state", dbPath, what, keyPath, ErrNoState)
+		} else if what != "" && o.NewState {
+			warnings = append(warnings, fmt.Sprintf("state.db at %s %s; starting with empty state (--new-state)", dbPath, what))
+		}
 	}
 	if warning != "" {
 		warnings = append(warnings, warning)
@@ -149,13 +182,8 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 
 	empty := !dbExists || dbInfo.Size() == 0
-	if dbExists && dbInfo.Size() == 0 {
-		if o.ReadOnly {
-			return nil, fmt.Errorf("state.db at %s is empty; nothing to read", dbPath)
-		}
-		// bbolt leaves a zero-length file when it crashes before writing
-		// its first pages, so this is a failed first run, not lost state.
-		warnings = append(warnings, fmt.Sprintf("state.db at %s was empty; starting with empty state", dbPath))
+	if dbExists && dbInfo.Size() == 0 && o.ReadOnly {
+		return nil, fmt.Errorf("state.db at %s is empty; nothing to read", dbPath)
 	}
 
 	if !empty {
@@ -219,7 +247,22 @@ func Open(dir string, opts *Options) (*DB, error) {
 		_ = bdb.Close()
 		return nil, err
 	}
-	return &DB{bolt: bdb, seal: seal, path: dbPath, warnings: warnings}, nil
+	if o.RoomToRecover <= 0 {
+		o.RoomToRecover = DefaultRoomToRecover
+	}
+	return &DB{bolt: bdb, seal: seal, path: dbPath, warnings: warnings, h: health{room: o.RoomToRecover}}, nil
+}
+
+// noState says what is wrong with a state.db that holds no state ("is
+// missing", "is empty"), or "" when it has something in it.
+func noState(exists bool, info fs.FileInfo) string {
+	switch {
+	case !exists:
+		return "is missing"
+	case info.Size() == 0:
+		return "is empty (0 bytes)"
+	}
+	return ""
 }
 
 // openBolt opens the file with the lock timeout, and turns a lost race for
@@ -355,8 +398,22 @@ func (db *DB) Close() error {
 // Update runs fn in one read-write transaction: either every write fn
 // made is committed (and synced to disk) or, if fn returns an error or
 // panics, none is. The error fn returned is returned as is.
+//
+// A commit the disk refuses is an error wrapping ErrFull (no room) or ErrWriteFailed (another I/O
+// error), and changes Health.
 func (db *DB) Update(fn func(tx *Tx) error) error {
-	return db.run(db.bolt.Update, fn)
+	if err := db.writeFault(); err != nil {
+		return db.wrote(err)
+	}
+	var fnErr error
+	err := db.bolt.Update(func(btx *bolt.Tx) error {
+		fnErr = fn(&Tx{tx: btx, db: db})
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return db.wrote(err)
 }
 
 // View runs fn in a read-only transaction that sees one consistent

@@ -151,18 +151,58 @@ func TestFirstRunCreatesPrivateFiles(t *testing.T) {
 	require.Contains(t, db.Warnings()[0], filepath.Join(dir, "state.key"))
 }
 
-func TestExistingKeyNewDB(t *testing.T) {
-	dir := t.TempDir()
-	key := bytes.Repeat([]byte{7}, 32)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "state.key"), key, 0o600))
-	db, err := Open(dir, nil)
-	require.NoError(t, err)
-	require.NoError(t, db.Put("b", "k", []byte("v")))
-	require.NoError(t, db.Close())
+// TestStateFilePolicy: a state.key without its state.db — missing, or zero bytes long, as a restore
+// that went wrong leaves it — is refused, naming both files and leaving them as they are, unless the
+// operator says to start with empty state (Options.NewState, edgegw run --new-state). Before this
+// policy both were silently replaced by an empty state: a gateway that forgot every claim.
+func TestStateFilePolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		db    []byte // nil: no state.db
+		exist bool
+	}{{"missing state.db", nil, false}, {"zero-length state.db", []byte{}, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			key := bytes.Repeat([]byte{7}, 32)
+			keyPath, dbPath := filepath.Join(dir, "state.key"), filepath.Join(dir, "state.db")
+			require.NoError(t, os.WriteFile(keyPath, key, 0o600))
+			if tc.exist {
+				require.NoError(t, os.WriteFile(dbPath, tc.db, 0o600))
+			}
+			_, err := Open(dir, nil)
+			require.Error(t, err)
+			require.ErrorIs(t, err, ErrNoState)
+			require.ErrorContains(t, err, dbPath)
+			require.ErrorContains(t, err, keyPath)
+			require.ErrorContains(t, err, "--new-state")
+			info, statErr := os.Stat(dbPath)
+			if tc.exist {
+				require.NoError(t, statErr)
+				require.Zero(t, info.Size(), "left as it was")
+			} else {
+				require.ErrorIs(t, statErr, fs.ErrNotExist, "nothing created")
+			}
 
-	got, err := os.ReadFile(filepath.Join(dir, "state.key"))
-	require.NoError(t, err)
-	require.Equal(t, key, got, "the given key is used, not replaced")
+			db, err := Open(dir, &Options{NewState: true})
+			require.NoError(t, err)
+			require.Len(t, db.Warnings(), 1)
+			require.Contains(t, db.Warnings()[0], "starting with empty state")
+			require.NoError(t, db.Put("b", "k", []byte("v")))
+			require.NoError(t, db.Close())
+			got, err := os.ReadFile(keyPath)
+			require.NoError(t, err)
+			require.Equal(t, key, got, "the given key is used, not replaced")
+
+			// Once it holds state, the switch changes nothing: it never empties a state file.
+			db, err = Open(dir, &Options{NewState: true})
+			require.NoError(t, err)
+			require.Empty(t, db.Warnings())
+			v, err := db.Get("b", "k")
+			require.NoError(t, err)
+			require.Equal(t, []byte("v"), v)
+			require.NoError(t, db.Close())
+		})
+	}
 }
 
 func TestKeyCreationRace(t *testing.T) {
@@ -503,19 +543,6 @@ func TestEmptyBoltFileGetsHeader(t *testing.T) {
 	v, err := db.Get("b", "k")
 	require.NoError(t, err)
 	require.Equal(t, []byte("v"), v)
-}
-
-func TestZeroLengthDBFile(t *testing.T) {
-	dir := t.TempDir()
-	writeRandomKey(t, filepath.Join(dir, "state.key"))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "state.db"), nil, 0o600))
-
-	db, err := Open(dir, nil)
-	require.NoError(t, err)
-	defer db.Close()
-	require.Len(t, db.Warnings(), 1)
-	require.Contains(t, db.Warnings()[0], "was empty")
-	require.NoError(t, db.Put("b", "k", []byte("v")))
 }
 
 // moveRaw copies the stored (encrypted) bytes of one value to another

@@ -6,6 +6,7 @@ type entry struct {
 	seq      uint64
 	id       string
 	ckey     string // coalescing key (device + Coalesce) of a State message, else ""
+	dev      string // the device of a State message (its twin's order is kept), else ""
 	size     int64
 	attempts int // times handed out by Next (nacks persisted before a restart count too)
 	nacks    int // persisted in bucketNacks

@@ -44,7 +44,10 @@
 // older one may already have reached the broker before a Requeue; the
 // cloud must not discard the merged body as a duplicate. If the newest one
 // with that key is in flight it is not touched and the new message queues
-// behind it. If Merge fails, the new message is queued on its own.
+// behind it. If Merge fails, the new message is queued on its own. Nor
+// does it merge into a message behind which another State message of the
+// same device waits (a full twin after a patch): the merged patch would go
+// up before it, and the cloud would see the twin's version go backwards.
 package outbox
 
 import (
@@ -52,11 +55,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 )
 
 // Class says how the outbox treats a message when it is full.
@@ -173,6 +178,7 @@ type Outbox struct {
 	wake     chan struct{} // closed and cleared when a waiting Next may proceed
 	byID     map[string]*entry
 	latest   map[string]*entry // ckey -> the queued entry with that key and the highest seq
+	lastDev  map[string]*entry // device -> its queued State entry with the highest seq, any key
 	pending  seqHeap
 	tele     seqHeap // pending Telemetry that a Put may drop
 	inFlight map[*entry]struct{}
@@ -201,6 +207,7 @@ func Open(db *store.DB, opts Options) (*Outbox, error) {
 		opts:     opts,
 		byID:     make(map[string]*entry),
 		latest:   make(map[string]*entry),
+		lastDev:  make(map[string]*entry),
 		pending:  seqHeap{which: hPending},
 		tele:     seqHeap{which: hTele},
 		inFlight: make(map[*entry]struct{}),
@@ -241,12 +248,15 @@ func Open(db *store.DB, opts Options) (*Outbox, error) {
 			if _, dup := o.byID[m.ID]; dup {
 				return fmt.Errorf("outbox: message id %q stored twice", m.ID)
 			}
-			e := &entry{seq: seq, id: m.ID, ckey: coalesceKey(&m), size: sizeOf(&m, len(m.Body)),
+			e := &entry{seq: seq, id: m.ID, ckey: coalesceKey(&m), dev: stateDev(&m), size: sizeOf(&m, len(m.Body)),
 				class: m.Class, nacks: nacks[seq], hidx: [2]int{-1, -1}}
 			e.attempts = e.nacks
 			o.byID[e.id] = e
 			if e.ckey != "" {
 				o.latest[e.ckey] = e // keys come in seq order: the last one wins
+			}
+			if m.Class == State {
+				o.lastDev[e.dev] = e
 			}
 			o.makePending(e)
 			o.bytes += e.size
@@ -311,11 +321,24 @@ func (o *Outbox) Put(m Message) error { return o.PutBatch([]Message{m}) }
 // does not fit even then is refused: the others are stored and the error
 // wraps ErrFull. Any other error (an invalid or duplicate ID, an unknown
 // Class, a failed write) means nothing was stored.
-func (o *Outbox) PutBatch(ms []Message) error {
+func (o *Outbox) PutBatch(ms []Message) error { return o.PutBatchWith(ms, nil) }
+
+// PutBatchWith is PutBatch with the caller's own writes to the same store in the same transaction:
+// write runs after the messages are put, and either every message (less refused telemetry) and every
+// write of write's are kept, or, if write or the commit fails, none. With no messages it is one
+// transaction of write's alone. The uplink keeps a twin or audit message and the change of state it
+// reports together this way.
+func (o *Outbox) PutBatchWith(ms []Message, write func(w store.Writer) error) error {
 	if len(ms) == 0 {
-		return nil
+		if write == nil {
+			return nil
+		}
+		if o.isClosed() {
+			return ErrClosed
+		}
+		return o.db.Update(func(tx *store.Tx) error { return write(tx) })
 	}
-	now := time.Now()
+	now := clock.Now()
 	var seen map[string]struct{}
 	if len(ms) > 1 {
 		seen = make(map[string]struct{}, len(ms))
@@ -355,6 +378,7 @@ func (o *Outbox) PutBatch(ms []Message) error {
 	}
 	slots := make([]*slot, len(ms))
 	targets := make(map[string]*slot) // ckey -> reserved existing entry
+	devKey := make(map[string]string) // device -> ckey of its newest queued State message
 	var worst int64
 	for i := range ms {
 		m := ms[i]
@@ -367,13 +391,20 @@ func (o *Outbox) PutBatch(ms []Message) error {
 		s.size = sizeOf(&s.m, len(s.m.Body))
 		worst += s.size
 		slots[i] = s
+		if m.Class == State {
+			if _, seen := devKey[m.DeviceID]; !seen {
+				if e := o.lastDev[m.DeviceID]; e != nil {
+					devKey[m.DeviceID] = e.ckey
+				}
+			}
+		}
 		if s.ckey == "" {
 			continue
 		}
 		if _, done := targets[s.ckey]; done {
 			continue
 		}
-		if e := o.latest[s.ckey]; e != nil && !e.inFlight && !e.busy {
+		if e := o.latest[s.ckey]; e != nil && !e.inFlight && !e.busy && o.lastDev[m.DeviceID] == e {
 			e.busy = true
 			targets[s.ckey] = &slot{seq: e.seq, e: e, ckey: e.ckey, size: e.size}
 		} else {
@@ -406,12 +437,14 @@ func (o *Outbox) PutBatch(ms []Message) error {
 				cur[k] = t
 			}
 		}
+		last := maps.Clone(devKey)
 		for _, s := range slots {
 			s.refused = false
 			delta := s.size
 			var into *slot
 			var body []byte
-			if t := cur[s.ckey]; s.ckey != "" && t != nil {
+			k, queued := last[s.m.DeviceID]
+			if t := cur[s.ckey]; s.ckey != "" && t != nil && (!queued || k == s.ckey) {
 				if t.e != nil && !t.loaded {
 					raw, err := tx.Get(bucketMsgs, seqKey(t.seq))
 					if err != nil {
@@ -453,6 +486,14 @@ func (o *Outbox) PutBatch(ms []Message) error {
 			s.dirty = true
 			if s.ckey != "" {
 				cur[s.ckey] = s
+			}
+			if s.m.Class == State {
+				last[s.m.DeviceID] = s.ckey
+			}
+		}
+		if write != nil {
+			if err := write(tx); err != nil {
+				return err
 			}
 		}
 		for _, s := range slots {
@@ -510,10 +551,13 @@ func (o *Outbox) PutBatch(ms []Message) error {
 		if !s.dirty {
 			continue
 		}
-		e := &entry{seq: s.seq, id: s.m.ID, ckey: s.ckey, size: s.size, class: s.m.Class, hidx: [2]int{-1, -1}}
+		e := &entry{seq: s.seq, id: s.m.ID, ckey: s.ckey, dev: stateDev(&s.m), size: s.size, class: s.m.Class, hidx: [2]int{-1, -1}}
 		o.byID[e.id] = e
 		if e.ckey != "" {
 			o.latest[e.ckey] = e
+		}
+		if e.class == State {
+			o.lastDev[e.dev] = e
 		}
 		o.makePending(e)
 	}
@@ -521,11 +565,27 @@ func (o *Outbox) PutBatch(ms []Message) error {
 	o.meta.ctr = mt.ctr
 	o.broadcast()
 	if rejected > 0 {
-		return fmt.Errorf("%w: %d of %d messages refused (telemetry, %d bytes stored of max %d, nothing left to drop)",
-			ErrFull, rejected, len(ms), bytes, o.opts.MaxBytes)
+		fe := &FullError{msg: fmt.Sprintf("%v: %d of %d messages refused (telemetry, %d bytes stored of max %d, nothing left to drop)",
+			ErrFull, rejected, len(ms), bytes, o.opts.MaxBytes)}
+		for _, s := range slots {
+			if s.refused {
+				fe.IDs = append(fe.IDs, s.m.ID)
+			}
+		}
+		return fe
 	}
 	return nil
 }
+
+// FullError is the error of a PutBatch that refused telemetry for room: it wraps ErrFull and names
+// the refused messages; every other message of the batch was stored.
+type FullError struct {
+	IDs []string
+	msg string
+}
+
+func (e *FullError) Error() string { return e.msg }
+func (e *FullError) Unwrap() error { return ErrFull }
 
 // slot is a message being written by PutBatch: a new one, or an existing
 // pending entry (e != nil) that new ones coalesce into.
@@ -621,6 +681,8 @@ func (o *Outbox) Ack(id string) error {
 // AckBatch deletes many accepted messages in one transaction. Ids not in
 // the outbox (a late ack for a message already acked) are skipped; if
 // there were any, the error wraps ErrUnknownID and the others are deleted.
+// If the write fails (a full disk), the messages stay stored and in
+// flight: ack them again later, or Requeue.
 func (o *Outbox) AckBatch(ids []string) error {
 	n, err := o.ackBatch(ids)
 	if err == nil && n > 0 {
@@ -667,10 +729,11 @@ func (o *Outbox) ackBatch(ids []string) (unknown int, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err != nil {
-		// Still stored: send again rather than leave it in flight forever.
+		// Still stored, and still in flight: the broker has it, so sending it again would only make
+		// a duplicate — and on a full disk, one per attempt. The caller acks again later, or
+		// Requeue makes it pending.
 		for _, e := range es {
 			e.busy = false
-			o.release(e)
 		}
 		o.broadcast()
 		return unknown, fmt.Errorf("outbox: ack: %w", err)
@@ -733,7 +796,7 @@ func (o *Outbox) Nack(id string, retry bool) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.Put(bucketDead, deadKey, encodeDead(reason, time.Now(), attempts, raw)); err != nil {
+		if err := tx.Put(bucketDead, deadKey, encodeDead(reason, clock.Now(), attempts, raw)); err != nil {
 			return err
 		}
 		for _, k := range prune {
@@ -837,6 +900,9 @@ func (o *Outbox) remove(e *entry) {
 	if e.ckey != "" && o.latest[e.ckey] == e {
 		delete(o.latest, e.ckey)
 	}
+	if e.class == State && o.lastDev[e.dev] == e {
+		delete(o.lastDev, e.dev)
+	}
 	o.bytes -= e.size
 }
 
@@ -866,6 +932,20 @@ func coalesceKey(m *Message) string {
 		return ""
 	}
 	return strconv.Itoa(len(m.DeviceID)) + ":" + m.DeviceID + m.Coalesce
+}
+
+// stateDev is the device whose twin order a State message keeps ("" for gateway-level state).
+func stateDev(m *Message) string {
+	if m.Class != State {
+		return ""
+	}
+	return m.DeviceID
+}
+
+func (o *Outbox) isClosed() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closed
 }
 
 func sizeOf(m *Message, bodyLen int) int64 {

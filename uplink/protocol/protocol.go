@@ -89,35 +89,13 @@ func (e Envelope) AMQP() *amqp.Message {
 
 func ptr[T any](v T) *T { return &v }
 
-// FromAMQP reads an envelope back. It checks the shape, not the body.
+// FromAMQP reads an envelope back. It checks the shape, not the body. When the shape is wrong it still
+// returns every field it could read, the message-id first, so that even a reply to a malformed command
+// can name the command it answers.
 func FromAMQP(m *amqp.Message) (Envelope, error) {
 	var e Envelope
 	if m == nil {
 		return e, errors.New("empty message")
-	}
-	str := func(k string) (string, error) {
-		v, ok := m.ApplicationProperties[k]
-		if !ok || v == nil {
-			return "", nil
-		}
-		s, ok := v.(string)
-		if !ok {
-			return "", fmt.Errorf("application property %s is %T, not a string", k, v)
-		}
-		return s, nil
-	}
-	var err error
-	if e.Kind, err = str(PropKind); err != nil {
-		return e, err
-	}
-	if e.Kind == "" {
-		return e, errors.New("no kind application property")
-	}
-	if e.GatewayID, err = str(PropGatewayID); err != nil {
-		return e, err
-	}
-	if e.DeviceID, err = str(PropDeviceID); err != nil {
-		return e, err
 	}
 	if p := m.Properties; p != nil {
 		e.MessageID = idString(p.MessageID)
@@ -134,7 +112,25 @@ func FromAMQP(m *amqp.Message) (Envelope, error) {
 			e.Body = []byte(s)
 		}
 	}
-	return e, nil
+	var first error
+	str := func(k string) string {
+		v, ok := m.ApplicationProperties[k]
+		if !ok || v == nil {
+			return ""
+		}
+		s, ok := v.(string)
+		if !ok && first == nil {
+			first = fmt.Errorf("application property %s is %T, not a string", k, v)
+		}
+		return s
+	}
+	e.Kind = str(PropKind)
+	e.GatewayID = str(PropGatewayID)
+	e.DeviceID = str(PropDeviceID)
+	if first == nil && e.Kind == "" {
+		first = errors.New("no kind application property")
+	}
+	return e, first
 }
 
 // idString turns an AMQP message-id (string, uuid, binary or ulong) into text.
@@ -204,6 +200,8 @@ type Health struct {
 	UptimeSeconds  float64   `json:"uptimeSeconds"`
 	Uplink         Uplink    `json:"uplink"`
 	Outbox         Outbox    `json:"outbox"`
+	Store          Store     `json:"store"`
+	Process        Process   `json:"process"`
 	Devices        Devices   `json:"devices"`
 	Polls          int       `json:"polls"`
 	PollErrors     int       `json:"pollErrors"`
@@ -229,6 +227,22 @@ type Outbox struct {
 	Bytes        int64 `json:"bytes"`
 	Dropped      int64 `json:"dropped"`
 	DeadLettered int64 `json:"deadLettered"`
+}
+
+// Store is the state store's health in a health message: "ok", "full" (the disk has no room: new
+// claims, settings and methods are refused, polling goes on, and what waits goes up once there is
+// room) or "failing" (another write error), since when and why.
+type Store struct {
+	State     string    `json:"state"`
+	Since     time.Time `json:"since,omitzero"`
+	LastError string    `json:"lastError,omitempty"`
+}
+
+// Process is the gateway process's use of the machine in a health message: what a leak would grow.
+type Process struct {
+	Goroutines int    `json:"goroutines"`
+	HeapBytes  uint64 `json:"heapBytes"`           // live heap after the last collection
+	OpenFiles  int    `json:"openFiles,omitempty"` // file descriptors (sockets included), where the OS tells
 }
 
 // Devices counts the inventory in a health message.
