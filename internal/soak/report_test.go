@@ -81,7 +81,7 @@ func (r *run) report(res result) {
 }
 
 // resourceTable sums up the samples per gateway process (each start is a new one) and fits a line to
-// the last process's second half: a leak shows as a slope.
+// the longest-lived process's second half: a leak shows as a slope.
 func resourceTable(samples []sample, events []event) string {
 	var b strings.Builder
 	b.WriteString("| process (pid) | from s | samples | RSS MiB min / last / max | heap MiB min / max | goroutines min / max | open files min / max |\n|---|---|---|---|---|---|---|\n")
@@ -100,16 +100,19 @@ func resourceTable(samples []sample, events []event) string {
 		fmt.Fprintf(&b, "| %d | %.0f | %d | %.1f / %.1f / %.1f | %.1f / %.1f | %.0f / %.0f | %.0f / %.0f |\n", l[0].pid, l[0].at.Seconds(),
 			len(l), rss.min, l[len(l)-1].rssMiB, rss.max, heap.min, heap.max, g.min, g.max, f.min, f.max)
 	}
-	if len(lives) > 0 {
-		last := lives[len(lives)-1]
-		half := last[len(last)/2:]
-		if len(half) >= 3 {
-			span := (half[len(half)-1].at - half[0].at).Hours()
-			fmt.Fprintf(&b, "\nThe last process, second half (%s): RSS %+.1f MiB/h, heap %+.1f MiB/h, goroutines %+.0f/h, open files %+.0f/h (least-squares slopes; flat is about 0).\n",
-				time.Duration(span*float64(time.Hour)).Round(time.Second),
-				slope(half, func(s sample) float64 { return s.rssMiB }), slope(half, func(s sample) float64 { return s.heapMiB }),
-				slope(half, func(s sample) float64 { return float64(s.goroutines) }), slope(half, func(s sample) float64 { return float64(s.fds) }))
+	// Processes are killed every few minutes: fit the longest-lived one, after its warm-up (first half).
+	var long []sample
+	for _, l := range lives {
+		if len(l) > 0 && (long == nil || l[len(l)-1].at-l[0].at > long[len(long)-1].at-long[0].at) {
+			long = l
 		}
+	}
+	if half := long[len(long)/2:]; len(long) > 0 && len(half) >= 3 {
+		span := (half[len(half)-1].at - half[0].at).Hours()
+		fmt.Fprintf(&b, "\nThe longest-lived process (%d), second half (%s): RSS %+.1f MiB/h, heap %+.1f MiB/h, goroutines %+.0f/h, open files %+.0f/h (least-squares slopes; flat is about 0, and a few minutes' fit is noisy: compare each process's max above, from first to last).\n",
+			half[0].pid, time.Duration(span*float64(time.Hour)).Round(time.Second),
+			slope(half, func(s sample) float64 { return s.rssMiB }), slope(half, func(s sample) float64 { return s.heapMiB }),
+			slope(half, func(s sample) float64 { return float64(s.goroutines) }), slope(half, func(s sample) float64 { return float64(s.fds) }))
 	}
 	return b.String()
 }

@@ -307,7 +307,9 @@ format = "json"
 // status asks the running gateway for its health over the admin socket.
 func (r *run) status() (protocol.Health, error) {
 	sock := filepath.Join(r.fs, "state", "admin.sock")
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	// One connection per question: a kept-alive one per call would hold one of the gateway's descriptors
+	// until its idle timeout, and the descriptor curve would show the soak's questions.
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
 	}}}
