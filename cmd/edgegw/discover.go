@@ -72,7 +72,18 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, config.Log{Level: "error", Format: cfg.Log.Format})
 	progress := progressPrinter(stderr)
-	drv, err := protocols().newDrivers(cfg, lib, log, progress)
+	var sweptMu sync.Mutex
+	swept := map[int]bool{} // the totals the drivers announced: one per sweeping driver
+	track := func(done, total int) {
+		sweptMu.Lock()
+		swept[total] = true
+		sweptMu.Unlock()
+		if progress != nil {
+			progress(done, total)
+		}
+	}
+	start := time.Now()
+	drv, err := protocols().newDrivers(cfg, lib, log, track)
 	if err != nil {
 		return err
 	}
@@ -108,6 +119,16 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, e := range res.Errors {
 		fmt.Fprintln(stderr, "error:", e.Error())
+	}
+	// After a sweep of a range, say what became of every address: nobody answering is normal there.
+	total := 0
+	for n := range swept {
+		total += n
+	}
+	if total >= 8 {
+		silent := max(total-len(rows)-len(res.Errors), 0)
+		fmt.Fprintf(stderr, "swept %d addresses in %s: %d found, %d silent, %d failed\n", total,
+			time.Since(start).Round(100*time.Millisecond), len(rows), silent, len(res.Errors))
 	}
 	if len(res.Errors) > 0 {
 		if !*asJSON {

@@ -78,8 +78,12 @@ type Options struct {
 	// up to it). Zero means 4096.
 	MaxAddresses int
 	// Concurrency is how many requests are in flight at once, for discovery and polling together; it is
-	// also the number of sockets the driver holds. Zero means 64.
+	// also the number of sockets the driver holds. Zero means 64. A sweep's probes are not counted: they
+	// hold no worker (see ProbeRate).
 	Concurrency int
+	// ProbeRate caps the probes per second a sweep of prefix targets sends. Zero means
+	// DefaultProbeRate.
+	ProbeRate int
 	// Profiles are the profile library: the driver matches each device to an SNMP profile and reads
 	// its vendor identity at discovery. nil means standard MIBs only.
 	Profiles gateway.Profiles
@@ -106,6 +110,8 @@ type Driver struct {
 	// rules name the traps the receiver gets (events.go); recv is the receiver once it listens.
 	rules *rules
 	recv  atomic.Pointer[receiver]
+	// lastSweep holds the counts of the last discovery pass.
+	lastSweep atomic.Pointer[SweepStats]
 }
 
 var (
@@ -121,6 +127,9 @@ func New(opts Options) (*Driver, error) {
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 64
+	}
+	if opts.ProbeRate <= 0 {
+		opts.ProbeRate = DefaultProbeRate
 	}
 	log := opts.Logger
 	if log == nil {
