@@ -97,7 +97,9 @@ type Stats struct {
 	DiscoveryPasses int
 	Polls           int
 	PollErrors      int
-	LastDiscovery   time.Time
+	// PollsLate counts polls that started more than LateAfter after they were due.
+	PollsLate     int
+	LastDiscovery time.Time
 }
 
 // New makes a gateway and restores every twin from the store.
@@ -303,8 +305,11 @@ func (g *Gateway) Twin(id string) (Twin, bool) { return g.twins.get(id) }
 // Stats returns the work counters.
 func (g *Gateway) Stats() Stats {
 	g.statsMu.Lock()
-	defer g.statsMu.Unlock()
-	return g.stats
+	st := g.stats
+	g.statsMu.Unlock()
+	_, late := g.sched.Runs()
+	st.PollsLate = int(late)
+	return st
 }
 
 // Run is RunDiscovery and RunPolling together, for tools and tests that want the whole gateway in one

@@ -110,7 +110,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 			Devices:       protocol.Devices{Discovered: discovered, Online: online, Claimed: claimed},
 			Store:         storeHealth(db),
 			Process:       processHealth(),
-			Polls:         st.Polls, PollErrors: st.PollErrors, LastDiscovery: st.LastDiscovery, DiscoveryPass: st.DiscoveryPasses}
+			Polls:         st.Polls, PollErrors: st.PollErrors, PollsLate: st.PollsLate, LastDiscovery: st.LastDiscovery, DiscoveryPass: st.DiscoveryPasses}
 	}
 	sw := &cloudSwitch{db: db}
 	var up *uplink.Uplink

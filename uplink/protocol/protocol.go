@@ -205,6 +205,7 @@ type Health struct {
 	Devices        Devices   `json:"devices"`
 	Polls          int       `json:"polls"`
 	PollErrors     int       `json:"pollErrors"`
+	PollsLate      int       `json:"pollsLate"`
 	LastDiscovery  time.Time `json:"lastDiscovery,omitzero"`
 	DiscoveryPass  int       `json:"discoveryPasses"`
 	CloudEnabled   bool      `json:"cloudEnabled"`
