@@ -71,7 +71,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr, config.Log{Level: "error", Format: cfg.Log.Format})
-	progress := progressPrinter(stderr)
+	progress := progressPrinter(stderr, "probed %d/%d addresses")
 	var sweptMu sync.Mutex
 	swept := map[int]bool{} // the totals the drivers announced: one per sweeping driver
 	track := func(done, total int) {
@@ -154,7 +154,7 @@ func printTable(w io.Writer, rows []discovered) {
 
 // progressPrinter shows "probed N/M" on stderr when it is a terminal and the sweep is big enough to
 // wait for; nil otherwise.
-func progressPrinter(stderr io.Writer) func(done, total int) {
+func progressPrinter(stderr io.Writer, format string) func(done, total int) {
 	f, ok := stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
@@ -171,6 +171,6 @@ func progressPrinter(stderr io.Writer) func(done, total int) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(f, "\r\033[Kprobed %d/%d addresses", done, total)
+		fmt.Fprintf(f, "\r\033[K"+format, done, total)
 	}
 }
