@@ -149,3 +149,21 @@ func TestClaimIndexByDevice(t *testing.T) {
 	require.False(t, ok)
 	require.Empty(t, b.byDevice)
 }
+
+// TestClaimManyCommand: a bulk claim from the cloud is carried out as an import, one result per row.
+func TestClaimManyCommand(t *testing.T) {
+	r := newClaimRig(t)
+	id := r.g.Observe(display)
+	res, err := r.g.HandleCommand(context.Background(), ClaimManyCommand{Rows: []ClaimRow{
+		{MAC: display.Identity.MAC, Serial: "SIM-1", Group: "Lobby"},
+		{MAC: "02:ed:67:00:00:99", Serial: "X"},
+	}})
+	require.NoError(t, err)
+	out := res.(ClaimManyResult)
+	require.Len(t, out.Results, 2)
+	require.Equal(t, ClaimRowResult{MAC: display.Identity.MAC, State: ClaimClaimed, DeviceID: id}, out.Results[0])
+	require.Equal(t, ClaimPending, out.Results[1].State)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Len(t, r.twins, 1, "the claimed device's full twin went up")
+}
