@@ -218,3 +218,29 @@ func TestSweepV3(t *testing.T) {
 	require.Len(t, r.found, 3)
 	require.Equal(t, 3, d.LastSweep().Silent)
 }
+
+// TestReidentifyReadsTheSerialOnly: after an identity read, the claim handshake reads the serial
+// from the one object it came from: one request, the same serial, live.
+func TestReidentifyReadsTheSerialOnly(t *testing.T) {
+	site, eps, d := simSite(t, 1)
+	ep := eps[0]
+	g, err := d.group(ep.Credential)
+	require.NoError(t, err)
+	s, err := d.Identify(t.Context(), ep.Address, &g.Credentials, g.Timeout, g.Retries)
+	require.NoError(t, err)
+	require.Equal(t, site.Devices()[0].Serial, s.Identity.Serial)
+	before := site.Stats().Received
+	again, err := d.Reidentify(t.Context(), ep)
+	require.NoError(t, err)
+	require.Equal(t, s.Identity.Serial, again.Identity.Serial)
+	require.Equal(t, uint64(1), site.Stats().Received-before, "one GET")
+	require.Equal(t, "serial", again.TriedFor("serial")[0].Field)
+
+	// An agent this driver never identified is read in full.
+	d.serialAt.Clear()
+	before = site.Stats().Received
+	again, err = d.Reidentify(t.Context(), ep)
+	require.NoError(t, err)
+	require.Equal(t, s.Identity.Serial, again.Identity.Serial)
+	require.Greater(t, site.Stats().Received-before, uint64(1))
+}
