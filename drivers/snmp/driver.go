@@ -352,6 +352,88 @@ func (cl *client) get(oids []string) (map[string]gosnmp.SnmpPDU, error) {
 	return out, nil
 }
 
+// columns reads table columns together, at most limit rows each: one GETBULK asks for the next
+// MaxRepetitions rows of every column not finished yet, until each has left its column (v1: a walk
+// per column). It returns each column's varbinds in order, by the column's normalised OID.
+func (cl *client) columns(cols []string, limit int) (map[string][]gosnmp.SnmpPDU, error) {
+	out := make(map[string][]gosnmp.SnmpPDU, len(cols))
+	if cl.s.g.Version == gosnmp.Version1 {
+		for _, c := range cols {
+			c = normOID(c)
+			if err := cl.walk(c, limit, func(p gosnmp.SnmpPDU) { out[c] = append(out[c], p) }); err != nil {
+				return out, err
+			}
+		}
+		return out, nil
+	}
+	type cursor struct{ col, at string }
+	active := make([]cursor, 0, len(cols))
+	for _, c := range cols {
+		c = normOID(c)
+		active = append(active, cursor{c, c})
+	}
+	reps := uint32(max(1, min(int(cl.s.g.MaxRepetitions), gosnmp.MaxOids/len(active))))
+	for round := 0; len(active) > 0; round++ {
+		if round > limit {
+			return out, fmt.Errorf("table columns still going after %d requests", round)
+		}
+		ask := make([]string, len(active))
+		for i, a := range active {
+			ask[i] = a.at
+		}
+		res, err := cl.s.g.GetBulk(ask, 0, reps)
+		if err != nil {
+			return out, err
+		}
+		if res.Error != gosnmp.NoError {
+			return out, fmt.Errorf("agent error %s (index %d)", res.Error, res.ErrorIndex)
+		}
+		done := make([]bool, len(active))
+		moved := make([]bool, len(active))
+		for j, v := range res.Variables {
+			i := j % len(active)
+			if done[i] {
+				continue
+			}
+			name := normOID(v.Name)
+			c := &active[i]
+			if v.Type == gosnmp.EndOfMibView || !strings.HasPrefix(name, c.col+".") || len(out[c.col]) >= limit || !oidAfter(name, c.at) {
+				done[i] = true
+				continue
+			}
+			out[c.col] = append(out[c.col], v)
+			c.at, moved[i] = name, true
+		}
+		// A column not finished was cut short by the agent's message size: go on from its last row. An
+		// answer that moved no column at all would repeat forever.
+		next, any := active[:0], false
+		for i, c := range active {
+			any = any || moved[i]
+			if !done[i] {
+				next = append(next, c)
+			}
+		}
+		if !any && len(next) > 0 {
+			return out, fmt.Errorf("table columns: the agent's answer moved no column (%d varbinds)", len(res.Variables))
+		}
+		active = next
+	}
+	return out, nil
+}
+
+// oidAfter reports whether a comes after b in OID order (agents that loop are stopped by it).
+func oidAfter(a, b string) bool {
+	pa, pb := strings.Split(strings.TrimPrefix(a, "."), "."), strings.Split(strings.TrimPrefix(b, "."), ".")
+	for i := range min(len(pa), len(pb)) {
+		x, _ := strconv.ParseUint(pa[i], 10, 32)
+		y, _ := strconv.ParseUint(pb[i], 10, 32)
+		if x != y {
+			return x > y
+		}
+	}
+	return len(pa) > len(pb)
+}
+
 // walk reads the subtree under root, at most limit varbinds, with GetBulk (GetNext for v1).
 func (cl *client) walk(root string, limit int, fn func(gosnmp.SnmpPDU)) error {
 	n := 0

@@ -244,3 +244,33 @@ func TestReidentifyReadsTheSerialOnly(t *testing.T) {
 	require.Equal(t, s.Identity.Serial, again.Identity.Serial)
 	require.Greater(t, site.Stats().Received-before, uint64(1))
 }
+
+// TestColumnsTogether: table columns read together give what a walk of each gives, also when the
+// agent's answers are cut short by its message size.
+func TestColumnsTogether(t *testing.T) {
+	for _, size := range []int{0, 300} {
+		site, err := sim.Start(t.Context(), sim.Options{N: 1, MaxResponseSize: size})
+		require.NoError(t, err)
+		defer site.Close()
+		g := Group{Credentials: Credentials{Name: "g", Version: V2c, Community: "public"}, Timeout: time.Second}
+		d, err := New(Options{Groups: []Group{g}})
+		require.NoError(t, err)
+		defer d.Close()
+		cl, err := d.open(t.Context(), site.Devices()[0].Addr.String(), &d.opts.Groups[0].Credentials, time.Second, 1)
+		require.NoError(t, err)
+		cols := []string{".1.3.6.1.2.1.2.2.1.2", ".1.3.6.1.2.1.2.2.1.3", ".1.3.6.1.2.1.2.2.1.5", ".1.3.6.1.2.1.2.2.1.6", ".1.3.6.1.2.1.2.2.1.99"}
+		got, err := cl.columns(cols, maxTableRows)
+		require.NoError(t, err)
+		for _, c := range cols {
+			var want []string
+			require.NoError(t, cl.walk(c, maxTableRows, func(p gosnmp.SnmpPDU) { want = append(want, normOID(p.Name)) }))
+			var names []string
+			for _, p := range got[c] {
+				names = append(names, normOID(p.Name))
+			}
+			require.Equal(t, want, names, "column %s, response size %d", c, size)
+		}
+		require.Len(t, got[".1.3.6.1.2.1.2.2.1.2"], 2, "two interfaces")
+		cl.done()
+	}
+}
