@@ -10,5 +10,5 @@ args=()
 if [[ "${QUICK:-0}" == 1 ]]; then args+=(--quick); fi
 if [[ -n "${BENCH_SIZES:-}" ]]; then args+=(--sizes "$BENCH_SIZES"); fi
 if [[ -n "${BENCH_PARTS:-}" ]]; then args+=(--parts "$BENCH_PARTS"); fi
-go build -o bin/ ./cmd/...
+go build -tags gosnmp_nodebug -o bin/ ./cmd/...
 exec bin/edgegw-bench ${args[@]+"${args[@]}"} "$@"

@@ -406,7 +406,7 @@ var metricRE = regexp.MustCompile(`([0-9.e+-]+) (cpu-ms/poll|ontime-%|polls|fail
 func (b *bench) bareLoop(ctx context.Context, csvPath string) *loopResult {
 	test := filepath.Join(b.dir, "snmp.test")
 	if _, err := os.Stat(test); err != nil {
-		if out, err := exec.CommandContext(ctx, "go", "test", "-c", "-o", test, "./drivers/snmp/").CombinedOutput(); err != nil {
+		if out, err := exec.CommandContext(ctx, "go", "test", "-c", "-tags", "gosnmp_nodebug", "-o", test, "./drivers/snmp/").CombinedOutput(); err != nil {
 			b.say("bare loop: build: %v: %s", err, out)
 			return nil
 		}

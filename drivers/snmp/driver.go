@@ -321,7 +321,7 @@ func (cl *client) get(oids []string) (map[string]gosnmp.SnmpPDU, error) {
 		chunk := append([]string(nil), oids[:n]...)
 		oids = oids[n:]
 		for len(chunk) > 0 {
-			res, err := cl.s.g.Get(chunk)
+			res, err := cl.s.exchange(gosnmp.GetRequest, chunk, 0)
 			if err != nil {
 				return out, err
 			}
@@ -381,7 +381,7 @@ func (cl *client) columns(cols []string, limit int) (map[string][]gosnmp.SnmpPDU
 		for i, a := range active {
 			ask[i] = a.at
 		}
-		res, err := cl.s.g.GetBulk(ask, 0, reps)
+		res, err := cl.s.exchange(gosnmp.GetBulkRequest, ask, reps)
 		if err != nil {
 			return out, err
 		}
