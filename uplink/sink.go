@@ -1,14 +1,11 @@
 package uplink
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
-	"github.com/edgegw/edgegw/internal/clock"
 	"github.com/edgegw/edgegw/uplink/outbox"
 	"github.com/edgegw/edgegw/uplink/protocol"
 )
@@ -39,12 +36,11 @@ var _ gateway.Committer = sink{}
 func (s sink) Commit(out gateway.Outgoing, write func(w store.Writer) error) error {
 	var ms []outbox.Message
 	add := func(class outbox.Class, kind, device, coalesce string, body any) error {
-		b, err := json.Marshal(body)
+		m, err := message(class, kind, device, coalesce, body)
 		if err != nil {
-			return fmt.Errorf("uplink: encode %s: %w", kind, err)
+			return err
 		}
-		ms = append(ms, outbox.Message{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: device, Coalesce: coalesce,
-			Created: clock.Now(), Body: b})
+		ms = append(ms, m)
 		return nil
 	}
 	for _, t := range out.Twins {
@@ -75,6 +71,9 @@ func (s sink) Commit(out gateway.Outgoing, write func(w store.Writer) error) err
 // Readings that find the outbox full are dropped without an error: the uplink counts them and logs
 // them, rate-limited (Config.DropLogEvery), rather than one line per poll.
 func (s sink) Readings(id string, at time.Time, vals map[string]gateway.Value) error {
+	if s.u.cfg.TelemetryBatch > 0 {
+		return s.u.batch.add(id, at, vals)
+	}
 	err := s.u.Publish(outbox.Telemetry, protocol.KindTelemetry, id, "",
 		protocol.Telemetry{SchemaVersion: protocol.SchemaVersion, DeviceID: id, Time: at.UTC(), Values: vals})
 	if errors.Is(err, outbox.ErrFull) {

@@ -38,6 +38,9 @@ type Config struct {
 	ReconnectMax time.Duration
 	// HealthInterval between health messages; zero means 1 minute.
 	HealthInterval time.Duration
+	// TelemetryBatch, when not zero, gathers readings for this long into one telemetry-batch message
+	// (see batcher); zero sends one telemetry message per poll.
+	TelemetryBatch time.Duration
 	// Enabled is the initial state of the cloud switch.
 	Enabled bool
 	// DropLogEvery is the least time between two log lines about telemetry the outbox dropped for lack of
@@ -74,6 +77,7 @@ type Uplink struct {
 	toggle  chan struct{} // pokes Run when the switch changes
 
 	group groupCommit
+	batch batcher
 
 	mu         sync.Mutex
 	state      string
@@ -130,6 +134,7 @@ func New(cfg Config, opts Options) (*Uplink, error) {
 	// The counters cover the state file's life: only drops from now on are news.
 	st := opts.Outbox.Stats()
 	u.drops.dropped, u.drops.rejected = st.Dropped, st.Rejected
+	u.batch.u = u
 	return u, nil
 }
 
@@ -217,20 +222,35 @@ var cryptoRead = crand.Read
 // message that arrived while the previous write was syncing, in one transaction (group commit), so the
 // outbox costs one disk sync per batch rather than per message.
 func (u *Uplink) Publish(class outbox.Class, kind, deviceID, coalesce string, body any) error {
-	b, err := json.Marshal(body)
+	m, err := message(class, kind, deviceID, coalesce, body)
 	if err != nil {
-		return fmt.Errorf("uplink: encode %s: %w", kind, err)
+		return err
 	}
-	err = u.group.put(u.opts.Outbox, []outbox.Message{{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID,
-		Coalesce: coalesce, Created: clock.Now(), Body: b}}, nil)
+	return u.put(class, []outbox.Message{m})
+}
+
+// put stores messages of one class in one group commit. Telemetry the state store cannot take is
+// counted and logged with the drops instead of failing (the store's trouble is logged once).
+func (u *Uplink) put(class outbox.Class, ms []outbox.Message) error {
+	err := u.group.put(u.opts.Outbox, ms, nil)
 	if class == outbox.Telemetry {
 		if storeErr(err) {
-			u.notStored.Add(1) // counted and logged with the drops; the store's trouble is logged once
+			u.notStored.Add(int64(len(ms)))
 			err = nil
 		}
 		u.reportDrops()
 	}
 	return err
+}
+
+// message encodes one message for the outbox.
+func message(class outbox.Class, kind, deviceID, coalesce string, body any) (outbox.Message, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return outbox.Message{}, fmt.Errorf("uplink: encode %s: %w", kind, err)
+	}
+	return outbox.Message{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID, Coalesce: coalesce,
+		Created: clock.Now(), Body: b}, nil
 }
 
 // groupCommit batches concurrent puts, with their writes, into PutBatchWith calls.
@@ -367,6 +387,9 @@ func (u *Uplink) Run(ctx context.Context) error {
 			}
 		}
 	})
+	if u.cfg.TelemetryBatch > 0 {
+		wg.Go(func() { u.batch.run(ctx, u.cfg.TelemetryBatch) })
+	}
 	backoff := time.Second
 	for ctx.Err() == nil {
 		if !u.enabled.Load() {

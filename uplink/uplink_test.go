@@ -486,3 +486,35 @@ func TestBufferRecoversAfterBrokerReturns(t *testing.T) {
 	require.Equal(t, 20, states, "no twin state lost")
 	require.Eventually(t, func() bool { return ob.Stats().Pending == 0 }, 10*time.Second, 20*time.Millisecond)
 }
+
+// TestTelemetryBatch: with cloud.telemetry_batch, polls of many devices become one telemetry-batch
+// message in the outbox, each reading as a telemetry body; without it, one telemetry message each.
+func TestTelemetryBatch(t *testing.T) {
+	db, err := store.Open(t.TempDir(), nil)
+	require.NoError(t, err)
+	defer db.Close()
+	ob, err := outbox.Open(db, outbox.Options{Merge: MergeState})
+	require.NoError(t, err)
+	defer ob.Close()
+	u, err := New(Config{GatewayID: "gw", UpAddress: "/queue/u", DownAddress: "/queue/d", TelemetryBatch: time.Second},
+		Options{Outbox: ob})
+	require.NoError(t, err)
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 2500 {
+		require.NoError(t, u.Sink().Readings(fmt.Sprintf("mac-%012x", i), at, map[string]gateway.Value{"t": gateway.Number(float64(i))}))
+	}
+	require.Equal(t, 1, ob.Stats().Pending, "2,000 readings filled one batch, written at once")
+	require.NoError(t, u.batch.flush())
+	require.Equal(t, 2, ob.Stats().Pending, "the flush wrote the rest")
+	var got []protocol.Telemetry
+	for range 2 {
+		m, err := ob.Next(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, protocol.KindTelemetryBatch, m.Kind)
+		var b protocol.TelemetryBatch
+		require.NoError(t, json.Unmarshal(m.Body, &b))
+		got = append(got, b.Readings...)
+	}
+	require.Len(t, got, 2500)
+	require.Equal(t, protocol.Telemetry{SchemaVersion: 1, DeviceID: "mac-0000000009c3", Time: at, Values: map[string]gateway.Value{"t": gateway.Number(2499)}}, got[2499])
+}

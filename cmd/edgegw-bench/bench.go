@@ -136,6 +136,7 @@ type runResult struct {
 	pollsPerSecond float64
 	rssKiB, peak   int64
 	messages       int // cloud on: drained and counted
+	readings       int // device polls among them (telemetry-batch readings counted one each)
 	duplicates     int
 	kinds          map[string]int
 	outboxPending  int
@@ -224,6 +225,7 @@ key_file = %q
 up_address = "/queue/edgegw-bench-up-%d"
 down_address = "/queue/edgegw-bench-down-%d"
 health_interval = "60s"
+telemetry_batch = "1s"
 `, p["PEERS_AMQPS_URL"], p["PEERS_CA"], p["PEERS_CLIENT_CERT"], p["PEERS_CLIENT_KEY"], n, n)
 	}
 	path := filepath.Join(b.dir, name+".toml")
@@ -387,10 +389,11 @@ func readTally(logPath string, r *runResult) {
 		var t struct {
 			Unique     int            `json:"unique"`
 			Duplicates int            `json:"duplicates"`
+			Readings   int            `json:"readings"`
 			Kinds      map[string]int `json:"kinds"`
 		}
 		if json.Unmarshal([]byte(line), &t) == nil && t.Kinds != nil {
-			r.messages, r.duplicates, r.kinds = t.Unique, t.Duplicates, t.Kinds
+			r.messages, r.duplicates, r.kinds, r.readings = t.Unique, t.Duplicates, t.Kinds, t.Readings
 		}
 	}
 }

@@ -55,7 +55,7 @@ func (r *results) markdown() string {
 			}
 			msgs := "–"
 			if cloud == "on" {
-				msgs = fmt.Sprintf("%d (%s)", x.messages, kinds(x.kinds))
+				msgs = fmt.Sprintf("%d messages, %d readings (%s)", x.messages, x.readings, kinds(x.kinds))
 			}
 			fmt.Fprintf(&b, "| %d | %s | %.3f | %s | %d (%d) | %d MiB | %.1f | %s | %s |\n", s.n, cloud, x.cpuPerPoll,
 				pct(x.polls, x.late), x.polls, x.errors, x.peak/1024, float64(x.peak)/float64(s.n), startup, msgs)

@@ -133,6 +133,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 			Window:         cfg.Cloud.Window,
 			ReconnectMax:   cfg.Cloud.ReconnectMax,
 			HealthInterval: cfg.Cloud.HealthInterval,
+			TelemetryBatch: cfg.Cloud.TelemetryBatch,
 			Enabled:        !sw.disabled(),
 		}, uplink.Options{Outbox: ob, Handler: handler, Health: health, Logger: log})
 		if err != nil {

@@ -32,12 +32,14 @@ const ContentType = "application/json"
 
 // Kinds that go up (gateway to cloud).
 const (
-	KindTelemetry    = "telemetry"
-	KindTwinReported = "twin-reported"
-	KindTwinFull     = "twin-full"
-	KindEvent        = "event"
-	KindAudit        = "audit"
-	KindHealth       = "health"
+	KindTelemetry = "telemetry"
+	// KindTelemetryBatch carries many devices' polls at once (cloud.telemetry_batch).
+	KindTelemetryBatch = "telemetry-batch"
+	KindTwinReported   = "twin-reported"
+	KindTwinFull       = "twin-full"
+	KindEvent          = "event"
+	KindAudit          = "audit"
+	KindHealth         = "health"
 )
 
 // Kinds that come down (cloud to gateway). Each is answered by a message of kind <kind>-result.
@@ -171,6 +173,13 @@ type Telemetry struct {
 	DeviceID      string                   `json:"deviceId"`
 	Time          time.Time                `json:"time"`
 	Values        map[string]gateway.Value `json:"values"`
+}
+
+// TelemetryBatch is the body of a telemetry-batch message: the polls of many devices over a short
+// time, each as a telemetry body would carry it, oldest first.
+type TelemetryBatch struct {
+	SchemaVersion int         `json:"schemaVersion"`
+	Readings      []Telemetry `json:"readings"`
 }
 
 // Audit is the body of an audit message: one entry of the gateway's audit log.
