@@ -18,11 +18,22 @@ const maxBatchReadings = 2000
 // messages: one outbox write and one AMQP transfer for hundreds of polls instead of one each. Telemetry
 // is the class the outbox may drop when full, and a reading waits here at most one interval before it
 // is on disk like any other message; a clean stop writes what is gathered (Run's last act).
+//
+// The polls' twin-reported patches wait with them and are written in the same outbox write, each
+// still its own message: a poll then never waits for a disk sync. A patch waits in memory no longer
+// than the twin it came from does before the gateway writes it to the state file (about a second).
 type batcher struct {
 	u  *Uplink
 	mu sync.Mutex
-	// readings waits for the next flush, oldest first.
+	// readings and patches wait for the next flush, oldest first.
 	readings []protocol.Telemetry
+	patches  []outbox.Message
+}
+
+func (b *batcher) addPatch(m outbox.Message) {
+	b.mu.Lock()
+	b.patches = append(b.patches, m)
+	b.mu.Unlock()
 }
 
 func (b *batcher) add(id string, at time.Time, vals map[string]gateway.Value) error {
@@ -39,13 +50,12 @@ func (b *batcher) add(id string, at time.Time, vals map[string]gateway.Value) er
 // flush writes what is gathered, in messages of at most maxBatchReadings, in one outbox write.
 func (b *batcher) flush() error {
 	b.mu.Lock()
-	rs := b.readings
-	b.readings = nil
+	rs, msgs := b.readings, b.patches
+	b.readings, b.patches = nil, nil
 	b.mu.Unlock()
-	if len(rs) == 0 {
+	if len(rs) == 0 && len(msgs) == 0 {
 		return nil
 	}
-	var msgs []outbox.Message
 	for len(rs) > 0 {
 		n := min(len(rs), maxBatchReadings)
 		m, err := message(outbox.Telemetry, protocol.KindTelemetryBatch, "", "",

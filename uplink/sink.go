@@ -26,6 +26,15 @@ func (s sink) Twin(t gateway.Twin) error {
 }
 
 func (s sink) Patch(p gateway.Patch) error {
+	if s.u.cfg.TelemetryBatch > 0 {
+		m, err := message(outbox.State, protocol.KindTwinReported, p.DeviceID, protocol.KindTwinReported,
+			protocol.TwinReported{SchemaVersion: protocol.SchemaVersion, DeviceID: p.DeviceID, Version: p.Version, Reported: p.Values})
+		if err != nil {
+			return err
+		}
+		s.u.batch.addPatch(m)
+		return nil
+	}
 	return s.u.Publish(outbox.State, protocol.KindTwinReported, p.DeviceID, protocol.KindTwinReported,
 		protocol.TwinReported{SchemaVersion: protocol.SchemaVersion, DeviceID: p.DeviceID, Version: p.Version, Reported: p.Values})
 }

@@ -516,5 +516,13 @@ func TestTelemetryBatch(t *testing.T) {
 		got = append(got, b.Readings...)
 	}
 	require.Len(t, got, 2500)
+
+	// A patch waits for the next flush, then is its own twin-reported message.
+	require.NoError(t, u.Sink().Patch(gateway.Patch{DeviceID: "mac-000000000001", Version: 7, Values: map[string]gateway.Value{"t": gateway.Number(1)}}))
+	require.Equal(t, 0, ob.Stats().Pending)
+	require.NoError(t, u.batch.flush())
+	m, err := ob.Next(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, protocol.KindTwinReported, m.Kind)
 	require.Equal(t, protocol.Telemetry{SchemaVersion: 1, DeviceID: "mac-0000000009c3", Time: at, Values: map[string]gateway.Value{"t": gateway.Number(2499)}}, got[2499])
 }
