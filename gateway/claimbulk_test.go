@@ -167,3 +167,37 @@ func TestClaimManyCommand(t *testing.T) {
 	defer r.mu.Unlock()
 	require.Len(t, r.twins, 1, "the claimed device's full twin went up")
 }
+
+// TestLazyTwinWrites: a twin that only polls changed is written within lazyEvery, a share at a time,
+// but its reported $version is on disk at the next flush, so a crash never takes a version back; a
+// connectivity change and Flush write at once.
+func TestLazyTwinWrites(t *testing.T) {
+	st := newMemStore()
+	s := newTwinSet()
+	for i := range 100 {
+		id := fmt.Sprintf("d%03d", i)
+		s.upsert(id, func() *Twin { return &Twin{DeviceID: id} }, func(*Twin, bool) {})
+	}
+	_, err := s.flush(st, 1)
+	require.NoError(t, err)
+	for i := range 100 {
+		s.updatePoll(fmt.Sprintf("d%03d", i), func(t *Twin) bool { t.Reported.Version = 5; return false })
+	}
+	require.Len(t, s.lazy, 100)
+	_, err = s.flush(st, 0.1)
+	require.NoError(t, err)
+	require.Len(t, s.lazy, 100-11, "a tenth (and one) written whole")
+	// A crash now: the store has every version.
+	r := newTwinSet()
+	require.NoError(t, r.restore(st))
+	for id, tw := range r.twins {
+		require.Equal(t, int64(5), tw.Reported.Version, id)
+	}
+	// A connectivity change is written at once.
+	s.updatePoll("d000", func(t *Twin) bool { t.Connectivity.State = StateOffline; return true })
+	require.True(t, s.dirty["d000"])
+	_, err = s.flush(st, 1)
+	require.NoError(t, err)
+	require.Empty(t, s.lazy)
+	require.Empty(t, s.dirty)
+}

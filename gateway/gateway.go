@@ -375,7 +375,8 @@ func (g *Gateway) RunPolling(ctx context.Context) error {
 		for {
 			select {
 			case <-t.C:
-				if err := g.Flush(); err != nil && !storeErr(err) {
+				// Twins only polls changed are written a share at a time, each within lazyEvery.
+				if err := g.flush(float64(g.opts.FlushInterval) / float64(lazyEvery)); err != nil && !storeErr(err) {
 					g.log.Error("writing twins to the state store failed", "err", err)
 				}
 				g.catchUp()
@@ -395,9 +396,12 @@ func (g *Gateway) RunPolling(ctx context.Context) error {
 }
 
 // Flush writes every changed twin to the store in one transaction.
-func (g *Gateway) Flush() error {
+func (g *Gateway) Flush() error { return g.flush(1) }
+
+// flush writes the changed twins, lazily changed ones a share at a time (see twinSet.flush).
+func (g *Gateway) flush(share float64) error {
 	start := time.Now()
-	n, err := g.twins.flush(g.opts.Store)
+	n, err := g.twins.flush(g.opts.Store, share)
 	if n > 0 || err != nil {
 		g.opts.Observer.FlushDone(time.Since(start), n, err)
 	}
@@ -498,7 +502,7 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 			unlock()
 		}
 	}()
-	ok := g.twins.update(id, func(t *Twin) {
+	ok := g.twins.updatePoll(id, func(t *Twin) bool {
 		c := &t.Connectivity
 		c.LastPoll = now
 		prevState = c.State
@@ -522,6 +526,7 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 		lastErr, state = c.LastError, c.State
 		claimed = t.Claim.State == ClaimClaimed
 		mac = t.Identity.MAC
+		return state != prevState // a connectivity change is written at once
 	})
 	if !ok {
 		return
