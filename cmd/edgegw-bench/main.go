@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command edgegw-bench is `make bench`: the daemon-level benchmark. It runs the real edgegw daemon
 // (bin/edgegw) as its own process against edgegw-sim (its own process too) at 1,000, 10,000 and 50,000
 // claimed simulated devices, with the cloud off and on (RabbitMQ from scripts/peers, every message
