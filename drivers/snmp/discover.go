@@ -139,8 +139,8 @@ func (d *Driver) Discover(ctx context.Context, found func(gateway.Sighting), fai
 		feeder.Go(func() {
 			defer close(sweepDone)
 			sweepErr = d.runSweep(ctx, sweeps,
-				func(p *probe) { enqueue(job{g: p.g, addr: p.addr.String()}) },
-				func(*probe) { nSilent.Add(1); step() },
+				func(p *sweepProbe) { enqueue(job{g: p.g, addr: p.addr.String()}) },
+				func(*sweepProbe) { nSilent.Add(1); step() },
 				failed)
 		})
 	} else {

@@ -41,8 +41,8 @@ const (
 // oidProbe is what a v1/v2c probe asks for: every agent has sysObjectID.0.
 const oidProbe = oidSysObjectID
 
-// probe is one address being swept.
-type probe struct {
+// sweepProbe is one address being swept.
+type sweepProbe struct {
 	addr     netip.AddrPort
 	g        *Group
 	id       uint32
@@ -63,13 +63,13 @@ type sweep struct {
 	conns []*net.UDPConn
 	rate  int
 	// answered receives each probe that got an answer (or any datagram from its address), for identity.
-	answered func(*probe)
+	answered func(*sweepProbe)
 	// silent is called for each probe whose deadline passed without an answer.
-	silent func(*probe)
+	silent func(*sweepProbe)
 
 	mu      sync.Mutex
-	byID    map[uint32]*probe
-	byAddr  map[netip.AddrPort]*probe
+	byID    map[uint32]*sweepProbe
+	byAddr  map[netip.AddrPort]*sweepProbe
 	pending deadlines
 	nextID  uint32
 	stray   int // datagrams from addresses not being probed, or too late
@@ -77,7 +77,7 @@ type sweep struct {
 }
 
 func (d *Driver) newSweep(rate int) (*sweep, error) {
-	s := &sweep{d: d, rate: rate, byID: map[uint32]*probe{}, byAddr: map[netip.AddrPort]*probe{},
+	s := &sweep{d: d, rate: rate, byID: map[uint32]*sweepProbe{}, byAddr: map[netip.AddrPort]*sweepProbe{},
 		nextID: rand.Uint32N(1 << 30)}
 	for range probeSockets {
 		pc, err := net.ListenUDP("udp", nil)
@@ -123,7 +123,7 @@ func (s *sweep) read(c *net.UDPConn) {
 // the identity read will say what is wrong with it. Anything else is dropped.
 func (s *sweep) match(b []byte, from netip.AddrPort) {
 	s.mu.Lock()
-	p := (*probe)(nil)
+	p := (*sweepProbe)(nil)
 	if id, ok := requestID(b); ok {
 		if q := s.byID[id]; q != nil && q.addr == from {
 			p = q
@@ -152,7 +152,7 @@ func (s *sweep) send(g *Group, addr netip.AddrPort, pc *pacer) error {
 	if s.nextID == 0 {
 		s.nextID = 1
 	}
-	p := &probe{addr: addr, g: g, id: s.nextID, deadline: time.Now().Add(g.Timeout)}
+	p := &sweepProbe{addr: addr, g: g, id: s.nextID, deadline: time.Now().Add(g.Timeout)}
 	if old := s.byAddr[addr]; old != nil { // listed twice: the first probe stands
 		s.mu.Unlock()
 		return errDuplicate
@@ -180,10 +180,10 @@ var errDuplicate = errors.New("address listed twice")
 // expire ends every probe whose deadline has passed; it returns when the next one is due (zero when
 // none is pending).
 func (s *sweep) expire(now time.Time) time.Time {
-	var gone []*probe
+	var gone []*sweepProbe
 	s.mu.Lock()
 	for len(s.pending) > 0 && !s.pending[0].deadline.After(now) {
-		p := heap.Pop(&s.pending).(*probe)
+		p := heap.Pop(&s.pending).(*sweepProbe)
 		if p.answered {
 			continue
 		}
@@ -321,12 +321,12 @@ func berInt(b []byte) (int64, bool) {
 }
 
 // deadlines is a min-heap of probes by deadline.
-type deadlines []*probe
+type deadlines []*sweepProbe
 
 func (h deadlines) Len() int           { return len(h) }
 func (h deadlines) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
 func (h deadlines) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].idx = i; h[j].idx = j }
-func (h *deadlines) Push(x any)        { p := x.(*probe); p.idx = len(*h); *h = append(*h, p) }
+func (h *deadlines) Push(x any)        { p := x.(*sweepProbe); p.idx = len(*h); *h = append(*h, p) }
 func (h *deadlines) Pop() any {
 	old := *h
 	p := old[len(old)-1]
@@ -393,7 +393,7 @@ type sweepJob struct {
 
 // runSweep probes every address of jobs and hands the ones that answered to identify; silent ones go
 // to silent. It returns when every probe is settled or ctx ends.
-func (d *Driver) runSweep(ctx context.Context, jobs []sweepJob, identify func(*probe), silent func(*probe), failed func(gateway.TargetError)) error {
+func (d *Driver) runSweep(ctx context.Context, jobs []sweepJob, identify func(*sweepProbe), silent func(*sweepProbe), failed func(gateway.TargetError)) error {
 	rate := d.opts.ProbeRate
 	s, err := d.newSweep(rate)
 	if err != nil {
