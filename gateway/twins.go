@@ -32,8 +32,10 @@ type twinSet struct {
 	mu    sync.Mutex
 	twins map[string]*Twin
 	dirty map[string]bool
-	// lazy are twins changed only by polls: written within lazyEvery (their version at the next flush).
-	lazy  map[string]bool
+	// lazy are twins changed only by polls: written within lazyEvery; newVersion are those whose
+	// reported $version changed since the last flush, written (alone) at the next.
+	lazy       map[string]bool
+	newVersion map[string]bool
 	byMAC map[string][]string // device ids by MAC; nearly always one
 	// sorted is every device id in order, for queries (query.go); rebuilt when a twin was added, which
 	// is how the set changes (twins are never removed).
@@ -41,7 +43,8 @@ type twinSet struct {
 }
 
 func newTwinSet() *twinSet {
-	return &twinSet{twins: map[string]*Twin{}, dirty: map[string]bool{}, lazy: map[string]bool{}, byMAC: map[string][]string{}}
+	return &twinSet{twins: map[string]*Twin{}, dirty: map[string]bool{}, lazy: map[string]bool{}, newVersion: map[string]bool{},
+		byMAC: map[string][]string{}}
 }
 
 // restore loads every twin from st.
@@ -153,12 +156,15 @@ func (s *twinSet) updatePoll(id string, fn func(t *Twin) (important bool)) (ok b
 	if !ok {
 		return false
 	}
-	mac := t.Identity.MAC
+	mac, version := t.Identity.MAC, t.Reported.Version
 	if fn(t) || s.dirty[id] {
 		s.dirty[id] = true
 		delete(s.lazy, id)
 	} else {
 		s.lazy[id] = true
+		if t.Reported.Version != version {
+			s.newVersion[id] = true
+		}
 	}
 	s.index(id, mac, t.Identity.MAC)
 	return true
@@ -215,7 +221,7 @@ func (s *twinSet) counts() (discovered, online, claimed int) {
 // marked, for the next flush: nothing is lost.
 func (s *twinSet) flush(st Store, share float64) (int, error) {
 	s.mu.Lock()
-	if len(s.dirty) == 0 && len(s.lazy) == 0 {
+	if len(s.dirty) == 0 && len(s.lazy) == 0 && len(s.newVersion) == 0 {
 		s.mu.Unlock()
 		return 0, nil
 	}
@@ -243,21 +249,25 @@ func (s *twinSet) flush(st Store, share float64) (int, error) {
 	lazyDone := map[string]bool{}
 	versions := map[string][]byte{}
 	for id := range s.lazy { // map order: a different part each time
-		if whole > 0 {
-			if err := encode(id); err != nil {
-				s.mu.Unlock()
-				return 0, err
-			}
-			lazyDone[id] = true
-			whole--
-			continue
+		if whole == 0 {
+			break
 		}
-		if t, ok := s.twins[id]; ok {
+		if err := encode(id); err != nil {
+			s.mu.Unlock()
+			return 0, err
+		}
+		lazyDone[id] = true
+		whole--
+	}
+	for id := range s.newVersion {
+		if t, ok := s.twins[id]; ok && s.lazy[id] && !lazyDone[id] {
 			var v [8]byte
 			binary.BigEndian.PutUint64(v[:], uint64(t.Reported.Version))
 			versions[id] = v[:]
 		}
 	}
+	newVersion := s.newVersion
+	s.newVersion = map[string]bool{}
 	dirty := s.dirty
 	s.dirty = map[string]bool{}
 	for id := range lazyDone {
@@ -284,6 +294,9 @@ func (s *twinSet) flush(st Store, share float64) (int, error) {
 		}
 		for id := range lazyDone {
 			s.lazy[id] = true
+		}
+		for id := range newVersion {
+			s.newVersion[id] = true
 		}
 		s.mu.Unlock()
 	}
