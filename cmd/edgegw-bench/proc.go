@@ -168,7 +168,7 @@ func status(stateDir string) (health, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
 		}}}
-	resp, err := c.Get("http://edgegw/status")
+	resp, err := c.Get("http://edgegw/api/status")
 	if err != nil {
 		return health{}, err
 	}
