@@ -36,7 +36,7 @@ type twinSet struct {
 	// reported $version changed since the last flush, written (alone) at the next.
 	lazy       map[string]bool
 	newVersion map[string]bool
-	byMAC map[string][]string // device ids by MAC; nearly always one
+	byMAC      map[string][]string // device ids by MAC; nearly always one
 	// sorted is every device id in order, for queries (query.go); rebuilt when a twin was added, which
 	// is how the set changes (twins are never removed).
 	sorted []string
