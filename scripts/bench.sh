@@ -10,5 +10,9 @@ args=()
 if [[ "${QUICK:-0}" == 1 ]]; then args+=(--quick); fi
 if [[ -n "${BENCH_SIZES:-}" ]]; then args+=(--sizes "$BENCH_SIZES"); fi
 if [[ -n "${BENCH_PARTS:-}" ]]; then args+=(--parts "$BENCH_PARTS"); fi
+# What BENCHMARKS.md names as the command.
+via="make bench"
+for v in QUICK BENCH_SIZES BENCH_PARTS TELEGRAF_BIN; do [[ -z "${!v:-}" ]] || via="$v=${!v} $via"; done
+export EDGEGW_BENCH_VIA=$via
 go build -tags gosnmp_nodebug -o bin/ ./cmd/...
 exec bin/edgegw-bench ${args[@]+"${args[@]}"} "$@"

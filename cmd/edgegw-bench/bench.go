@@ -215,6 +215,8 @@ interval = %q
 [log]
 level = "warn"
 format = "text"
+[admin]
+listen = ""
 `, n, stateDir, prefixFor(n), campusPort, b.o.interval.String())
 	if cloud {
 		p := b.peers
@@ -317,6 +319,11 @@ func (b *bench) size(ctx context.Context, n int) sizeResult {
 		_, sr.startupRSS = memKiB(d.pid())
 		b.say("%d devices: restart to first poll %s", n, sr.startup.Round(10*time.Millisecond))
 		if cloud {
+			// The pass at start re-identifies every device: measure polling after it.
+			if _, err := waitFor(ctx, d, state, 10*time.Minute, "the discovery pass after restart", func(h health) bool { return h.DiscoveryPasses > 0 }); err != nil {
+				d.stop(10 * time.Second)
+				return fail(err)
+			}
 			sr.on, err = b.measure(ctx, d, state, n, console)
 		}
 		d.stop(30 * time.Second)

@@ -151,7 +151,10 @@ type health struct {
 	Polls      int `json:"polls"`
 	PollErrors int `json:"pollErrors"`
 	PollsLate  int `json:"pollsLate"`
-	Outbox     struct {
+	// DiscoveryPasses counts finished discovery passes: the first one after a start re-identifies every
+	// device, which is not what a poll costs.
+	DiscoveryPasses int `json:"discoveryPasses"`
+	Outbox          struct {
 		Pending int   `json:"pending"`
 		Bytes   int64 `json:"bytes"`
 		Dropped int   `json:"dropped"`

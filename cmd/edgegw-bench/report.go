@@ -40,10 +40,14 @@ func (r *results) markdown() string {
 		r.started.UTC().Format("2006-01-02 15:04 MST"), r.elapsed.Round(time.Second), m.commit, m.goVersion, m.cores, m.cpu, m.mem,
 		m.kernel, m.loadStart, m.loadEnd)
 	fmt.Fprintf(&b, " (other engineers share the machine: a load above ~1 inflates CPU per poll and lateness).\n\n")
-	fmt.Fprintf(&b, "Command: `make bench%s` (= `%s`). Polling interval %s, each figure measured over %s after one interval of warm-up; "+
+	command := "`" + r.o.command + "`"
+	if via := os.Getenv("EDGEGW_BENCH_VIA"); via != "" {
+		command = fmt.Sprintf("`%s` (runs `%s`)", via, r.o.command)
+	}
+	fmt.Fprintf(&b, "Command: %s. Polling interval %s, each figure measured over %s after one interval of warm-up; "+
 		"CPU from /proc/PID/stat of the daemon's own process (the simulator runs as another), polls and late polls from its admin "+
 		"socket's status, RSS from /proc/PID/status (peak = VmHWM).\n\n",
-		map[bool]string{true: " QUICK=1", false: ""}[r.o.quick], r.o.command, r.o.interval, r.o.window)
+		command, r.o.interval, r.o.window)
 
 	fmt.Fprintf(&b, "| Devices | Cloud | CPU-ms / poll | Polls on time | Polls (errors) | Peak RSS | KiB / device | Start-up to first poll | Messages drained |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
