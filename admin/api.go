@@ -523,14 +523,21 @@ func writeImportResult(w http.ResponseWriter, res ImportResult) {
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	defer bw.Flush()
-	enc := json.NewEncoder(bw)
+	encodeImportResult(bw, res)
+	bw.WriteByte('\n')
+}
+
+// encodeImportResult writes res as one JSON object on one line (a streamed import's last line holds
+// it), a row at a time.
+func encodeImportResult(bw *bufio.Writer, res ImportResult) {
 	list := func(name string, n int, item func(i int) any) {
 		fmt.Fprintf(bw, "%q:[", name)
 		for i := range n {
 			if i > 0 {
 				bw.WriteByte(',')
 			}
-			enc.Encode(item(i))
+			b, _ := json.Marshal(item(i))
+			bw.Write(b)
 		}
 		bw.WriteString("],")
 	}
@@ -538,7 +545,7 @@ func writeImportResult(w http.ResponseWriter, res ImportResult) {
 	list("results", len(res.Results), func(i int) any { return res.Results[i] })
 	list("rowErrors", len(res.RowErrors), func(i int) any { return res.RowErrors[i] })
 	counts, _ := json.Marshal(res.Counts)
-	fmt.Fprintf(bw, "\"duplicates\":%d,\"counts\":%s}\n", res.Duplicates, counts)
+	fmt.Fprintf(bw, "\"duplicates\":%d,\"counts\":%s}", res.Duplicates, counts)
 }
 
 // CloudRequest is the body of POST /api/cloud.

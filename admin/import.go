@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bufio"
 	"encoding/json"
 	"net/http"
 	"sync"
@@ -41,7 +42,7 @@ func (s *Server) apiImportStream(w http.ResponseWriter, r *http.Request) {
 		out.send(ImportLine{Error: err.Error()})
 		return
 	}
-	out.send(ImportLine{Result: &res})
+	out.sendResult(res)
 }
 
 // lines writes JSON lines to a streamed response, one writer at a time, flushing each.
@@ -57,6 +58,20 @@ func (n *lines) send(v any) {
 	defer n.mu.Unlock()
 	n.last = v
 	n.enc.Encode(v)
+	if f, ok := n.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// sendResult writes the result line a row at a time (see writeImportResult).
+func (n *lines) sendResult(res ImportResult) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	bw := bufio.NewWriterSize(n.w, 64<<10)
+	bw.WriteString(`{"result":`)
+	encodeImportResult(bw, res)
+	bw.WriteString("}\n")
+	bw.Flush()
 	if f, ok := n.w.(http.Flusher); ok {
 		f.Flush()
 	}
