@@ -166,19 +166,7 @@ func (g *Gateway) commit(out Outgoing, write func(w store.Writer) error) error {
 	if g.sinks {
 		marks = g.sent.marks(out)
 	}
-	all := func(w store.Writer) error {
-		if write != nil {
-			if err := write(w); err != nil {
-				return err
-			}
-		}
-		for id, v := range marks {
-			if err := w.Put(bucketSent, id, strconv.AppendInt(nil, v, 10)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	all := withMarks(write, marks)
 	if c, ok := g.opts.Sink.(Committer); ok {
 		if err := c.Commit(out, all); err != nil {
 			return err
@@ -204,6 +192,23 @@ func (g *Gateway) commit(out Outgoing, write func(w store.Writer) error) error {
 	}
 	g.sent.note(marks)
 	return nil
+}
+
+// withMarks is write followed by the sent-version marks' writes.
+func withMarks(write func(w store.Writer) error, marks map[string]int64) func(w store.Writer) error {
+	return func(w store.Writer) error {
+		if write != nil {
+			if err := write(w); err != nil {
+				return err
+			}
+		}
+		for id, v := range marks {
+			if err := w.Put(bucketSent, id, strconv.AppendInt(nil, v, 10)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // storeFailing returns the store's write error while it cannot take writes, nil otherwise (or when the

@@ -535,10 +535,7 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 		if g.log.Enabled(context.Background(), slog.LevelDebug) {
 			g.log.Debug("reported", "device", id, "version", patch.Version, "changed", formatValues(patch.Values))
 		}
-		if err := g.commit(Outgoing{Patches: []Patch{*patch}}, nil); err != nil {
-			g.sent.markResync(id) // its state may be missing on the cloud side: sent in full later
-			g.log.Debug("could not keep a patch for the cloud", "device", id, "err", err)
-		}
+		g.commitPatch(id, *patch)
 	}
 	unlock()
 	unlock = nil

@@ -234,12 +234,18 @@ func (u *Uplink) Publish(class outbox.Class, kind, deviceID, coalesce string, bo
 func (u *Uplink) put(class outbox.Class, ms []outbox.Message) error {
 	err := u.group.put(u.opts.Outbox, ms, nil)
 	if class == outbox.Telemetry {
-		if storeErr(err) {
-			u.notStored.Add(int64(len(ms)))
-			err = nil
-		}
-		u.reportDrops()
+		return u.telemetryPut(err, len(ms))
 	}
+	return err
+}
+
+// telemetryPut is the outcome of putting n telemetry messages whose put returned err.
+func (u *Uplink) telemetryPut(err error, n int) error {
+	if storeErr(err) {
+		u.notStored.Add(int64(n))
+		err = nil
+	}
+	u.reportDrops()
 	return err
 }
 
@@ -266,25 +272,40 @@ type putReq struct {
 	done  chan error
 }
 
+func newPutReq(ms []outbox.Message, write func(w store.Writer) error) *putReq {
+	return &putReq{ms: ms, write: write, done: make(chan error, 1)}
+}
+
 func (g *groupCommit) put(ob *outbox.Outbox, ms []outbox.Message, write func(w store.Writer) error) error {
-	req := &putReq{ms: ms, write: write, done: make(chan error, 1)}
+	req := newPutReq(ms, write)
+	g.queue(ob, req)()
+	return <-req.done
+}
+
+// queue adds reqs in order and returns what commits them: for the caller that found no commit under
+// way, the commit of everything queued until none is left; for the others nothing (that commit takes
+// theirs). Requests queued while the caller holds a lock of its own reach the outbox in that lock's
+// order (the telemetry batch's kept patches before a later Commit's messages).
+func (g *groupCommit) queue(ob *outbox.Outbox, reqs ...*putReq) (run func()) {
 	g.mu.Lock()
-	g.pending = append(g.pending, req)
+	defer g.mu.Unlock()
+	g.pending = append(g.pending, reqs...)
 	if g.busy {
-		g.mu.Unlock()
-		return <-req.done
+		return func() {}
 	}
 	g.busy = true
-	for len(g.pending) > 0 {
-		batch := g.pending
-		g.pending = nil
-		g.mu.Unlock()
-		commitBatch(ob, batch)
+	return func() {
 		g.mu.Lock()
+		for len(g.pending) > 0 {
+			batch := g.pending
+			g.pending = nil
+			g.mu.Unlock()
+			commitBatch(ob, batch)
+			g.mu.Lock()
+		}
+		g.busy = false
+		g.mu.Unlock()
 	}
-	g.busy = false
-	g.mu.Unlock()
-	return <-req.done
 }
 
 // commitBatch puts every request's messages and runs every write in one transaction. Each request

@@ -1,6 +1,7 @@
 package uplink
 
 import (
+	"errors"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -517,12 +518,42 @@ func TestTelemetryBatch(t *testing.T) {
 	}
 	require.Len(t, got, 2500)
 
-	// A patch waits for the next flush, then is its own twin-reported message.
-	require.NoError(t, u.Sink().Patch(gateway.Patch{DeviceID: "mac-000000000001", Version: 7, Values: map[string]gateway.Value{"t": gateway.Number(1)}}))
+	// A poll's patch is kept for the next flush (with its write), then is its own twin-reported message.
+	lc := u.Sink().(gateway.LaterCommitter)
+	patch := func(v int64) gateway.Outgoing {
+		return gateway.Outgoing{Patches: []gateway.Patch{{DeviceID: "mac-000000000001", Version: v, Values: map[string]gateway.Value{"t": gateway.Number(1)}}}}
+	}
+	wrote := 0
+	write := func(w store.Writer) error { wrote++; return w.Put("test", "k", []byte("v")) }
+	failed := func(err error) { t.Errorf("kept patch failed: %v", err) }
+	require.True(t, lc.CommitLater(patch(7), write, failed))
 	require.Equal(t, 0, ob.Stats().Pending)
 	require.NoError(t, u.batch.flush())
+	require.Equal(t, 1, wrote, "the kept write ran with the flush")
 	m, err := ob.Next(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, protocol.KindTwinReported, m.Kind)
+	require.NoError(t, ob.Ack(m.ID))
 	require.Equal(t, protocol.Telemetry{SchemaVersion: 1, DeviceID: "mac-0000000009c3", Time: at, Values: map[string]gateway.Value{"t": gateway.Number(2499)}}, got[2499])
+
+	// A commit in between (a full twin at a newer version) takes the kept patch first: versions in order.
+	require.True(t, lc.CommitLater(patch(8), nil, failed))
+	require.NoError(t, lc.Commit(gateway.Outgoing{Twins: []gateway.Twin{{DeviceID: "mac-000000000001", Reported: gateway.Properties{Version: 9}}}}, nil))
+	for _, want := range []string{protocol.KindTwinReported, protocol.KindTwinFull} {
+		m, err := ob.Next(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, want, m.Kind)
+		require.NoError(t, ob.Ack(m.ID))
+	}
+
+	// A kept patch whose write fails is reported to the gateway; the telemetry with it still goes in.
+	var lost error
+	require.True(t, lc.CommitLater(patch(10), func(store.Writer) error { return errors.New("no room") }, func(err error) { lost = err }))
+	require.NoError(t, u.Sink().Readings("mac-000000000002", at, map[string]gateway.Value{"t": gateway.Number(1)}))
+	require.NoError(t, u.batch.flush())
+	require.ErrorContains(t, lost, "no room")
+	m, err = ob.Next(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, protocol.KindTelemetryBatch, m.Kind)
+	require.Equal(t, 0, ob.Stats().Pending, "nothing of the failed patch")
 }

@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgegw/edgegw/gateway/store"
+)
+
+// laterSink is an outboxSink that keeps CommitLater's commits until release (the uplink's telemetry
+// batch does so for a second), and commits them before any Commit, as the uplink does.
+type laterSink struct {
+	outboxSink
+	off  bool
+	kept []func() error
+	lost []func(error)
+}
+
+func (s *laterSink) CommitLater(out Outgoing, write func(w store.Writer) error, failed func(error)) bool {
+	if s.off {
+		return false
+	}
+	s.kept = append(s.kept, func() error { return s.outboxSink.Commit(out, write) })
+	s.lost = append(s.lost, failed)
+	return true
+}
+
+func (s *laterSink) Commit(out Outgoing, write func(w store.Writer) error) error {
+	s.release(nil)
+	return s.outboxSink.Commit(out, write)
+}
+
+// release commits what is kept, or fails it with err.
+func (s *laterSink) release(err error) {
+	for i, c := range s.kept {
+		if e := err; e != nil || c() != nil {
+			s.lost[i](errors.Join(e, errors.New("kept commit failed")))
+		}
+	}
+	s.kept, s.lost = nil, nil
+}
+
+// TestPatchCommittedLater: with a Sink that keeps polls' patches (LaterCommitter), a poll's patch and
+// the record of it as sent are committed later, together; a full twin committed meanwhile comes after
+// the kept patch; a kept patch that fails makes the twin go up in full later (resync), as a patch that
+// could not be committed at once does.
+func TestPatchCommittedLater(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	sink := &laterSink{outboxSink: outboxSink{st: st}}
+	w := &fakeWriter{}
+	w.serial = "SIM-1"
+	var n float64
+	w.setAnswer(func(Endpoint) ([]Reading, error) {
+		n++
+		return []Reading{{Name: "backlightPercent", Value: Number(n)}}, nil
+	})
+	g, err := New(Options{Ranks: testRanks, Store: st, Sink: sink, Pollers: map[string]Poller{"snmp": w}})
+	require.NoError(t, err)
+	id := g.Observe(display)
+	_, err = g.Claim(ctx, display.Identity.MAC, "SIM-1", "", "cli")
+	require.NoError(t, err)
+	require.NoError(t, g.PollNow(ctx, id))
+	versions, _ := sink.sent(id)
+	require.Equal(t, []string{"full 0"}, versions, "the poll's patch is kept")
+	sink.release(nil)
+	versions, _ = sink.sent(id)
+	require.Equal(t, []string{"full 0", "patch 1"}, versions)
+	v, ok := g.sent.get(id)
+	require.True(t, ok)
+	require.Equal(t, int64(1), v)
+
+	// A kept patch that fails: the twin goes up in full at the next catch-up, newer than any sent.
+	require.NoError(t, g.PollNow(ctx, id))
+	sink.release(errors.New("disk full"))
+	resync, _ := g.sent.waiting()
+	require.Equal(t, 1, resync)
+	g.catchUp()
+	versions, _ = sink.sent(id)
+	require.Equal(t, []string{"full 0", "patch 1", "full 3"}, versions)
+
+	// Without a batch the Sink keeps nothing: the patch is committed at once.
+	sink.off = true
+	require.NoError(t, g.PollNow(ctx, id))
+	versions, _ = sink.sent(id)
+	require.Equal(t, []string{"full 0", "patch 1", "full 3", "patch 4"}, versions)
+}
