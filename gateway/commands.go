@@ -38,8 +38,10 @@ type ClaimRowResult struct {
 	Unchanged bool   `json:"unchanged,omitempty"`
 	// NotDone: the command was cut short before this row (the gateway stopping); nothing of it was
 	// recorded. Send it again.
-	NotDone bool   `json:"notDone,omitempty"`
-	Error   string `json:"error,omitempty"`
+	NotDone bool `json:"notDone,omitempty"`
+	// NotStored: the state store could not take the row (a full disk); nothing of it is in effect.
+	NotStored bool   `json:"notStored,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 // UnclaimCommand releases a claimed device, named by MAC or device id.
@@ -112,7 +114,7 @@ func (g *Gateway) HandleCommand(ctx context.Context, cmd Command) (any, error) {
 		out := ClaimManyResult{Results: make([]ClaimRowResult, len(res))}
 		for i, r := range res {
 			out.Results[i] = ClaimRowResult{MAC: r.Claim.MAC, State: r.Claim.State, Reason: r.Claim.Reason,
-				DeviceID: r.Claim.DeviceID, Unchanged: r.Unchanged, NotDone: r.NotDone, Error: r.Error}
+				DeviceID: r.Claim.DeviceID, Unchanged: r.Unchanged, NotDone: r.NotDone, NotStored: r.NotStored, Error: r.Error}
 			if out.Results[i].MAC == "" && i < len(c.Rows) {
 				out.Results[i].MAC = c.Rows[i].MAC
 			}
