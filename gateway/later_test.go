@@ -51,13 +51,7 @@ func TestPatchCommittedLater(t *testing.T) {
 	ctx := context.Background()
 	st := newMemStore()
 	sink := &laterSink{outboxSink: outboxSink{st: st}}
-	w := &fakeWriter{}
-	w.serial = "SIM-1"
-	var n float64
-	w.setAnswer(func(Endpoint) ([]Reading, error) {
-		n++
-		return []Reading{{Name: "backlightPercent", Value: Number(n)}}, nil
-	})
+	w := risingWriter()
 	g, err := New(Options{Ranks: testRanks, Store: st, Sink: sink, Pollers: map[string]Poller{"snmp": w}})
 	require.NoError(t, err)
 	id := g.Observe(display)

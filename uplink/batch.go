@@ -76,14 +76,7 @@ func (b *batcher) takeKept() (*putReq, func(error)) {
 			writes = append(writes, k.write)
 		}
 	}
-	req := newPutReq(ms, func(w store.Writer) error {
-		for _, f := range writes {
-			if err := f(w); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	req := newPutReq(ms, allWrites(writes))
 	return req, func(err error) {
 		if err == nil {
 			return

@@ -321,18 +321,7 @@ func commitBatch(ob *outbox.Outbox, batch []*putReq) {
 			writes = append(writes, r.write)
 		}
 	}
-	var write func(w store.Writer) error
-	if len(writes) > 0 {
-		write = func(w store.Writer) error {
-			for _, f := range writes {
-				if err := f(w); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}
-	err := ob.PutBatchWith(ms, write)
+	err := ob.PutBatchWith(ms, allWrites(writes))
 	var full *outbox.FullError
 	switch {
 	case errors.As(err, &full):
@@ -357,6 +346,21 @@ func commitBatch(ob *outbox.Outbox, batch []*putReq) {
 		for _, r := range batch {
 			r.done <- err
 		}
+	}
+}
+
+// allWrites runs writes in order, in one transaction; nil when there are none.
+func allWrites(writes []func(w store.Writer) error) func(w store.Writer) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	return func(w store.Writer) error {
+		for _, f := range writes {
+			if err := f(w); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
 

@@ -349,12 +349,8 @@ func (b *bench) size(ctx context.Context, n int) sizeResult {
 // measure waits one interval (every device polled once since the claims or the start), then measures
 // over the window.
 func (b *bench) measure(ctx context.Context, d *proc, state string, n int, console *proc) (*runResult, error) {
-	select {
-	case <-time.After(b.o.interval):
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-d.done:
-		return nil, fmt.Errorf("daemon exited: %v\n%s", d.err, tail(d.log, 15))
+	if err := sleepWatching(ctx, d, b.o.interval); err != nil {
+		return nil, err
 	}
 	h0, err := status(state)
 	if err != nil {
@@ -365,12 +361,8 @@ func (b *bench) measure(ctx context.Context, d *proc, state string, n int, conso
 		return nil, err
 	}
 	t0 := time.Now()
-	select {
-	case <-time.After(b.o.window):
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-d.done:
-		return nil, fmt.Errorf("daemon exited: %v\n%s", d.err, tail(d.log, 15))
+	if err := sleepWatching(ctx, d, b.o.window); err != nil {
+		return nil, err
 	}
 	c1, err := cpuTime(d.pid())
 	if err != nil {
@@ -389,6 +381,18 @@ func (b *bench) measure(ctx context.Context, d *proc, state string, n int, conso
 		r.pollsPerSecond = float64(r.polls) / el.Seconds()
 	}
 	return r, nil
+}
+
+// sleepWatching waits for d, failing if the daemon exits meanwhile or ctx ends.
+func sleepWatching(ctx context.Context, p *proc, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.done:
+		return fmt.Errorf("daemon exited: %v\n%s", p.err, tail(p.log, 15))
+	}
 }
 
 // readTally reads edgegw-console count's JSON line from its log.
