@@ -32,7 +32,10 @@ const (
 )
 
 type bench struct {
-	o     options
+	o options
+	// run names this run's queues: a queue left over from an earlier run (stopped, or a daemon of the
+	// same size run by hand) must not count here.
+	run   string
 	log   io.Writer
 	dir   string
 	bin   func(string) string
@@ -49,7 +52,7 @@ func newBench(ctx context.Context, o options, log io.Writer) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{o: o, log: log, dir: dir, bin: func(n string) string { return filepath.Join(abs, n) }, peers: readPeers()}
+	b := &bench{o: o, run: strconv.FormatInt(time.Now().Unix(), 36), log: log, dir: dir, bin: func(n string) string { return filepath.Join(abs, n) }, peers: readPeers()}
 	for _, n := range []string{"edgegw", "edgegw-sim", "edgegw-console"} {
 		if _, err := os.Stat(b.bin(n)); err != nil {
 			return nil, fmt.Errorf("%s missing (make build first): %w", b.bin(n), err)
@@ -143,9 +146,11 @@ type runResult struct {
 	kinds          map[string]int
 	outboxPending  int
 	window         time.Duration
+	load           string // 1-minute load average at the window's start and end
 }
 
 type loopResult struct {
+	load       string
 	cpuPerPoll float64
 	onTime     float64
 	polls      int
@@ -154,6 +159,7 @@ type loopResult struct {
 }
 
 type sweepResult struct {
+	load    string
 	elapsed time.Duration
 	summary string
 	err     string
@@ -226,11 +232,11 @@ url = %q
 ca_file = %q
 cert_file = %q
 key_file = %q
-up_address = "/queue/edgegw-bench-up-%d"
-down_address = "/queue/edgegw-bench-down-%d"
+up_address = "/queue/edgegw-bench-up-%d-%s"
+down_address = "/queue/edgegw-bench-down-%d-%s"
 health_interval = "60s"
 telemetry_batch = "1s"
-`, p["PEERS_AMQPS_URL"], p["PEERS_CA"], p["PEERS_CLIENT_CERT"], p["PEERS_CLIENT_KEY"], n, n)
+`, p["PEERS_AMQPS_URL"], p["PEERS_CA"], p["PEERS_CLIENT_CERT"], p["PEERS_CLIENT_KEY"], n, b.run, n, b.run)
 	}
 	path := filepath.Join(b.dir, name+".toml")
 	return path, os.WriteFile(path, []byte(c.String()), 0o600)
@@ -296,8 +302,8 @@ func (b *bench) size(ctx context.Context, n int) sizeResult {
 		if cloud {
 			p := b.peers
 			cc := filepath.Join(b.dir, fmt.Sprintf("console-%d.toml", n))
-			if err := os.WriteFile(cc, []byte(fmt.Sprintf("[cloud]\nurl = %q\nca_file = %q\ncert_file = %q\nkey_file = %q\nup_address = \"/queue/edgegw-bench-up-%d\"\ndown_address = \"/queue/edgegw-bench-down-%d\"\n",
-				p["PEERS_AMQPS_URL"], p["PEERS_CA"], p["PEERS_CLIENT_CERT"], p["PEERS_CLIENT_KEY"], n, n)), 0o600); err != nil {
+			if err := os.WriteFile(cc, []byte(fmt.Sprintf("[cloud]\nurl = %q\nca_file = %q\ncert_file = %q\nkey_file = %q\nup_address = \"/queue/edgegw-bench-up-%d-%s\"\ndown_address = \"/queue/edgegw-bench-down-%d-%s\"\n",
+				p["PEERS_AMQPS_URL"], p["PEERS_CA"], p["PEERS_CLIENT_CERT"], p["PEERS_CLIENT_KEY"], n, b.run, n, b.run)), 0o600); err != nil {
 				return fail(err)
 			}
 			console, err = b.start(ctx, fmt.Sprintf("console-%d", n), b.bin("edgegw-console"), []string{"--config", cc, "count",
@@ -360,6 +366,7 @@ func (b *bench) measure(ctx context.Context, d *proc, state string, n int, conso
 	if err != nil {
 		return nil, err
 	}
+	load0 := load1()
 	t0 := time.Now()
 	if err := sleepWatching(ctx, d, b.o.window); err != nil {
 		return nil, err
@@ -374,7 +381,7 @@ func (b *bench) measure(ctx context.Context, d *proc, state string, n int, conso
 	}
 	el := time.Since(t0)
 	r := &runResult{polls: h1.Polls - h0.Polls, late: h1.PollsLate - h0.PollsLate, errors: h1.PollErrors - h0.PollErrors,
-		window: el, outboxPending: h1.Outbox.Pending}
+		window: el, outboxPending: h1.Outbox.Pending, load: load0 + "→" + load1()}
 	r.rssKiB, r.peak = memKiB(d.pid())
 	if r.polls > 0 {
 		r.cpuPerPoll = float64((c1 - c0).Microseconds()) / 1000 / float64(r.polls)
@@ -428,6 +435,7 @@ func (b *bench) bareLoop(ctx context.Context, csvPath string) *loopResult {
 		}
 	}
 	b.say("bare gosnmp loop on the same devices")
+	load0 := load1()
 	cmd := exec.CommandContext(ctx, test, "-test.run", "^$", "-test.bench", "BenchmarkBareLoop", "-test.benchtime", "1x")
 	cmd.Env = append(os.Environ(), "EDGEGW_BENCH_CSV="+csvPath, "EDGEGW_BENCH_INTERVAL="+b.o.interval.String(),
 		"EDGEGW_BENCH_WINDOW="+b.o.window.String())
@@ -436,7 +444,7 @@ func (b *bench) bareLoop(ctx context.Context, csvPath string) *loopResult {
 		b.say("bare loop: %v: %s", err, out)
 		return nil
 	}
-	r := &loopResult{}
+	r := &loopResult{load: load0 + "→" + load1()}
 	for _, m := range metricRE.FindAllStringSubmatch(string(out), -1) {
 		v, _ := strconv.ParseFloat(m[1], 64)
 		switch m[2] {
@@ -475,8 +483,10 @@ func (b *bench) sweep(ctx context.Context) *sweepResult {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	t0 := time.Now()
+	load0 := load1()
 	out, err := exec.CommandContext(cctx, b.bin("edgegw"), "discover", "--config", cfg, "--json").CombinedOutput()
 	r.elapsed = time.Since(t0)
+	r.load = load0 + "→" + load1()
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(line, "swept ") {
 			r.summary = line
@@ -546,6 +556,7 @@ func (b *bench) telegraf(ctx context.Context, bin string) *loopResult {
 	}
 	defer t.stop(10 * time.Second)
 	time.Sleep(b.o.interval)
+	load0 := load1()
 	c0, err := cpuTime(t.pid())
 	if err != nil {
 		b.say("telegraf: %v", err)
@@ -555,7 +566,7 @@ func (b *bench) telegraf(ctx context.Context, bin string) *loopResult {
 	c1, _ := cpuTime(t.pid())
 	_, peak := memKiB(t.pid())
 	polls := len(agents) * int(math.Round(float64(b.o.window)/float64(b.o.interval)))
-	return &loopResult{cpuPerPoll: float64((c1 - c0).Microseconds()) / 1000 / float64(polls), onTime: math.NaN(), polls: polls, peakKiB: peak}
+	return &loopResult{load: load0 + "→" + load1(), cpuPerPoll: float64((c1 - c0).Microseconds()) / 1000 / float64(polls), onTime: math.NaN(), polls: polls, peakKiB: peak}
 }
 
 // machine is what BENCHMARKS.md says about where the figures come from.
@@ -590,6 +601,12 @@ func readMachine() machine {
 		m.commit = strings.TrimSpace(string(out))
 	}
 	return m
+}
+
+// load1 is the 1-minute load average.
+func load1() string {
+	f := strings.Fields(loadavg())
+	return f[0]
 }
 
 func loadavg() string {

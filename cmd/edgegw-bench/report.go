@@ -49,11 +49,11 @@ func (r *results) markdown() string {
 		"socket's status, RSS from /proc/PID/status (peak = VmHWM).\n\n",
 		command, r.o.interval, r.o.window)
 
-	fmt.Fprintf(&b, "| Devices | Cloud | CPU-ms / poll | Polls on time | Polls (errors) | Peak RSS | KiB / device | Start-up to first poll | Messages drained |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| Devices | Cloud | CPU-ms / poll | Polls on time | Polls (errors) | Peak RSS | KiB / device | Start-up to first poll | Messages drained | Load (1 min) |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.sizes {
 		if s.err != "" {
-			fmt.Fprintf(&b, "| %d | – | failed: %s | | | | | | |\n", s.n, oneLine(s.err))
+			fmt.Fprintf(&b, "| %d | – | failed: %s | | | | | | | |\n", s.n, oneLine(s.err))
 		}
 		row := func(cloud string, x *runResult, startup string) {
 			if x == nil {
@@ -63,8 +63,8 @@ func (r *results) markdown() string {
 			if cloud == "on" {
 				msgs = fmt.Sprintf("%d messages, %d readings (%s)", x.messages, x.readings, kinds(x.kinds))
 			}
-			fmt.Fprintf(&b, "| %d | %s | %.3f | %s | %d (%d) | %d MiB | %.1f | %s | %s |\n", s.n, cloud, x.cpuPerPoll,
-				pct(x.polls, x.late), x.polls, x.errors, x.peak/1024, float64(x.peak)/float64(s.n), startup, msgs)
+			fmt.Fprintf(&b, "| %d | %s | %.3f | %s | %d (%d) | %d MiB | %.1f | %s | %s | %s |\n", s.n, cloud, x.cpuPerPoll,
+				pct(x.polls, x.late), x.polls, x.errors, x.peak/1024, float64(x.peak)/float64(s.n), startup, msgs, x.load)
 		}
 		row("off", s.off, "–")
 		st := "–"
@@ -74,16 +74,16 @@ func (r *results) markdown() string {
 		if s.on != nil {
 			row("on", s.on, st)
 		} else if s.startup > 0 {
-			fmt.Fprintf(&b, "| %d | off (restart) | | | | %d MiB at first poll | | %s | |\n", s.n, s.startupRSS/1024, st)
+			fmt.Fprintf(&b, "| %d | off (restart) | | | | %d MiB at first poll | | %s | | |\n", s.n, s.startupRSS/1024, st)
 		}
 		if s.bare != nil {
-			fmt.Fprintf(&b, "| %d | bare gosnmp loop | %.3f | %.2f %% | %d (%d failed) | %d MiB | %.1f | – | – |\n", s.n, s.bare.cpuPerPoll,
-				s.bare.onTime, s.bare.polls, s.bare.failed, s.bare.peakKiB/1024, float64(s.bare.peakKiB)/float64(s.n))
+			fmt.Fprintf(&b, "| %d | bare gosnmp loop | %.3f | %.2f %% | %d (%d failed) | %d MiB | %.1f | – | – | %s |\n", s.n, s.bare.cpuPerPoll,
+				s.bare.onTime, s.bare.polls, s.bare.failed, s.bare.peakKiB/1024, float64(s.bare.peakKiB)/float64(s.n), s.bare.load)
 		}
 	}
 	if r.telegraf != nil {
-		fmt.Fprintf(&b, "| 1000 displays | Telegraf inputs.snmp | %.3f | – | ~%d | %d MiB | – | – | – |\n", r.telegraf.cpuPerPoll,
-			r.telegraf.polls, r.telegraf.peakKiB/1024)
+		fmt.Fprintf(&b, "| 1000 displays | Telegraf inputs.snmp | %.3f | – | ~%d | %d MiB | – | – | – | %s |\n", r.telegraf.cpuPerPoll,
+			r.telegraf.polls, r.telegraf.peakKiB/1024, r.telegraf.load)
 	}
 	b.WriteString("\n")
 
@@ -99,7 +99,7 @@ func (r *results) markdown() string {
 		if r.sweep.err != "" {
 			s += " failed: " + oneLine(r.sweep.err)
 		}
-		fmt.Fprintf(&b, "| `edgegw discover` of a /16 with %d devices, default settings | %s (%s) |\n", sweepLive, r.sweep.elapsed.Round(100*time.Millisecond), s)
+		fmt.Fprintf(&b, "| `edgegw discover` of a /16 with %d devices, default settings | %s (%s; load %s) |\n", sweepLive, r.sweep.elapsed.Round(100*time.Millisecond), s, r.sweep.load)
 	}
 	for _, l := range r.uplink {
 		fmt.Fprintf(&b, "| uplink, `%s` | |\n", l)
