@@ -82,3 +82,33 @@ func TestPatchCommittedLater(t *testing.T) {
 	versions, _ = sink.sent(id)
 	require.Equal(t, []string{"full 0", "patch 1", "full 3", "patch 4"}, versions)
 }
+
+// countingStore counts write transactions.
+type countingStore struct {
+	*memStore
+	writes int
+}
+
+func (c *countingStore) Write(fn func(w store.Writer) error) error {
+	c.writes++
+	return c.memStore.Write(fn)
+}
+
+// TestPollWithoutSinkWritesNothing: without a cloud (no Sink) a poll's patch goes nowhere, so it is no
+// transaction of its own: an empty commit still syncs the disk, once per poll.
+func TestPollWithoutSinkWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	st := &countingStore{memStore: newMemStore()}
+	g, err := New(Options{Ranks: testRanks, Store: st, Pollers: map[string]Poller{"snmp": risingWriter()}})
+	require.NoError(t, err)
+	id := g.Observe(display)
+	_, err = g.Claim(ctx, display.Identity.MAC, "SIM-1", "", "cli")
+	require.NoError(t, err)
+	before := st.writes
+	for range 5 {
+		require.NoError(t, g.PollNow(ctx, id))
+	}
+	require.Equal(t, before, st.writes, "five polls, each with a patch, and no write until the twins are flushed")
+	tw, _ := g.Twin(id)
+	require.Equal(t, int64(5), tw.Reported.Version)
+}
