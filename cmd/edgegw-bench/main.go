@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o := options{quick: *quick, interval: *interval, window: *window, out: *out, bin: *bin, keep: *keep,
-		parts: map[string]bool{}, command: "edgegw-bench " + strings.Join(args, " ")}
+		parts: map[string]bool{}, command: strings.TrimSpace("edgegw-bench " + strings.Join(args, " "))}
 	for _, p := range strings.Split(*parts, ",") {
 		o.parts[strings.TrimSpace(p)] = true
 	}
