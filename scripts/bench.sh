@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: the daemon-level benchmark (cmd/edgegw-bench). The real daemon and edgegw-sim as separate
 # processes at 1,000 / 10,000 / 50,000 claimed devices (QUICK=1: 1,000 and 10,000 at a 10 s interval,
-# under 4 minutes), cloud off and on (RabbitMQ from scripts/peers when it runs), the bare gosnmp loop,
+# about 5 minutes with a broker), cloud off and on (RabbitMQ from scripts/peers when it runs), the bare gosnmp loop,
 # the /16 sweep, the uplink beside bare go-amqp, Telegraf with TELEGRAF_BIN. Writes BENCHMARKS.md.
 # Loopback only; every process is the benchmark's own and every phase is bounded.
 set -euo pipefail
