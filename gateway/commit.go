@@ -270,7 +270,8 @@ func storeErr(err error) bool {
 // of it: a twin behind the version the cloud has (written less often than its patches: a crash lost the
 // last write) takes that version, so its next patches are newer; either way its state on the cloud
 // side may differ, and it is sent again in full. A claimed twin never handed over (claimed while the
-// cloud was off, or by an older edgegw) is sent in full too.
+// cloud was off, or by an older edgegw) is sent in full too, and so is one restored with values older
+// than its version (twinSet.restoredStale: a crash before its lazy write).
 func (g *Gateway) checkSent(ids []string) {
 	if !g.sinks {
 		return
@@ -281,6 +282,9 @@ func (g *Gateway) checkSent(ids []string) {
 		g.twins.view(id, func(t *Twin) {
 			resync = t.Claim.State == ClaimClaimed && (!known || t.Reported.Version != mark)
 		})
+		// Its values are older than its version (a crash before its lazy write): the cloud may have
+		// newer ones, which a later patch would not correct where the device goes back to the old value.
+		resync = resync || g.twins.restoredStale(id) && g.claimed(id)
 		if !resync {
 			continue
 		}

@@ -37,6 +37,8 @@ type twinSet struct {
 	lazy       map[string]bool
 	newVersion map[string]bool
 	byMAC      map[string][]string // device ids by MAC; nearly always one
+	// stale are the twins restored with reported values older than their $version (restoredStale).
+	stale map[string]bool
 	// sorted is every device id in order, for queries (query.go); rebuilt when a twin was added, which
 	// is how the set changes (twins are never removed).
 	sorted []string
@@ -44,7 +46,7 @@ type twinSet struct {
 
 func newTwinSet() *twinSet {
 	return &twinSet{twins: map[string]*Twin{}, dirty: map[string]bool{}, lazy: map[string]bool{}, newVersion: map[string]bool{},
-		byMAC: map[string][]string{}}
+		byMAC: map[string][]string{}, stale: map[string]bool{}}
 }
 
 // restore loads every twin from st.
@@ -67,10 +69,20 @@ func (s *twinSet) restore(st Store) error {
 		if t, ok := s.twins[key]; ok && len(value) == 8 {
 			if v := int64(binary.BigEndian.Uint64(value)); v > t.Reported.Version {
 				t.Reported.Version = v
+				s.stale[key] = true
 			}
 		}
 		return nil
 	})
+}
+
+// restoredStale reports whether id's twin was restored with reported values older than its $version:
+// the process ended (a crash) before its lazy write, so what the cloud was sent of it may be newer than
+// the values it has now.
+func (s *twinSet) restoredStale(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stale[id]
 }
 
 // index moves id from the MAC it had to the one it has. s.mu must be held.
