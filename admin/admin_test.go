@@ -261,6 +261,18 @@ func TestAPI(t *testing.T) {
 	require.Equal(t, ImportCounts{Rows: 3, Claimed: 1, Pending: 1, Bad: 1, Duplicates: 1}, res.Counts)
 	require.Equal(t, 3, res.RowErrors[0].Line)
 	require.Contains(t, res.RowErrors[0].Reason, "is not a MAC address")
+	// The same streamed (what edgegw claim import uses): JSON lines, progress first, the result last,
+	// each line one JSON value.
+	w = f.api("POST", "/api/claims/import?progress=1", "MAC,Serial\n02:00:00:00:00:03,SN-2\n02:00:00:00:00:43,SN-43\n")
+	require.Equal(t, 200, w.Code)
+	streamed := strings.Split(strings.TrimSpace(w.Body.String()), "\n")
+	require.GreaterOrEqual(t, len(streamed), 2, w.Body.String())
+	var first, last ImportLine
+	require.NoError(t, json.Unmarshal([]byte(streamed[0]), &first))
+	require.Equal(t, &ImportProgress{Done: 0, Total: 2}, first.Progress)
+	require.NoError(t, json.Unmarshal([]byte(streamed[len(streamed)-1]), &last))
+	require.NotNil(t, last.Result)
+	require.Equal(t, ImportCounts{Rows: 2, Pending: 1, Unchanged: 1}, last.Result.Counts)
 
 	// Unclaim by MAC and by device id.
 	require.Equal(t, 200, f.api("DELETE", "/api/claims/02:00:00:00:00:03", nil).Code)

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -449,11 +450,19 @@ type ImportCounts struct {
 	Unchanged  int `json:"unchanged"`
 	Bad        int `json:"bad"`
 	Duplicates int `json:"duplicates"`
+	// NotDone are rows the import did not get to (cut short: the client went away, the daemon
+	// stopped); nothing of them was recorded, the same import again does them.
+	NotDone int `json:"notDone,omitempty"`
+}
+
+// progressClaimer is a Core that reports a bulk claim's progress (*gateway.Gateway does).
+type progressClaimer interface {
+	ClaimManyProgress(ctx context.Context, rows []gateway.ClaimRow, by string, progress func(done, total int)) []gateway.ClaimResult
 }
 
 // importCSV parses a claims file and claims its rows. code is the HTTP status of a refusal (nothing
-// claimed then).
-func (s *Server) importCSV(r *http.Request, body io.Reader) (res ImportResult, code int, err error) {
+// claimed then). progress, when set, hears how far the claiming got.
+func (s *Server) importCSV(r *http.Request, body io.Reader, progress ...func(done, total int)) (res ImportResult, code int, err error) {
 	f, err := claimcsv.Parse(body)
 	var tooBig *http.MaxBytesError
 	switch {
@@ -465,10 +474,17 @@ func (s *Server) importCSV(r *http.Request, body io.Reader) (res ImportResult, c
 		return res, http.StatusBadRequest, fmt.Errorf("%v; nothing was claimed", err)
 	}
 	res = ImportResult{RowErrors: f.Errors, Duplicates: f.Duplicates}
-	res.Results = nonNil(s.opts.Gateway.ClaimMany(r.Context(), f.Rows, "csv"))
+	if pc, ok := s.opts.Gateway.(progressClaimer); ok && len(progress) > 0 {
+		progress[0](0, len(f.Rows))
+		res.Results = nonNil(pc.ClaimManyProgress(r.Context(), f.Rows, "csv", progress[0]))
+	} else {
+		res.Results = nonNil(s.opts.Gateway.ClaimMany(r.Context(), f.Rows, "csv"))
+	}
 	c := &res.Counts
 	for _, x := range res.Results {
 		switch {
+		case x.NotDone:
+			c.NotDone++
 		case x.Error != "":
 			c.Bad++
 		case x.Unchanged:
@@ -488,6 +504,10 @@ func (s *Server) importCSV(r *http.Request, body io.Reader) (res ImportResult, c
 }
 
 func (s *Server) apiImport(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("progress") == "1" {
+		s.apiImportStream(w, r)
+		return
+	}
 	res, code, err := s.importCSV(r, http.MaxBytesReader(w, r.Body, s.opts.MaxCSVBytes))
 	if err != nil {
 		s.refuse(w, r, code, err.Error())
@@ -503,14 +523,21 @@ func writeImportResult(w http.ResponseWriter, res ImportResult) {
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	defer bw.Flush()
-	enc := json.NewEncoder(bw)
+	encodeImportResult(bw, res)
+	bw.WriteByte('\n')
+}
+
+// encodeImportResult writes res as one JSON object on one line (a streamed import's last line holds
+// it), a row at a time.
+func encodeImportResult(bw *bufio.Writer, res ImportResult) {
 	list := func(name string, n int, item func(i int) any) {
 		fmt.Fprintf(bw, "%q:[", name)
 		for i := range n {
 			if i > 0 {
 				bw.WriteByte(',')
 			}
-			enc.Encode(item(i))
+			b, _ := json.Marshal(item(i))
+			bw.Write(b)
 		}
 		bw.WriteString("],")
 	}
@@ -518,7 +545,7 @@ func writeImportResult(w http.ResponseWriter, res ImportResult) {
 	list("results", len(res.Results), func(i int) any { return res.Results[i] })
 	list("rowErrors", len(res.RowErrors), func(i int) any { return res.RowErrors[i] })
 	counts, _ := json.Marshal(res.Counts)
-	fmt.Fprintf(bw, "\"duplicates\":%d,\"counts\":%s}\n", res.Duplicates, counts)
+	fmt.Fprintf(bw, "\"duplicates\":%d,\"counts\":%s}", res.Duplicates, counts)
 }
 
 // CloudRequest is the body of POST /api/cloud.

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"net/url"
 	"os"
@@ -167,6 +168,9 @@ func (a access) csrfToken() string {
 // routes. trusted is the unix socket.
 func (s *Server) handler(trusted bool) http.Handler {
 	mux := s.routes()
+	pprofMux := http.NewServeMux() // Go's profiler (net/http/pprof), on the trusted socket only
+	pprofMux.HandleFunc("/debug/pprof/", pprof.Index)
+	pprofMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	cop := http.NewCrossOriginProtection() // a second line behind the CSRF tokens: no cross-site POST at all
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusForbidden, "cross-origin request refused")
@@ -182,6 +186,12 @@ func (s *Server) handler(trusted bool) http.Handler {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		if trusted {
+			// Go's profiler, for troubleshooting CPU and memory at scale: on the socket only.
+			if strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
+				h.Del("Content-Security-Policy")
+				pprofMux.ServeHTTP(w, r)
+				return
+			}
 			mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accessKey{}, access{trusted: true})))
 			return
 		}

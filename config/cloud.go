@@ -47,6 +47,11 @@ type Cloud struct {
 	ReconnectMax time.Duration `toml:"reconnect_max"`
 	// Window is how many messages may await the broker's acknowledgement at once.
 	Window int `toml:"window"`
+	// TelemetryBatch, when not zero, gathers every device's poll readings for this long and sends
+	// them as one telemetry-batch message instead of one telemetry message per poll: at thousands of
+	// devices the per-message cost (outbox, AMQP transfer and disposition) is most of the gateway's
+	// work. 0 (default) keeps one telemetry message per poll; 100ms..60s.
+	TelemetryBatch time.Duration `toml:"telemetry_batch"`
 }
 
 const (
@@ -98,6 +103,9 @@ func (c *Cloud) Validate() error {
 		es.add("cloud.outbox_max_bytes", "must be at least 1048576 (1 MiB), got %d", c.OutboxMaxBytes)
 	}
 	checkRange(&es, "cloud.window", c.Window, 1, 4096)
+	if c.TelemetryBatch != 0 && (c.TelemetryBatch < 100*time.Millisecond || c.TelemetryBatch > time.Minute) {
+		es.add("cloud.telemetry_batch", "must be 0 (one telemetry message per poll) or between 100ms and 1m, got %s", fmtDuration(c.TelemetryBatch))
+	}
 	if c.SASL != "" && !slices.Contains(saslMechs, canonical(c.SASL, saslMechs)) {
 		es.add("cloud.sasl", "%q is not one of %s", c.SASL, quoteList(saslMechs))
 	}

@@ -60,6 +60,10 @@ type Discovery struct {
 	MaxAddresses int `toml:"max_addresses"`
 	// Concurrency is how many addresses are probed at once, 1..1024.
 	Concurrency int `toml:"concurrency"`
+	// ProbeRate caps the probes per second a sweep of CIDR targets sends, 1..100000: silent
+	// addresses cost only their timeout, so a sweep's speed is this rate, and the cap keeps a real
+	// network from being flooded.
+	ProbeRate int `toml:"probe_rate"`
 	// Tables are the protocols' [discovery.NAME] tables, by protocol name, as each protocol's
 	// TableCodec decoded them (in file order).
 	Tables map[string][]Table `toml:"-"`

@@ -9,7 +9,8 @@ import "time"
 const (
 	defaultStateDir          = "/var/lib/edgegw"
 	defaultDiscoveryInterval = 15 * time.Minute
-	defaultMaxAddresses      = 4096
+	defaultMaxAddresses      = 65536
+	defaultProbeRate         = 4000
 	defaultDiscoveryConc     = 64
 	defaultPollInterval      = 60 * time.Second
 	defaultOfflineAfter      = 3
@@ -28,6 +29,7 @@ func Default() *Config {
 			Interval:     defaultDiscoveryInterval,
 			MaxAddresses: defaultMaxAddresses,
 			Concurrency:  defaultDiscoveryConc,
+			ProbeRate:    defaultProbeRate,
 		},
 		Polling: Polling{
 			Interval:     defaultPollInterval,

@@ -14,6 +14,7 @@ import (
 const (
 	minDiscoveryInterval = 10 * time.Second
 	maxMaxAddresses      = 1 << 20
+	maxProbeRate         = 100_000
 	maxDiscoveryConc     = 1024
 	minPollInterval      = time.Second
 	maxOfflineAfter      = 100
@@ -67,6 +68,7 @@ func (d *Discovery) Validate() error {
 	}
 	checkRange(&es, "discovery.max_addresses", d.MaxAddresses, 1, maxMaxAddresses)
 	checkRange(&es, "discovery.concurrency", d.Concurrency, 1, maxDiscoveryConc)
+	checkRange(&es, "discovery.probe_rate", d.ProbeRate, 1, maxProbeRate)
 	var total uint64
 	overflow := false
 	for _, name := range slices.Sorted(maps.Keys(d.Tables)) {

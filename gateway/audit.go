@@ -191,9 +191,16 @@ func (g *Gateway) commitAudits(es []AuditEntry) error {
 	return nil
 }
 
+// maxAuditLogLines is how many entries of one batch are logged one by one; a bulk claim of 50,000
+// rows logs the first ones and a count (every entry is in the audit log: edgegw audit).
+const maxAuditLogLines = 100
+
 func (g *Gateway) logAudits(es []AuditEntry) {
-	for _, e := range es {
+	for _, e := range es[:min(len(es), maxAuditLogLines)] {
 		g.log.Info("audit", "action", e.Action, "device", e.DeviceID, "mac", e.MAC, "old", e.Old, "new", e.New, "by", e.By)
+	}
+	if len(es) > maxAuditLogLines {
+		g.log.Info("audit", "more_entries", len(es)-maxAuditLogLines, "see", "edgegw audit")
 	}
 }
 

@@ -64,9 +64,14 @@ type claimBook struct {
 
 	mu    sync.Mutex
 	byMAC map[string]*Claim
+	// byDevice finds a claim by the device id it names (unclaim by id, a claimed device's checks)
+	// without a scan of every claim.
+	byDevice map[string]string
 }
 
-func newClaimBook(st Store) *claimBook { return &claimBook{st: st, byMAC: map[string]*Claim{}} }
+func newClaimBook(st Store) *claimBook {
+	return &claimBook{st: st, byMAC: map[string]*Claim{}, byDevice: map[string]string{}}
+}
 
 // restore loads the claims from the store.
 func (b *claimBook) restore() error {
@@ -78,6 +83,9 @@ func (b *claimBook) restore() error {
 			return fmt.Errorf("claim %s: %w", key, err)
 		}
 		b.byMAC[key] = &c
+		if c.DeviceID != "" {
+			b.byDevice[c.DeviceID] = key
+		}
 		return nil
 	})
 }
@@ -103,10 +111,8 @@ func (b *claimBook) get(mac string) (Claim, bool) {
 func (b *claimBook) ofDevice(id string) (Claim, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, c := range b.byMAC {
-		if c.DeviceID == id {
-			return *c, true
-		}
+	if c, ok := b.byMAC[b.byDevice[id]]; ok && c.DeviceID == id {
+		return *c, true
 	}
 	return Claim{}, false
 }
@@ -168,8 +174,14 @@ func (b *claimBook) apply(cs []*Claim) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, c := range cs {
+		if old, ok := b.byMAC[c.MAC]; ok && old.DeviceID != c.DeviceID && b.byDevice[old.DeviceID] == c.MAC {
+			delete(b.byDevice, old.DeviceID)
+		}
 		cp := *c
 		b.byMAC[c.MAC] = &cp
+		if c.DeviceID != "" {
+			b.byDevice[c.DeviceID] = c.MAC
+		}
 	}
 }
 
@@ -177,6 +189,9 @@ func (b *claimBook) apply(cs []*Claim) {
 // held.
 func (b *claimBook) forget(mac string) {
 	b.mu.Lock()
+	if c, ok := b.byMAC[mac]; ok && b.byDevice[c.DeviceID] == mac {
+		delete(b.byDevice, c.DeviceID)
+	}
 	delete(b.byMAC, mac)
 	b.mu.Unlock()
 }
@@ -263,18 +278,60 @@ type ClaimResult struct {
 	Unchanged bool `json:"unchanged,omitempty"`
 	// NotStored is set when the state store could not take the claim (a full disk): it is not in effect.
 	NotStored bool `json:"notStored,omitempty"`
+	// NotDone is set when the row was not carried out (ErrClaimNotDone): nothing of it was recorded.
+	NotDone bool `json:"notDone,omitempty"`
 }
 
-// ClaimMany claims many devices at once (a CSV import): live serial checks run 16 at a time and every
-// resulting claim and audit entry is written in one transaction, so 10,000 rows take seconds. Rows
-// beyond the cap on pending claims (Options.MaxPending) are refused, each with the reason.
+// claimWorkers is how many live serial reads a bulk claim runs at once; claimChunk is how many rows
+// are recorded per store transaction.
+const (
+	claimWorkers = 64
+	claimChunk   = 1000
+)
+
+// ErrClaimNotDone is the error of a bulk-claim row that was not carried out because the claim was cut
+// short (client gone, daemon stopping): nothing of it was recorded, and claiming it again does it.
+var ErrClaimNotDone = errors.New("not done: the import was interrupted before this row; run it again")
+
+// ClaimMany claims many devices at once (a CSV import, a bulk claim from the cloud). See
+// ClaimManyProgress.
 func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []ClaimResult {
+	return g.ClaimManyProgress(ctx, rows, by, nil)
+}
+
+// ClaimManyProgress claims many devices at once: rows go in chunks of claimChunk, each chunk's live
+// serial checks claimWorkers at a time, then every claim of the chunk with its audit entries and full
+// twins in one store transaction (setClaims). Rows beyond the cap on pending claims
+// (Options.MaxPending) are refused, each with the reason. When ctx ends (the client went away, the
+// daemon is stopping) the chunk under way is dropped whole and the rest are not started: each row is
+// either recorded or untouched (its result says ErrClaimNotDone), never half-recorded, so running the
+// same import again finishes it, the rows already done coming back Unchanged. progress, when set, is
+// called after each chunk with the rows done so far.
+func (g *Gateway) ClaimManyProgress(ctx context.Context, rows []ClaimRow, by string, progress func(done, total int)) []ClaimResult {
 	out := make([]ClaimResult, len(rows))
+	for lo := 0; lo < len(rows); lo += claimChunk {
+		hi := min(lo+claimChunk, len(rows))
+		if ctx.Err() != nil || !g.claimChunk(ctx, rows[lo:hi], out[lo:hi], by) {
+			for i := lo; i < len(rows); i++ {
+				out[i] = ClaimResult{Line: rows[i].Line, Claim: Claim{MAC: rows[i].MAC, Serial: rows[i].Serial},
+					Error: ErrClaimNotDone.Error(), NotDone: true}
+			}
+			return out
+		}
+		if progress != nil {
+			progress(hi, len(rows))
+		}
+	}
+	return out
+}
+
+// claimChunk evaluates and records one chunk; false when ctx ended before it was recorded.
+func (g *Gateway) claimChunk(ctx context.Context, rows []ClaimRow, out []ClaimResult, by string) bool {
 	changed := make([]bool, len(rows))
-	// Sixteen workers over the rows, not a goroutine per row: 100,000 rows would be 100,000 stacks.
+	// Workers over the rows, not a goroutine per row: 100,000 rows would be 100,000 stacks.
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(16, len(rows)) {
+	for range min(claimWorkers, len(rows)) {
 		wg.Go(func() {
 			for i := range next {
 				r := rows[i]
@@ -292,6 +349,11 @@ func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []C
 	}
 	close(next)
 	wg.Wait()
+	// A serial read cut off by ctx looks like a device that did not answer: nothing of this chunk may
+	// be recorded from it.
+	if ctx.Err() != nil {
+		return false
+	}
 	var batch []*Claim
 	var inBatch []int
 	for i := range out {
@@ -311,7 +373,7 @@ func (g *Gateway) ClaimMany(ctx context.Context, rows []ClaimRow, by string) []C
 			out[i].Error = refused[k].Error()
 		}
 	}
-	return out
+	return true
 }
 
 // evaluateClaim works out what a claim comes to, without recording it. changed is false when the same

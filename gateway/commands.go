@@ -18,6 +18,32 @@ type ClaimCommand struct {
 	MAC, Serial, Group string
 }
 
+// ClaimManyCommand claims many devices in one command (a claim body with a "claims" list): carried
+// out as a CSV import is (ClaimManyProgress), one reply with every row's outcome.
+type ClaimManyCommand struct {
+	Rows []ClaimRow
+}
+
+// ClaimManyResult is the reply to a ClaimManyCommand: one outcome per row, in order.
+type ClaimManyResult struct {
+	Results []ClaimRowResult `json:"results"`
+}
+
+// ClaimRowResult is one row's outcome in a ClaimManyResult.
+type ClaimRowResult struct {
+	MAC       string `json:"mac"`
+	State     string `json:"state,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	DeviceID  string `json:"deviceId,omitempty"`
+	Unchanged bool   `json:"unchanged,omitempty"`
+	// NotDone: the command was cut short before this row (the gateway stopping); nothing of it was
+	// recorded. Send it again.
+	NotDone bool `json:"notDone,omitempty"`
+	// NotStored: the state store could not take the row (a full disk); nothing of it is in effect.
+	NotStored bool   `json:"notStored,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
 // UnclaimCommand releases a claimed device, named by MAC or device id.
 type UnclaimCommand struct {
 	MAC, DeviceID string
@@ -48,6 +74,7 @@ type LogsUploadCommand struct {
 }
 
 func (ClaimCommand) Kind() string      { return "claim" }
+func (ClaimManyCommand) Kind() string  { return "claim" }
 func (UnclaimCommand) Kind() string    { return "unclaim" }
 func (DesiredCommand) Kind() string    { return "twin-desired" }
 func (MethodCommand) Kind() string     { return "method" }
@@ -82,6 +109,17 @@ func (g *Gateway) HandleCommand(ctx context.Context, cmd Command) (any, error) {
 			return cl, fmt.Errorf("claim rejected: %s", cl.Reason)
 		}
 		return cl, nil
+	case ClaimManyCommand:
+		res := g.ClaimMany(ctx, c.Rows, "cloud")
+		out := ClaimManyResult{Results: make([]ClaimRowResult, len(res))}
+		for i, r := range res {
+			out.Results[i] = ClaimRowResult{MAC: r.Claim.MAC, State: r.Claim.State, Reason: r.Claim.Reason,
+				DeviceID: r.Claim.DeviceID, Unchanged: r.Unchanged, NotDone: r.NotDone, NotStored: r.NotStored, Error: r.Error}
+			if out.Results[i].MAC == "" && i < len(c.Rows) {
+				out.Results[i].MAC = c.Rows[i].MAC
+			}
+		}
+		return out, nil
 	case DesiredCommand:
 		return g.ApplyDesired(ctx, c, "cloud")
 	case UnclaimCommand:

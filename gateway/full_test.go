@@ -86,6 +86,19 @@ func (s *outboxSink) sent(dev string) (versions []string, audits []string) {
 	return
 }
 
+// risingWriter is a device with serial SIM-1 whose backlightPercent rises by one each poll, so every
+// poll makes a patch.
+func risingWriter() *fakeWriter {
+	w := &fakeWriter{}
+	w.serial = "SIM-1"
+	var n float64
+	w.setAnswer(func(Endpoint) ([]Reading, error) {
+		n++
+		return []Reading{{Name: "backlightPercent", Value: Number(n)}}, nil
+	})
+	return w
+}
+
 // TestFullStoreNothingHalfApplied: while the store cannot write, operations fail to their caller with
 // nothing of them in effect (a claim, an unclaim, a setting or a method never reaches the device),
 // and the gateway keeps polling; once the store writes again the twin whose patches could not be kept
@@ -100,13 +113,7 @@ func TestFullStoreNothingHalfApplied(t *testing.T) {
 	prof := &Profile{Name: "acme-display", Protocol: "snmp", Points: []Point{
 		{Name: "backlightPercent", Address: testAddr(".1.3.6.1.4.1.99999.1.1.4.0"), Type: TypeInt, Writable: true, Min: &minB, Max: &maxB},
 	}, Methods: []Method{{Name: "reboot", Address: testAddr(".1.3.6.1.4.1.99999.1.1.9.0"), Type: TypeInt, Value: "1"}}}
-	w := &fakeWriter{}
-	w.serial = "SIM-1"
-	var n float64
-	w.setAnswer(func(Endpoint) ([]Reading, error) {
-		n++
-		return []Reading{{Name: "backlightPercent", Value: Number(n)}}, nil
-	})
+	w := risingWriter()
 	g, err := New(Options{Ranks: testRanks, Store: disk, Sink: sink, Pollers: map[string]Poller{"snmp": w}, Profiles: oneProfile{prof}})
 	require.NoError(t, err)
 	id := g.Observe(display)

@@ -97,7 +97,9 @@ type Stats struct {
 	DiscoveryPasses int
 	Polls           int
 	PollErrors      int
-	LastDiscovery   time.Time
+	// PollsLate counts polls that started more than LateAfter after they were due.
+	PollsLate     int
+	LastDiscovery time.Time
 }
 
 // New makes a gateway and restores every twin from the store.
@@ -303,8 +305,11 @@ func (g *Gateway) Twin(id string) (Twin, bool) { return g.twins.get(id) }
 // Stats returns the work counters.
 func (g *Gateway) Stats() Stats {
 	g.statsMu.Lock()
-	defer g.statsMu.Unlock()
-	return g.stats
+	st := g.stats
+	g.statsMu.Unlock()
+	_, late := g.sched.Runs()
+	st.PollsLate = int(late)
+	return st
 }
 
 // Run is RunDiscovery and RunPolling together, for tools and tests that want the whole gateway in one
@@ -370,7 +375,8 @@ func (g *Gateway) RunPolling(ctx context.Context) error {
 		for {
 			select {
 			case <-t.C:
-				if err := g.Flush(); err != nil && !storeErr(err) {
+				// Twins only polls changed are written a share at a time, each within lazyEvery.
+				if err := g.flush(float64(g.opts.FlushInterval) / float64(lazyEvery)); err != nil && !storeErr(err) {
 					g.log.Error("writing twins to the state store failed", "err", err)
 				}
 				g.catchUp()
@@ -390,9 +396,12 @@ func (g *Gateway) RunPolling(ctx context.Context) error {
 }
 
 // Flush writes every changed twin to the store in one transaction.
-func (g *Gateway) Flush() error {
+func (g *Gateway) Flush() error { return g.flush(1) }
+
+// flush writes the changed twins, lazily changed ones a share at a time (see twinSet.flush).
+func (g *Gateway) flush(share float64) error {
 	start := time.Now()
-	n, err := g.twins.flush(g.opts.Store)
+	n, err := g.twins.flush(g.opts.Store, share)
 	if n > 0 || err != nil {
 		g.opts.Observer.FlushDone(time.Since(start), n, err)
 	}
@@ -493,7 +502,7 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 			unlock()
 		}
 	}()
-	ok := g.twins.update(id, func(t *Twin) {
+	ok := g.twins.updatePoll(id, func(t *Twin) bool {
 		c := &t.Connectivity
 		c.LastPoll = now
 		prevState = c.State
@@ -517,6 +526,7 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 		lastErr, state = c.LastError, c.State
 		claimed = t.Claim.State == ClaimClaimed
 		mac = t.Identity.MAC
+		return state != prevState // a connectivity change is written at once
 	})
 	if !ok {
 		return
@@ -525,10 +535,7 @@ func (g *Gateway) record(id string, vals map[string]Value, pollErr error) {
 		if g.log.Enabled(context.Background(), slog.LevelDebug) {
 			g.log.Debug("reported", "device", id, "version", patch.Version, "changed", formatValues(patch.Values))
 		}
-		if err := g.commit(Outgoing{Patches: []Patch{*patch}}, nil); err != nil {
-			g.sent.markResync(id) // its state may be missing on the cloud side: sent in full later
-			g.log.Debug("could not keep a patch for the cloud", "device", id, "err", err)
-		}
+		g.commitPatch(id, *patch)
 	}
 	unlock()
 	unlock = nil

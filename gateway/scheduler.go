@@ -5,8 +5,12 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// LateAfter is how long after its due time a run may start and still count as on time.
+const LateAfter = time.Second
 
 // Scheduler runs a job for every registered key once per interval, with jitter, on a fixed pool of
 // workers. An idle key costs one heap entry, not a goroutine: one dispatcher goroutine sleeps until the
@@ -23,7 +27,13 @@ type Scheduler struct {
 	index   map[string]*dueItem // keys scheduled or running
 	wake    chan struct{}
 	started bool
+
+	runs, late atomic.Int64
 }
+
+// Runs returns how many runs have started, and how many of them started more than LateAfter after they
+// were due (every worker busy, or the dispatcher held up): the measure of a scheduler keeping up.
+func (s *Scheduler) Runs() (runs, late int64) { return s.runs.Load(), s.late.Load() }
 
 // NewScheduler makes a scheduler. jitter is the fraction of interval by which each run is moved at
 // random (0.1 = ±10 %), so devices discovered together are not polled in lockstep. workers bounds how
@@ -123,6 +133,10 @@ func (s *Scheduler) Run(ctx context.Context) {
 	for range s.workers {
 		wg.Go(func() {
 			for it := range jobs {
+				s.runs.Add(1)
+				if time.Since(it.due) > LateAfter {
+					s.late.Add(1)
+				}
 				s.run(ctx, it.key)
 				s.mu.Lock()
 				if it.removed {

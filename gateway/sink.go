@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/edgegw/edgegw/gateway/store"
 )
 
 // Sink receives what leaves the site about claimed devices; the uplink is the one a daemon uses
@@ -81,6 +83,36 @@ func (discard) Patch(Patch) error                                  { return nil 
 func (discard) Readings(string, time.Time, map[string]Value) error { return nil }
 func (discard) Audit(AuditEntry) error                             { return nil }
 func (discard) Event(Event) error                                  { return nil }
+
+// LaterCommitter is a Committer that can keep a poll's patch a short while and commit it with others
+// in one write (the uplink's telemetry batch), so that a poll does not wait for a disk sync. CommitLater
+// returns at once, false when the Sink keeps nothing now (the caller commits as usual); failed is
+// called if that later commit fails, nothing of it kept. A Commit in between commits what is kept
+// first, so a device's messages still reach the outbox in the order of their versions.
+type LaterCommitter interface {
+	Committer
+	CommitLater(out Outgoing, write func(w store.Writer) error, failed func(error)) bool
+}
+
+// commitPatch commits a poll's patch of device id, later where the Sink can (LaterCommitter). The
+// device's stripe is held (see deviceLocks). A patch not kept is sent in full later (catchUp).
+func (g *Gateway) commitPatch(id string, p Patch) {
+	out := Outgoing{Patches: []Patch{p}}
+	lost := func(err error) {
+		g.sent.markResync(id) // its state may be missing on the cloud side: sent in full later
+		g.log.Debug("could not keep a patch for the cloud", "device", id, "err", err)
+	}
+	if lc, ok := g.opts.Sink.(LaterCommitter); ok && g.sinks {
+		marks := g.sent.marks(out)
+		if lc.CommitLater(out, withMarks(nil, marks), lost) {
+			g.sent.note(marks)
+			return
+		}
+	}
+	if err := g.commit(out, nil); err != nil {
+		lost(err)
+	}
+}
 
 // sendTwin, sendPatch and sendAudit hand state to the sink and log what it could not keep.
 func (g *Gateway) sendTwin(t Twin) {

@@ -84,7 +84,7 @@ func TestMACIndex(t *testing.T) {
 
 	// Restored from the store, the index is whole again.
 	st := newMemStore()
-	_, err := s.flush(st)
+	_, err := s.flush(st, 1)
 	require.NoError(t, err)
 	r := newTwinSet()
 	require.NoError(t, r.restore(st))

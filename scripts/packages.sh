@@ -26,7 +26,7 @@ for arch in $ARCHS; do
   build="$DIST/build/linux-$arch"
   mkdir -p "$build"
   for cmd in edgegw edgegw-console; do
-    CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildvcs=false \
+    CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildvcs=false -tags gosnmp_nodebug \
       -ldflags "-s -w -X main.version=$PKG_VERSION" -o "$build/$cmd" "./cmd/$cmd"
   done
   for format in $FORMATS; do

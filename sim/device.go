@@ -67,6 +67,25 @@ func (d *device) restart(int) {
 	d.restartedAt = d.elapsed()
 }
 
+// seedBlock is how many devices one seed owns in the MAC and serial spaces: more than MaxDevices, so
+// seeds that differ modulo seedBlocks never give two devices the same MAC or serial.
+const (
+	seedBlock  = 1 << 17
+	seedBlocks = 1 << 24 / seedBlock // 128
+)
+
+// macLow is the low 24 bits of device i's MAC: its place in its seed's block of the 24-bit space,
+// scrambled by a bijection (an odd multiplier, then an xor) so neighbours do not get neighbouring MACs.
+func macLow(seed int64, i int) uint32 {
+	v := uint32(uint64(seed)%seedBlocks)*seedBlock + uint32(i)
+	return (v*0x9E3779B1 ^ 0x5A5A5A) & 0xFFFFFF
+}
+
+// serialNumber is the number in device i's serial: unique per seed block, as macLow.
+func serialNumber(seed int64, i int) uint64 {
+	return uint64(seed)%seedBlocks*seedBlock + uint64(i)
+}
+
 // mix is SplitMix64's finalizer: a cheap, well-spread hash.
 func mix(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
@@ -80,9 +99,7 @@ func newDevice(s *Site, i int, seed int64) *device {
 	h := mix(sh ^ mix(uint64(i)))
 	k := i % len(kinds)
 	spec := &kinds[k]
-	// Multiplying by an odd constant is a bijection mod 2^24, so MACs are
-	// unique for up to 16M devices.
-	low := (uint32(i)*0x9E3779B1 + uint32(sh)) & 0xFFFFFF
+	low := macLow(seed, i)
 	d := &device{
 		site:         s,
 		kind:         k,
@@ -105,7 +122,7 @@ func newDevice(s *Site, i int, seed int64) *device {
 	}
 	d.salt.Store(mix(h ^ 0x5a17))
 	d.engineID = string(append([]byte{0x80, 0x01, 0x86, 0x9f, 0x03}, d.mac[:]...))
-	serial := (sh>>32%1_000_000 + uint64(i)) % 1_000_000
+	serial := serialNumber(seed, i)
 	d.info = Device{
 		Index:        i,
 		MAC:          net.HardwareAddr(d.mac[:]).String(),
@@ -196,7 +213,13 @@ func (d *device) send(out []byte, to netip.AddrPort) {
 	if !to.Addr().Unmap().IsLoopback() {
 		return // never talk to anything but loopback
 	}
-	if _, err := d.conn.WriteToUDPAddrPort(out, to); err != nil {
+	var err error
+	if sc := d.site.shared; sc != nil {
+		err = sc.write(out, d.info.Addr.Addr(), to)
+	} else {
+		_, err = d.conn.WriteToUDPAddrPort(out, to)
+	}
+	if err != nil {
 		d.site.log.Debug("snmp write failed", "target", d.info.Addr.String(), "err", err)
 		return
 	}

@@ -2,7 +2,10 @@
 // devices (StartModbus) on loopback, in process, for tests, benchmarks and
 // demos (cmd/edgegw-sim wraps it).
 //
-// Each device is an SNMP agent on its own UDP socket, built on gosnmp's
+// Each device is an SNMP agent on its own UDP socket (or, on a prefix with
+// more than SharedAbove devices, all of them on one socket that answers from
+// each datagram's destination address: 50,000 devices on 127.77.0.0/16 hold
+// one file descriptor), built on gosnmp's
 // packet decoding and encoding. It answers GET, GETNEXT, GETBULK and SET in
 // v1 (v1 error statuses, noSuchName), v2c (noSuchObject, noSuchInstance,
 // endOfMibView) and v3 USM, like a small embedded agent would. A request
@@ -12,7 +15,9 @@
 // # Identities
 //
 // Device i is a display (i%3 == 0), a projector (1) or a UPS (2). Its MAC is
-// 02:ed:67:xx:xx:xx and its serial SIM-<model>-nnnnnn, both derived from
+// 02:ed:67:xx:xx:xx and its serial SIM-<model>-nnnnnn (six to eight digits):
+// each seed owns a block of 131,072 of both, so sites started with seeds that
+// differ modulo 128 never share a MAC or a serial. Both are derived from
 // Options.Seed and i; its hostname is sim-<kind>-iii.
 //
 //	kind       model   sysDescr / entPhysicalDescr            sysObjectID                  firmware

@@ -193,14 +193,14 @@ type mbDevice struct {
 func newMBDevice(i int, seed int64, now func() time.Time, start time.Time, maxConns int) *mbDevice {
 	sh := mix(uint64(seed) ^ 0x6d6f6462) // "modb": a stream apart from the SNMP devices'
 	h := mix(sh ^ mix(uint64(i)))
-	low := (uint32(i)*0x9E3779B1 + uint32(sh)) & 0xFFFFFF
+	low := macLow(seed, i)
 	d := &mbDevice{maxConns: maxConns, now: now, conns: map[net.Conn]bool{},
 		mac:   [6]byte{0x02, 0xed, 0x68, byte(low >> 16), byte(low >> 8), byte(low)},
 		phase: float64(h%6283) / 1000,
 		boot:  start.Add(-time.Hour - time.Duration(h>>8%(30*24*3600))*time.Second), energyFrom: start,
 		energyBase: float64(h>>16%5_000_000) + 100_000,
 		ctRatio:    100, displayMode: 1, powerLimit: 10000, voltAlarm: 253}
-	serial := (sh>>32%1_000_000 + uint64(i)) % 1_000_000
+	serial := serialNumber(seed, i)
 	d.info = ModbusDevice{Index: i, Unit: 1, MAC: net.HardwareAddr(d.mac[:]).String(), Manufacturer: manufacturer}
 	if i%2 == 0 {
 		d.info.Model, d.info.Firmware, d.info.Kind = "EM100", "2.1.0", meterKind

@@ -92,7 +92,7 @@ func TestIdentitiesAreDeterministic(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	mac := regexp.MustCompile(`^02:ed:67:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$`)
-	serial := regexp.MustCompile(`^SIM-(DP55|BX4K|PS1500)-\d{6}$`)
+	serial := regexp.MustCompile(`^SIM-(DP55|BX4K|PS1500)-\d{6,8}$`)
 	seen := map[string]bool{}
 	for i, d := range a.Devices() {
 		e := b.Devices()[i]

@@ -12,9 +12,14 @@ import (
 	"time"
 )
 
-// MaxDevices bounds Options.N. Ten thousand devices is the design target; the
-// limit only stops a typo from opening a million sockets.
+// MaxDevices bounds Options.N: a campus of 50,000 devices fits; the limit only stops a typo from
+// asking for millions.
 const MaxDevices = 100_000
+
+// SharedAbove is the device count above which a site on a prefix answers for every device from one
+// socket (Options.Shared) instead of one socket per device: past it, per-device sockets run into the
+// process's open-file limit.
+const SharedAbove = 1024
 
 // DefaultMaxResponseSize is the response size cap used when
 // Options.MaxResponseSize is zero: GETBULK answers stop before it, other
@@ -34,9 +39,19 @@ type Options struct {
 	// that is not loopback is refused.
 	Listen string
 	// BasePort is the first port (address mode) or the port of every device
-	// (prefix mode). Zero lets the OS choose a free port for each device;
-	// Devices reports the chosen ports.
+	// (prefix mode). Zero lets the OS choose a free port for each device
+	// (one port for all of them when Shared); Devices reports the chosen
+	// ports.
 	BasePort int
+	// Shared serves every device of a loopback IPv4 prefix from one UDP
+	// socket: bound to the wildcard address at BasePort but tied to the
+	// loopback interface (so it never hears a real network), it reads each
+	// datagram's destination address (IP_PKTINFO) to know which device it is
+	// for and answers from that address. Linux only. It is implied when N
+	// is over SharedAbove on a prefix; false with N up to SharedAbove keeps
+	// one socket per device, which cannot collide with another program's
+	// socket on the same port at another loopback address.
+	Shared bool
 	// Community is the read-only v1/v2c community; empty means "public".
 	Community string
 	// RWCommunity is the read-write v1/v2c community; empty means "private".
@@ -127,6 +142,8 @@ type Site struct {
 	users    []usmUser
 	mibs     [len(kinds)][]entry
 	devices  []*device
+	shared   *sharedConn     // nil: one socket per device
+	first    uint32          // the first device's IPv4 address, with shared
 	ctx      context.Context // cancelled by Close; parent of delayed replies
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -186,6 +203,18 @@ func Start(ctx context.Context, opts Options) (*Site, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.devices = make([]*device, opts.N)
+	shared := IsPrefix(opts.Listen) && (opts.Shared || opts.N > SharedAbove)
+	if opts.Shared && !shared {
+		s.cancel()
+		return nil, fmt.Errorf("sim: listen %q: a shared socket needs a loopback IPv4 prefix", opts.Listen)
+	}
+	if shared {
+		if err := s.startShared(ctx, addrs, opts.Seed); err != nil {
+			s.cancel()
+			return nil, err
+		}
+		return s.started(ctx, len(users) > 0), nil
+	}
 	for i := range opts.N {
 		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addrs[i]))
 		if err != nil {
@@ -202,14 +231,95 @@ func Start(ctx context.Context, opts Options) (*Site, error) {
 		s.wg.Add(1)
 		go d.serve()
 	}
+	return s.started(ctx, len(users) > 0), nil
+}
+
+// startShared binds the one socket of a shared site and starts its reader.
+func (s *Site) startShared(ctx context.Context, addrs []netip.AddrPort, seed int64) error {
+	a := addrs[0].Addr()
+	if !a.Is4() {
+		return fmt.Errorf("sim: a shared socket serves IPv4 prefixes only, not %s", a)
+	}
+	sc, err := listenShared(ctx, addrs[0].Port())
+	if err != nil {
+		return fmt.Errorf("sim: listen udp 0.0.0.0:%d on the loopback interface for %d devices: %w", addrs[0].Port(), len(addrs), err)
+	}
+	s.shared = sc
+	b := a.As4()
+	s.first = uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	for i := range s.devices {
+		d := newDevice(s, i, seed)
+		d.info.Addr = netip.AddrPortFrom(addrs[i].Addr(), sc.port())
+		s.devices[i] = d
+	}
+	s.wg.Add(1)
+	go s.serveShared()
+	return nil
+}
+
+// serveShared reads the shared socket until it is closed and hands each datagram to the device at its
+// destination address. One reader keeps each device's requests on one goroutine, as with a socket each.
+func (s *Site) serveShared() {
+	defer s.wg.Done()
+	buf := make([]byte, readBufSize)
+	port := s.shared.port()
+	for errs := 0; errs < 100; {
+		n, from, to, err := s.shared.read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
+				return
+			}
+			errs++
+			s.log.Debug("snmp read failed", "err", err)
+			continue
+		}
+		errs = 0
+		s.received.Add(1)
+		d := s.deviceAt(to)
+		if d == nil || to.Port() != port || !from.Addr().IsLoopback() || n == len(buf) {
+			s.dropped.Add(1)
+			continue
+		}
+		d.handle(buf[:n], from)
+	}
+	s.log.Warn("snmp site stopped after repeated read errors")
+}
+
+// deviceAt returns the device listening at a, or nil.
+func (s *Site) deviceAt(a netip.AddrPort) *device {
+	if !a.Addr().Is4() {
+		return nil
+	}
+	b := a.Addr().As4()
+	i := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) - s.first
+	if uint64(i) >= uint64(len(s.devices)) {
+		return nil
+	}
+	return s.devices[i]
+}
+
+// started hooks Close to ctx and logs the start.
+func (s *Site) started(ctx context.Context, v3 bool) *Site {
 	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
 	s.stopHook.Store(&stop)
-	s.log.Info("snmp site started", "devices", opts.N, "first", s.devices[0].info.Addr.String(),
-		"last", s.devices[opts.N-1].info.Addr.String(), "v3", len(users) > 0)
-	return s, nil
+	n := len(s.devices)
+	s.log.Info("snmp site started", "devices", n, "first", s.devices[0].info.Addr.String(),
+		"last", s.devices[n-1].info.Addr.String(), "v3", v3, "shared_socket", s.shared != nil)
+	return s
+}
+
+// Sockets is how many UDP sockets the site holds: one per device, or one in all when shared.
+func (s *Site) Sockets() int {
+	if s.shared != nil {
+		return 1
+	}
+	return len(s.devices)
 }
 
 func (s *Site) closeConns() {
+	if s.shared != nil {
+		_ = s.shared.close()
+	}
 	for _, d := range s.devices {
 		if d != nil && d.conn != nil {
 			_ = d.conn.Close()

@@ -1,14 +1,11 @@
 package uplink
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
-	"github.com/edgegw/edgegw/internal/clock"
 	"github.com/edgegw/edgegw/uplink/outbox"
 	"github.com/edgegw/edgegw/uplink/protocol"
 )
@@ -35,46 +32,75 @@ func (s sink) Patch(p gateway.Patch) error {
 
 var _ gateway.Committer = sink{}
 
-// Commit puts out's messages in the outbox and runs write in the same transaction.
+var _ gateway.LaterCommitter = sink{}
+
+// Commit puts out's messages in the outbox and runs write in the same transaction, after what the
+// telemetry batch keeps (CommitLater).
 func (s sink) Commit(out gateway.Outgoing, write func(w store.Writer) error) error {
+	ms, err := encodeOutgoing(out)
+	if err != nil {
+		return err
+	}
+	return s.u.batch.commit(ms, write)
+}
+
+// CommitLater keeps out for the telemetry batch's next write, when there is a batch
+// (Config.TelemetryBatch): the polls' patches then share its disk sync instead of waiting each for one.
+func (s sink) CommitLater(out gateway.Outgoing, write func(w store.Writer) error, failed func(error)) bool {
+	if s.u.cfg.TelemetryBatch <= 0 {
+		return false
+	}
+	ms, err := encodeOutgoing(out)
+	if err != nil {
+		failed(err)
+		return true
+	}
+	s.u.batch.keep(ms, write, failed)
+	return true
+}
+
+// encodeOutgoing makes out's messages: twins and patches are state, audit entries and events control.
+func encodeOutgoing(out gateway.Outgoing) ([]outbox.Message, error) {
 	var ms []outbox.Message
 	add := func(class outbox.Class, kind, device, coalesce string, body any) error {
-		b, err := json.Marshal(body)
+		m, err := message(class, kind, device, coalesce, body)
 		if err != nil {
-			return fmt.Errorf("uplink: encode %s: %w", kind, err)
+			return err
 		}
-		ms = append(ms, outbox.Message{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: device, Coalesce: coalesce,
-			Created: clock.Now(), Body: b})
+		ms = append(ms, m)
 		return nil
 	}
 	for _, t := range out.Twins {
 		if err := add(outbox.State, protocol.KindTwinFull, t.DeviceID, protocol.KindTwinFull,
 			protocol.TwinFull{SchemaVersion: protocol.SchemaVersion, Twin: t}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, p := range out.Patches {
 		if err := add(outbox.State, protocol.KindTwinReported, p.DeviceID, protocol.KindTwinReported,
 			protocol.TwinReported{SchemaVersion: protocol.SchemaVersion, DeviceID: p.DeviceID, Version: p.Version, Reported: p.Values}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, e := range out.Audits {
 		if err := add(outbox.Control, protocol.KindAudit, e.DeviceID, "", protocol.Audit{SchemaVersion: protocol.SchemaVersion, Entry: e}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, e := range out.Events {
 		if err := add(outbox.Control, protocol.KindEvent, e.DeviceID, "", protocol.Event{SchemaVersion: protocol.SchemaVersion, Event: e}); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return s.u.group.put(s.u.opts.Outbox, ms, write)
+	return ms, nil
 }
 
 // Readings that find the outbox full are dropped without an error: the uplink counts them and logs
 // them, rate-limited (Config.DropLogEvery), rather than one line per poll.
 func (s sink) Readings(id string, at time.Time, vals map[string]gateway.Value) error {
+	if s.u.cfg.TelemetryBatch > 0 {
+		return s.u.batch.add(id, at, vals)
+	}
 	err := s.u.Publish(outbox.Telemetry, protocol.KindTelemetry, id, "",
 		protocol.Telemetry{SchemaVersion: protocol.SchemaVersion, DeviceID: id, Time: at.UTC(), Values: vals})
 	if errors.Is(err, outbox.ErrFull) {

@@ -38,6 +38,9 @@ type Config struct {
 	ReconnectMax time.Duration
 	// HealthInterval between health messages; zero means 1 minute.
 	HealthInterval time.Duration
+	// TelemetryBatch, when not zero, gathers readings for this long into one telemetry-batch message
+	// (see batcher); zero sends one telemetry message per poll.
+	TelemetryBatch time.Duration
 	// Enabled is the initial state of the cloud switch.
 	Enabled bool
 	// DropLogEvery is the least time between two log lines about telemetry the outbox dropped for lack of
@@ -74,6 +77,7 @@ type Uplink struct {
 	toggle  chan struct{} // pokes Run when the switch changes
 
 	group groupCommit
+	batch batcher
 
 	mu         sync.Mutex
 	state      string
@@ -130,6 +134,7 @@ func New(cfg Config, opts Options) (*Uplink, error) {
 	// The counters cover the state file's life: only drops from now on are news.
 	st := opts.Outbox.Stats()
 	u.drops.dropped, u.drops.rejected = st.Dropped, st.Rejected
+	u.batch.u = u
 	return u, nil
 }
 
@@ -217,20 +222,41 @@ var cryptoRead = crand.Read
 // message that arrived while the previous write was syncing, in one transaction (group commit), so the
 // outbox costs one disk sync per batch rather than per message.
 func (u *Uplink) Publish(class outbox.Class, kind, deviceID, coalesce string, body any) error {
-	b, err := json.Marshal(body)
+	m, err := message(class, kind, deviceID, coalesce, body)
 	if err != nil {
-		return fmt.Errorf("uplink: encode %s: %w", kind, err)
+		return err
 	}
-	err = u.group.put(u.opts.Outbox, []outbox.Message{{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID,
-		Coalesce: coalesce, Created: clock.Now(), Body: b}}, nil)
+	return u.put(class, []outbox.Message{m})
+}
+
+// put stores messages of one class in one group commit. Telemetry the state store cannot take is
+// counted and logged with the drops instead of failing (the store's trouble is logged once).
+func (u *Uplink) put(class outbox.Class, ms []outbox.Message) error {
+	err := u.group.put(u.opts.Outbox, ms, nil)
 	if class == outbox.Telemetry {
-		if storeErr(err) {
-			u.notStored.Add(1) // counted and logged with the drops; the store's trouble is logged once
-			err = nil
-		}
-		u.reportDrops()
+		return u.telemetryPut(err, len(ms))
 	}
 	return err
+}
+
+// telemetryPut is the outcome of putting n telemetry messages whose put returned err.
+func (u *Uplink) telemetryPut(err error, n int) error {
+	if storeErr(err) {
+		u.notStored.Add(int64(n))
+		err = nil
+	}
+	u.reportDrops()
+	return err
+}
+
+// message encodes one message for the outbox.
+func message(class outbox.Class, kind, deviceID, coalesce string, body any) (outbox.Message, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return outbox.Message{}, fmt.Errorf("uplink: encode %s: %w", kind, err)
+	}
+	return outbox.Message{ID: NewMessageID(), Class: class, Kind: kind, DeviceID: deviceID, Coalesce: coalesce,
+		Created: clock.Now(), Body: b}, nil
 }
 
 // groupCommit batches concurrent puts, with their writes, into PutBatchWith calls.
@@ -246,25 +272,40 @@ type putReq struct {
 	done  chan error
 }
 
+func newPutReq(ms []outbox.Message, write func(w store.Writer) error) *putReq {
+	return &putReq{ms: ms, write: write, done: make(chan error, 1)}
+}
+
 func (g *groupCommit) put(ob *outbox.Outbox, ms []outbox.Message, write func(w store.Writer) error) error {
-	req := &putReq{ms: ms, write: write, done: make(chan error, 1)}
+	req := newPutReq(ms, write)
+	g.queue(ob, req)()
+	return <-req.done
+}
+
+// queue adds reqs in order and returns what commits them: for the caller that found no commit under
+// way, the commit of everything queued until none is left; for the others nothing (that commit takes
+// theirs). Requests queued while the caller holds a lock of its own reach the outbox in that lock's
+// order (the telemetry batch's kept patches before a later Commit's messages).
+func (g *groupCommit) queue(ob *outbox.Outbox, reqs ...*putReq) (run func()) {
 	g.mu.Lock()
-	g.pending = append(g.pending, req)
+	defer g.mu.Unlock()
+	g.pending = append(g.pending, reqs...)
 	if g.busy {
-		g.mu.Unlock()
-		return <-req.done
+		return func() {}
 	}
 	g.busy = true
-	for len(g.pending) > 0 {
-		batch := g.pending
-		g.pending = nil
-		g.mu.Unlock()
-		commitBatch(ob, batch)
+	return func() {
 		g.mu.Lock()
+		for len(g.pending) > 0 {
+			batch := g.pending
+			g.pending = nil
+			g.mu.Unlock()
+			commitBatch(ob, batch)
+			g.mu.Lock()
+		}
+		g.busy = false
+		g.mu.Unlock()
 	}
-	g.busy = false
-	g.mu.Unlock()
-	return <-req.done
 }
 
 // commitBatch puts every request's messages and runs every write in one transaction. Each request
@@ -280,18 +321,7 @@ func commitBatch(ob *outbox.Outbox, batch []*putReq) {
 			writes = append(writes, r.write)
 		}
 	}
-	var write func(w store.Writer) error
-	if len(writes) > 0 {
-		write = func(w store.Writer) error {
-			for _, f := range writes {
-				if err := f(w); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}
-	err := ob.PutBatchWith(ms, write)
+	err := ob.PutBatchWith(ms, allWrites(writes))
 	var full *outbox.FullError
 	switch {
 	case errors.As(err, &full):
@@ -316,6 +346,21 @@ func commitBatch(ob *outbox.Outbox, batch []*putReq) {
 		for _, r := range batch {
 			r.done <- err
 		}
+	}
+}
+
+// allWrites runs writes in order, in one transaction; nil when there are none.
+func allWrites(writes []func(w store.Writer) error) func(w store.Writer) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	return func(w store.Writer) error {
+		for _, f := range writes {
+			if err := f(w); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
 
@@ -367,6 +412,9 @@ func (u *Uplink) Run(ctx context.Context) error {
 			}
 		}
 	})
+	if u.cfg.TelemetryBatch > 0 {
+		wg.Go(func() { u.batch.run(ctx, u.cfg.TelemetryBatch) })
+	}
 	backoff := time.Second
 	for ctx.Err() == nil {
 		if !u.enabled.Load() {

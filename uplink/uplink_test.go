@@ -3,6 +3,7 @@ package uplink
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -485,4 +486,74 @@ func TestBufferRecoversAfterBrokerReturns(t *testing.T) {
 	}
 	require.Equal(t, 20, states, "no twin state lost")
 	require.Eventually(t, func() bool { return ob.Stats().Pending == 0 }, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestTelemetryBatch: with cloud.telemetry_batch, polls of many devices become one telemetry-batch
+// message in the outbox, each reading as a telemetry body; without it, one telemetry message each.
+func TestTelemetryBatch(t *testing.T) {
+	db, err := store.Open(t.TempDir(), nil)
+	require.NoError(t, err)
+	defer db.Close()
+	ob, err := outbox.Open(db, outbox.Options{Merge: MergeState})
+	require.NoError(t, err)
+	defer ob.Close()
+	u, err := New(Config{GatewayID: "gw", UpAddress: "/queue/u", DownAddress: "/queue/d", TelemetryBatch: time.Second},
+		Options{Outbox: ob})
+	require.NoError(t, err)
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 2500 {
+		require.NoError(t, u.Sink().Readings(fmt.Sprintf("mac-%012x", i), at, map[string]gateway.Value{"t": gateway.Number(float64(i))}))
+	}
+	require.Equal(t, 1, ob.Stats().Pending, "2,000 readings filled one batch, written at once")
+	require.NoError(t, u.batch.flush())
+	require.Equal(t, 2, ob.Stats().Pending, "the flush wrote the rest")
+	var got []protocol.Telemetry
+	for range 2 {
+		m, err := ob.Next(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, protocol.KindTelemetryBatch, m.Kind)
+		var b protocol.TelemetryBatch
+		require.NoError(t, json.Unmarshal(m.Body, &b))
+		got = append(got, b.Readings...)
+	}
+	require.Len(t, got, 2500)
+
+	// A poll's patch is kept for the next flush (with its write), then is its own twin-reported message.
+	lc := u.Sink().(gateway.LaterCommitter)
+	patch := func(v int64) gateway.Outgoing {
+		return gateway.Outgoing{Patches: []gateway.Patch{{DeviceID: "mac-000000000001", Version: v, Values: map[string]gateway.Value{"t": gateway.Number(1)}}}}
+	}
+	wrote := 0
+	write := func(w store.Writer) error { wrote++; return w.Put("test", "k", []byte("v")) }
+	failed := func(err error) { t.Errorf("kept patch failed: %v", err) }
+	require.True(t, lc.CommitLater(patch(7), write, failed))
+	require.Equal(t, 0, ob.Stats().Pending)
+	require.NoError(t, u.batch.flush())
+	require.Equal(t, 1, wrote, "the kept write ran with the flush")
+	m, err := ob.Next(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, protocol.KindTwinReported, m.Kind)
+	require.NoError(t, ob.Ack(m.ID))
+	require.Equal(t, protocol.Telemetry{SchemaVersion: 1, DeviceID: "mac-0000000009c3", Time: at, Values: map[string]gateway.Value{"t": gateway.Number(2499)}}, got[2499])
+
+	// A commit in between (a full twin at a newer version) takes the kept patch first: versions in order.
+	require.True(t, lc.CommitLater(patch(8), nil, failed))
+	require.NoError(t, lc.Commit(gateway.Outgoing{Twins: []gateway.Twin{{DeviceID: "mac-000000000001", Reported: gateway.Properties{Version: 9}}}}, nil))
+	for _, want := range []string{protocol.KindTwinReported, protocol.KindTwinFull} {
+		m, err := ob.Next(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, want, m.Kind)
+		require.NoError(t, ob.Ack(m.ID))
+	}
+
+	// A kept patch whose write fails is reported to the gateway; the telemetry with it still goes in.
+	var lost error
+	require.True(t, lc.CommitLater(patch(10), func(store.Writer) error { return errors.New("no room") }, func(err error) { lost = err }))
+	require.NoError(t, u.Sink().Readings("mac-000000000002", at, map[string]gateway.Value{"t": gateway.Number(1)}))
+	require.NoError(t, u.batch.flush())
+	require.ErrorContains(t, lost, "no room")
+	m, err = ob.Next(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, protocol.KindTelemetryBatch, m.Kind)
+	require.Equal(t, 0, ob.Stats().Pending, "nothing of the failed patch")
 }

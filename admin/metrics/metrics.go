@@ -190,6 +190,7 @@ var (
 	descFailing       = desc("edgegw_devices_failing", "Devices whose last poll reported an error.")
 	descPolls         = desc("edgegw_device_polls_total", "Device polls (all protocols of a device together).")
 	descPollErrorsAll = desc("edgegw_device_poll_failures_total", "Device polls that got no value at all (all protocols of a device together).")
+	descPollsLate     = desc("edgegw_device_polls_late_total", "Device polls that started more than a second after they were due (workers or CPU short).")
 	descPasses        = desc("edgegw_discovery_passes_total", "Discovery passes since start.")
 	descLastDiscovery = desc("edgegw_discovery_last_time_seconds", "When the last discovery pass ended, in seconds since the Unix epoch (0 before the first).")
 	descNotifsIn      = desc("edgegw_notifications_received_total", "Datagrams the event listener (SNMP traps and informs) received, by protocol.", "protocol")
@@ -199,7 +200,7 @@ var (
 func (c scrape) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descStart, descConnected, descEnabled, descStateSince, descReconnects,
 		descSent, descAcked, descDropped, descOutboxMsgs, descOutboxBytes, descOutboxMax, descDeadLettered, descDevices,
-		descByProtocol, descFailing, descPolls, descPollErrorsAll, descPasses, descLastDiscovery, descNotifsIn, descNotifs} {
+		descByProtocol, descFailing, descPolls, descPollErrorsAll, descPollsLate, descPasses, descLastDiscovery, descNotifsIn, descNotifs} {
 		ch <- d
 	}
 }
@@ -275,6 +276,7 @@ func (c scrape) Collect(ch chan<- prometheus.Metric) {
 	gs := src.Gateway.Stats()
 	counter(descPolls, float64(gs.Polls))
 	counter(descPollErrorsAll, float64(gs.PollErrors))
+	counter(descPollsLate, float64(gs.PollsLate))
 	counter(descPasses, float64(gs.DiscoveryPasses))
 	gauge(descLastDiscovery, unix(gs.LastDiscovery))
 }

@@ -120,6 +120,7 @@ func TestExposition(t *testing.T) {
 		"edgegw_devices_failing":                  dto.MetricType_GAUGE,
 		"edgegw_device_polls_total":               dto.MetricType_COUNTER,
 		"edgegw_device_poll_failures_total":       dto.MetricType_COUNTER,
+		"edgegw_device_polls_late_total":          dto.MetricType_COUNTER,
 		"edgegw_poll_duration_seconds":            dto.MetricType_HISTOGRAM,
 		"edgegw_poll_errors_total":                dto.MetricType_COUNTER,
 		"edgegw_discovery_passes_total":           dto.MetricType_COUNTER,

@@ -301,7 +301,7 @@ func TestCount(t *testing.T) {
 	require.Equal(t, 1, r.code, r)
 	var tl tally
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &tl), r)
-	require.Equal(t, tally{GatewayID: "gw1", Unique: 3, Messages: 3, Kinds: map[string]int{"telemetry": 2, "twin-reported": 1}}, tl)
+	require.Equal(t, tally{GatewayID: "gw1", Unique: 3, Messages: 3, Kinds: map[string]int{"telemetry": 2, "twin-reported": 1}, Readings: 2}, tl)
 	require.Contains(t, r.stderr, "3 unique message-ids from gateway gw1, expected at least 5 (2 missing)")
 }
 

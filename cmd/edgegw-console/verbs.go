@@ -157,8 +157,34 @@ func printLine(w io.Writer, e protocol.Envelope) error {
 	if e.CorrelationID != "" {
 		re = " re=" + e.CorrelationID
 	}
-	_, err := fmt.Fprintf(w, "%s %s %s %s %s%s %s\n", created, orDash(e.GatewayID), device, e.Kind, id, re, shortBody(e.Body, 160))
+	body := shortBody(e.Body, 160)
+	if e.Kind == protocol.KindTelemetryBatch {
+		body = batchSummary(e.Body)
+	}
+	_, err := fmt.Fprintf(w, "%s %s %s %s %s%s %s\n", created, orDash(e.GatewayID), device, e.Kind, id, re, body)
 	return err
+}
+
+// batchSummary says what a telemetry-batch holds: how many readings of how many devices, over what
+// time (its readings are printed in full with --json).
+func batchSummary(body []byte) string {
+	var b protocol.TelemetryBatch
+	if err := json.Unmarshal(body, &b); err != nil || len(b.Readings) == 0 {
+		return shortBody(body, 160)
+	}
+	devices := map[string]bool{}
+	for _, r := range b.Readings {
+		devices[r.DeviceID] = true
+	}
+	first, last := b.Readings[0].Time, b.Readings[len(b.Readings)-1].Time
+	return fmt.Sprintf("%d readings of %d devices, %s..%s, first %s %s", len(b.Readings), len(devices),
+		first.UTC().Format("15:04:05.000"), last.UTC().Format("15:04:05.000"), b.Readings[0].DeviceID,
+		shortBody(mustJSON(b.Readings[0].Values), 100))
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }
 
 func orDash(s string) string {
@@ -564,7 +590,10 @@ type tally struct {
 	Messages   int            `json:"messages"`
 	WithoutID  int            `json:"withoutId"`
 	Kinds      map[string]int `json:"kinds"` // unique ids per kind
-	seen       map[string]bool
+	// Readings counts device polls delivered: one per telemetry message, one per reading of a
+	// telemetry-batch.
+	Readings int `json:"readings"`
+	seen     map[string]bool
 }
 
 func (t *tally) add(e protocol.Envelope) {
@@ -578,6 +607,15 @@ func (t *tally) add(e protocol.Envelope) {
 		t.seen[e.MessageID] = true
 		t.Unique++
 		t.Kinds[e.Kind]++
+		switch e.Kind {
+		case protocol.KindTelemetry:
+			t.Readings++
+		case protocol.KindTelemetryBatch:
+			var b protocol.TelemetryBatch
+			if json.Unmarshal(e.Body, &b) == nil {
+				t.Readings += len(b.Readings)
+			}
+		}
 	}
 }
 
@@ -592,6 +630,9 @@ func (t *tally) print(w io.Writer, asJSON bool) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "gateway %s: %d unique, %d duplicates, %d messages", t.GatewayID, t.Unique, t.Duplicates, t.Messages)
+	if t.Kinds[protocol.KindTelemetryBatch] > 0 {
+		fmt.Fprintf(&b, ", %d readings", t.Readings)
+	}
 	if t.WithoutID > 0 {
 		fmt.Fprintf(&b, ", %d without a message-id", t.WithoutID)
 	}

@@ -4,6 +4,7 @@
 //
 //	edgegw-sim --snmp 100                        # 127.0.0.1:16100..16199
 //	edgegw-sim --snmp 50 --listen 127.0.10.0/24  # 127.0.10.1..50, port 161
+//	edgegw-sim --snmp 50000 --modbus 300 --listen 127.77.0.0/16 --base-port 16161  # a campus, one SNMP socket
 //	edgegw-sim --snmp 10 --devices-csv -         # also print a claim list
 //	edgegw-sim --snmp 20 --modbus 4 --listen 127.0.10.0/27  # Modbus on 127.0.10.21..24, port 1502
 //	ip netns exec demo edgegw-sim --snmp 6 --mdns-netns demo  # displays and projectors also on mDNS
@@ -45,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		n         = fs.Int("snmp", 0, "number of simulated SNMP devices (1.."+fmt.Sprint(sim.MaxDevices)+")")
 		nModbus   = fs.Int("modbus", 0, "number of simulated Modbus TCP devices: EM100 meters and SI3600 SunSpec inverters, alternating")
 		mbPort    = fs.Int("modbus-port", -1, "first Modbus TCP port; default 15200 for an address, 1502 for a prefix (after the SNMP devices' addresses); 0 lets the OS choose")
-		listen    = fs.String("listen", "127.0.0.1", "loopback address (device i on port base-port+i) or loopback prefix such as 127.0.10.0/24 (device i on the prefix's i-th host address); nothing else is accepted")
+		listen    = fs.String("listen", "127.0.0.1", "loopback address (device i on port base-port+i) or loopback prefix such as 127.0.10.0/24 (device i on the prefix's i-th host address; over "+fmt.Sprint(sim.SharedAbove)+" devices all share one socket bound to the loopback interface); nothing else is accepted")
 		basePort  = fs.Int("base-port", -1, "first UDP port; default 16100 for an address, 161 for a prefix; 0 lets the OS choose")
 		mdnsNetns = fs.String("mdns-netns", "", "announce every display and projector over mDNS (_pjlink._tcp) with sockets in this network namespace (one made for it, never the host's)")
 		csvPath   = fs.String("devices-csv", "", "write MAC,Serial,Address,Model of every device to this file (- for stdout)")
@@ -111,6 +112,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// usage error.
 	if _, err := sim.PlanAddrs(*listen, *basePort, *n+*nModbus); err != nil {
 		return usage("%v", err)
+	}
+	// Each device has a socket unless a prefix site shares one; each Modbus device a listener and up
+	// to two connections; the rest is slack for the runtime and stdio.
+	need := uint64(*n)
+	if sim.IsPrefix(*listen) && *n > sim.SharedAbove {
+		need = 1
+	}
+	need += uint64(*nModbus)*3 + 64
+	note, err := raiseFileLimit(need)
+	if err != nil {
+		fmt.Fprintf(stderr, "edgegw-sim: %d SNMP and %d Modbus devices: %v\n", *n, *nModbus, err)
+		return 1
+	}
+	if note != "" {
+		fmt.Fprintf(stderr, "edgegw-sim: %s\n", note)
 	}
 	level := slog.LevelInfo
 	if *verbose {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -127,12 +130,8 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	out, err := adminCall(dir, http.MethodPost, "/api/claims/import", f)
+	res, err := importClaims(dir, f, progressPrinter(stderr, "claimed %d/%d rows"), stderr)
 	if err != nil {
-		return err
-	}
-	var res admin.ImportResult
-	if err := json.Unmarshal(out, &res); err != nil {
 		return err
 	}
 	counts := map[string]int{}
@@ -142,6 +141,8 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 			notStored++
 		}
 		switch {
+		case r.NotDone:
+			counts["notDone"]++
 		case r.Error != "":
 			fmt.Fprintf(stdout, "line %d: %s\n", r.Line, r.Error)
 			counts["error"]++
@@ -159,10 +160,73 @@ func cmdClaim(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%d rows: %d claimed, %d pending, %d rejected, %d unchanged, %d bad, %d duplicates\n",
 		len(res.Results)+len(res.RowErrors), counts[gateway.ClaimClaimed], counts[gateway.ClaimPending],
 		counts[gateway.ClaimRejected], counts["unchanged"], counts["error"], res.Duplicates)
+	if n := counts["notDone"]; n > 0 {
+		return fmt.Errorf("%d rows not done: the import was interrupted (the daemon stopped?); nothing of them was recorded, run the same import again to finish", n)
+	}
 	if notStored > 0 {
 		return fmt.Errorf("%d rows were not stored: the daemon's state store cannot write (edgegw cloud status says why); import the file again once it can", notStored)
 	}
 	return nil
+}
+
+// importIdle is how long the CLI waits for word from the daemon during an import before it gives up;
+// the daemon says how far it got every few seconds (admin.ImportHeartbeat).
+const importIdle = 2 * time.Minute
+
+// importClaims sends a CSV to the daemon and follows its progress: no deadline for the whole import
+// (50,000 rows take a while), only for silence. progress, when set, shows how far it got.
+func importClaims(stateDir string, body io.Reader, progress func(done, total int), stderr io.Writer) (admin.ImportResult, error) {
+	sock := filepath.Join(stateDir, admin.SocketName)
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+		ResponseHeaderTimeout: importIdle,
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://edgegw/api/claims/import?progress=1", body)
+	if err != nil {
+		return admin.ImportResult{}, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return admin.ImportResult{}, fmt.Errorf("cannot reach the daemon at %s (is edgegw run going with this state_dir?): %w", sock, unreachable{err})
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		out, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		var e struct{ Error string }
+		if json.Unmarshal(out, &e) == nil && e.Error != "" {
+			return admin.ImportResult{}, fmt.Errorf("daemon: %s", e.Error)
+		}
+		return admin.ImportResult{}, fmt.Errorf("daemon: %s", strings.TrimSpace(string(out)))
+	}
+	idle := time.AfterFunc(importIdle, cancel)
+	defer idle.Stop()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var line admin.ImportLine
+		if err := dec.Decode(&line); err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("no word from the daemon for %s", importIdle)
+			}
+			return admin.ImportResult{}, fmt.Errorf("import: the daemon's answer broke off (rows it had not recorded stay to do; run the import again): %w", err)
+		}
+		idle.Reset(importIdle)
+		switch {
+		case line.Error != "":
+			return admin.ImportResult{}, fmt.Errorf("daemon: %s", line.Error)
+		case line.Result != nil:
+			if progress != nil {
+				fmt.Fprint(stderr, "\r\033[K")
+			}
+			return *line.Result, nil
+		case line.Progress != nil && progress != nil:
+			progress(line.Progress.Done, line.Progress.Total)
+		}
+	}
 }
 
 // cmdAudit: edgegw audit [--device D] [--since T] [--json] --config FILE.

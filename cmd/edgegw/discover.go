@@ -71,8 +71,19 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr, config.Log{Level: "error", Format: cfg.Log.Format})
-	progress := progressPrinter(stderr)
-	drv, err := protocols().newDrivers(cfg, lib, log, progress)
+	progress := progressPrinter(stderr, "probed %d/%d addresses")
+	var sweptMu sync.Mutex
+	swept := map[int]bool{} // the totals the drivers announced: one per sweeping driver
+	track := func(done, total int) {
+		sweptMu.Lock()
+		swept[total] = true
+		sweptMu.Unlock()
+		if progress != nil {
+			progress(done, total)
+		}
+	}
+	start := time.Now()
+	drv, err := protocols().newDrivers(cfg, lib, log, track)
 	if err != nil {
 		return err
 	}
@@ -109,6 +120,16 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	for _, e := range res.Errors {
 		fmt.Fprintln(stderr, "error:", e.Error())
 	}
+	// After a sweep of a range, say what became of every address: nobody answering is normal there.
+	total := 0
+	for n := range swept {
+		total += n
+	}
+	if total >= 8 {
+		silent := max(total-len(rows)-len(res.Errors), 0)
+		fmt.Fprintf(stderr, "swept %d addresses in %s: %d found, %d silent, %d failed\n", total,
+			time.Since(start).Round(100*time.Millisecond), len(rows), silent, len(res.Errors))
+	}
 	if len(res.Errors) > 0 {
 		if !*asJSON {
 			fmt.Fprintf(stderr, "%d device(s) found, %d target(s) failed\n", len(rows), len(res.Errors))
@@ -133,7 +154,7 @@ func printTable(w io.Writer, rows []discovered) {
 
 // progressPrinter shows "probed N/M" on stderr when it is a terminal and the sweep is big enough to
 // wait for; nil otherwise.
-func progressPrinter(stderr io.Writer) func(done, total int) {
+func progressPrinter(stderr io.Writer, format string) func(done, total int) {
 	f, ok := stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
@@ -150,6 +171,6 @@ func progressPrinter(stderr io.Writer) func(done, total int) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(f, "\r\033[Kprobed %d/%d addresses", done, total)
+		fmt.Fprintf(f, "\r\033[K"+format, done, total)
 	}
 }

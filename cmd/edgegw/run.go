@@ -110,7 +110,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 			Devices:       protocol.Devices{Discovered: discovered, Online: online, Claimed: claimed},
 			Store:         storeHealth(db),
 			Process:       processHealth(),
-			Polls:         st.Polls, PollErrors: st.PollErrors, LastDiscovery: st.LastDiscovery, DiscoveryPass: st.DiscoveryPasses}
+			Polls:         st.Polls, PollErrors: st.PollErrors, PollsLate: st.PollsLate, LastDiscovery: st.LastDiscovery, DiscoveryPass: st.DiscoveryPasses}
 	}
 	sw := &cloudSwitch{db: db}
 	var up *uplink.Uplink
@@ -133,6 +133,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 			Window:         cfg.Cloud.Window,
 			ReconnectMax:   cfg.Cloud.ReconnectMax,
 			HealthInterval: cfg.Cloud.HealthInterval,
+			TelemetryBatch: cfg.Cloud.TelemetryBatch,
 			Enabled:        !sw.disabled(),
 		}, uplink.Options{Outbox: ob, Handler: handler, Health: health, Logger: log})
 		if err != nil {

@@ -104,7 +104,7 @@ func (ps protoSet) newDrivers(cfg *config.Config, lib *profile.Library, log *slo
 		}
 		d, err := s.New(protocol.Options{Tables: tables, Top: top, GatewayID: cfg.Gateway.ID, Profiles: lib,
 			MaxAddresses: cfg.Discovery.MaxAddresses, Concurrency: max(cfg.Discovery.Concurrency, cfg.Polling.Concurrency),
-			Progress: progress, Logger: log})
+			ProbeRate: cfg.Discovery.ProbeRate, Progress: progress, Logger: log})
 		if err != nil {
 			ds.Close()
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gosnmp/gosnmp"
@@ -25,80 +26,172 @@ const maxValueLen = 4096
 const maxTableRows = 1024
 
 // Discover sweeps every configured target once. An address listed as a single host that does not answer
-// is reported through failed; silent addresses inside a swept prefix are not (nobody is there).
+// is reported through failed; silent addresses inside a swept prefix are not (nobody is there). Single
+// hosts go straight to the identity workers; prefixes are probed first (see sweep.go), and only the
+// addresses that answered take a worker.
 func (d *Driver) Discover(ctx context.Context, found func(gateway.Sighting), failed func(gateway.TargetError)) error {
 	type job struct {
 		g        *Group
 		addr     string
 		explicit bool
 	}
+	start := time.Now()
 	total := d.countAddresses()
+	var done, nFound, nFailed, nSilent atomic.Int64
+	step := func() {
+		n := done.Add(1)
+		if d.opts.Progress != nil {
+			d.opts.Progress(int(n), total)
+		}
+	}
+	var explicit []job
+	var sweeps []sweepJob
+	left := d.opts.MaxAddresses
+	for i := range d.opts.Groups {
+		g := &d.opts.Groups[i]
+		for _, t := range g.Targets {
+			if left <= 0 {
+				break
+			}
+			if t.Explicit() {
+				explicit = append(explicit, job{g: g, addr: t.String(), explicit: true})
+				left--
+				continue
+			}
+			n := min(t.Size(), left)
+			sweeps = append(sweeps, sweepJob{g: g, t: t, limit: n})
+			left -= n
+		}
+	}
+
 	jobs := make(chan job)
-	var done atomic.Int64
 	var wg sync.WaitGroup
-	workers := min(d.opts.Concurrency, max(total, 1))
-	for range workers {
+	for range min(d.opts.Concurrency, max(total, 1)) {
 		wg.Go(func() {
 			for j := range jobs {
 				s, err := d.Identify(ctx, j.addr, &j.g.Credentials, j.g.Timeout, j.g.Retries)
 				switch {
 				case err == nil:
+					nFound.Add(1)
 					found(s)
 				case ctx.Err() != nil:
 				case j.explicit || !isTimeout(err):
+					nFailed.Add(1)
 					failed(gateway.TargetError{Protocol: Protocol, Address: j.addr, Err: err})
 				default:
+					nSilent.Add(1)
 					d.log.Debug("no agent", "target", j.addr, "err", err)
 				}
-				n := done.Add(1)
-				if d.opts.Progress != nil {
-					d.opts.Progress(int(n), total)
-				}
+				step()
 			}
 		})
 	}
-	sent := 0
-	func() {
-		defer close(jobs)
-		for i := range d.opts.Groups {
-			g := &d.opts.Groups[i]
-			for _, t := range g.Targets {
-				err := t.Each(func(addr string) bool {
-					if sent >= d.opts.MaxAddresses {
-						return false
-					}
-					sent++
-					select {
-					case jobs <- job{g: g, addr: addr, explicit: t.Explicit()}:
-						return true
-					case <-ctx.Done():
-						return false
-					}
-				})
-				if err != nil {
-					failed(gateway.TargetError{Protocol: Protocol, Address: t.String(), Err: fmt.Errorf("snmp: %w", err)})
-				}
-				if ctx.Err() != nil || sent >= d.opts.MaxAddresses {
+	// Answers to probes arrive on the sweep's readers, which must never wait for a worker: they queue
+	// here, and one feeder hands them on.
+	var (
+		qmu    sync.Mutex
+		queue  []job
+		wake   = make(chan struct{}, 1)
+		feeder sync.WaitGroup
+	)
+	enqueue := func(j job) {
+		qmu.Lock()
+		queue = append(queue, j)
+		qmu.Unlock()
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	sweepDone := make(chan struct{})
+	feeder.Go(func() {
+		for {
+			qmu.Lock()
+			batch := queue
+			queue = nil
+			qmu.Unlock()
+			for _, j := range batch {
+				select {
+				case jobs <- j:
+				case <-ctx.Done():
 					return
 				}
 			}
+			if len(batch) > 0 {
+				continue
+			}
+			select {
+			case <-wake:
+			case <-sweepDone:
+				qmu.Lock()
+				empty := len(queue) == 0
+				qmu.Unlock()
+				if empty {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
 		}
-	}()
+	})
+	var sweepErr error
+	if len(sweeps) > 0 {
+		feeder.Go(func() {
+			defer close(sweepDone)
+			sweepErr = d.runSweep(ctx, sweeps,
+				func(p *sweepProbe) { enqueue(job{g: p.g, addr: p.addr.String()}) },
+				func(*sweepProbe) { nSilent.Add(1); step() },
+				failed)
+		})
+	} else {
+		close(sweepDone)
+	}
+	for _, j := range explicit {
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+		}
+	}
+	feeder.Wait()
+	close(jobs)
 	wg.Wait()
-	if sent >= d.opts.MaxAddresses && sent < total {
-		d.log.Warn("discovery stopped at the address limit", "max_addresses", d.opts.MaxAddresses, "targets", total)
+	if sweepErr != nil {
+		failed(gateway.TargetError{Protocol: Protocol, Address: "sweep", Err: sweepErr})
+	}
+	if left <= 0 && d.opts.MaxAddresses < d.totalAddresses() {
+		d.log.Warn("discovery stopped at the address limit", "max_addresses", d.opts.MaxAddresses, "targets", d.totalAddresses())
+	}
+	st := SweepStats{Probed: int(done.Load()), Found: int(nFound.Load()), Silent: int(nSilent.Load()),
+		Failed: int(nFailed.Load()), Elapsed: time.Since(start)}
+	d.lastSweep.Store(&st)
+	if len(sweeps) > 0 {
+		d.log.Info("sweep done", "addresses", st.Probed, "found", st.Found, "silent", st.Silent, "failed", st.Failed,
+			"seconds", st.Elapsed.Round(10*time.Millisecond).Seconds())
 	}
 	return ctx.Err()
 }
 
+// LastSweep returns the counts of the last finished discovery pass (zero before the first).
+func (d *Driver) LastSweep() SweepStats {
+	if st := d.lastSweep.Load(); st != nil {
+		return *st
+	}
+	return SweepStats{}
+}
+
 // countAddresses is how many addresses a pass will probe (capped by MaxAddresses), for progress.
 func (d *Driver) countAddresses() int {
+	return min(d.totalAddresses(), d.opts.MaxAddresses)
+}
+
+// totalAddresses is how many addresses the targets stand for, saturating.
+func (d *Driver) totalAddresses() int {
 	n := 0
 	for _, g := range d.opts.Groups {
 		for _, t := range g.Targets {
 			n += t.Size()
-			if n >= d.opts.MaxAddresses {
-				return d.opts.MaxAddresses
+			if n >= 1<<30 {
+				return 1 << 30
 			}
 		}
 	}

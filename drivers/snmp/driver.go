@@ -78,8 +78,12 @@ type Options struct {
 	// up to it). Zero means 4096.
 	MaxAddresses int
 	// Concurrency is how many requests are in flight at once, for discovery and polling together; it is
-	// also the number of sockets the driver holds. Zero means 64.
+	// also the number of sockets the driver holds. Zero means 64. A sweep's probes are not counted: they
+	// hold no worker (see ProbeRate).
 	Concurrency int
+	// ProbeRate caps the probes per second a sweep of prefix targets sends. Zero means
+	// DefaultProbeRate.
+	ProbeRate int
 	// Profiles are the profile library: the driver matches each device to an SNMP profile and reads
 	// its vendor identity at discovery. nil means standard MIBs only.
 	Profiles gateway.Profiles
@@ -106,6 +110,11 @@ type Driver struct {
 	// rules name the traps the receiver gets (events.go); recv is the receiver once it listens.
 	rules *rules
 	recv  atomic.Pointer[receiver]
+	// serialAt is, per credential and address, the object an agent's serial was read from as it is:
+	// Reidentify reads only that.
+	serialAt sync.Map
+	// lastSweep holds the counts of the last discovery pass.
+	lastSweep atomic.Pointer[SweepStats]
 }
 
 var (
@@ -121,6 +130,9 @@ func New(opts Options) (*Driver, error) {
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 64
+	}
+	if opts.ProbeRate <= 0 {
+		opts.ProbeRate = DefaultProbeRate
 	}
 	log := opts.Logger
 	if log == nil {
@@ -309,7 +321,7 @@ func (cl *client) get(oids []string) (map[string]gosnmp.SnmpPDU, error) {
 		chunk := append([]string(nil), oids[:n]...)
 		oids = oids[n:]
 		for len(chunk) > 0 {
-			res, err := cl.s.g.Get(chunk)
+			res, err := cl.s.exchange(gosnmp.GetRequest, chunk, 0)
 			if err != nil {
 				return out, err
 			}
@@ -338,6 +350,88 @@ func (cl *client) get(oids []string) (map[string]gosnmp.SnmpPDU, error) {
 		}
 	}
 	return out, nil
+}
+
+// columns reads table columns together, at most limit rows each: one GETBULK asks for the next
+// MaxRepetitions rows of every column not finished yet, until each has left its column (v1: a walk
+// per column). It returns each column's varbinds in order, by the column's normalised OID.
+func (cl *client) columns(cols []string, limit int) (map[string][]gosnmp.SnmpPDU, error) {
+	out := make(map[string][]gosnmp.SnmpPDU, len(cols))
+	if cl.s.g.Version == gosnmp.Version1 {
+		for _, c := range cols {
+			c = normOID(c)
+			if err := cl.walk(c, limit, func(p gosnmp.SnmpPDU) { out[c] = append(out[c], p) }); err != nil {
+				return out, err
+			}
+		}
+		return out, nil
+	}
+	type cursor struct{ col, at string }
+	active := make([]cursor, 0, len(cols))
+	for _, c := range cols {
+		c = normOID(c)
+		active = append(active, cursor{c, c})
+	}
+	reps := uint32(max(1, min(int(cl.s.g.MaxRepetitions), gosnmp.MaxOids/len(active))))
+	for round := 0; len(active) > 0; round++ {
+		if round > limit {
+			return out, fmt.Errorf("table columns still going after %d requests", round)
+		}
+		ask := make([]string, len(active))
+		for i, a := range active {
+			ask[i] = a.at
+		}
+		res, err := cl.s.exchange(gosnmp.GetBulkRequest, ask, reps)
+		if err != nil {
+			return out, err
+		}
+		if res.Error != gosnmp.NoError {
+			return out, fmt.Errorf("agent error %s (index %d)", res.Error, res.ErrorIndex)
+		}
+		done := make([]bool, len(active))
+		moved := make([]bool, len(active))
+		for j, v := range res.Variables {
+			i := j % len(active)
+			if done[i] {
+				continue
+			}
+			name := normOID(v.Name)
+			c := &active[i]
+			if v.Type == gosnmp.EndOfMibView || !strings.HasPrefix(name, c.col+".") || len(out[c.col]) >= limit || !oidAfter(name, c.at) {
+				done[i] = true
+				continue
+			}
+			out[c.col] = append(out[c.col], v)
+			c.at, moved[i] = name, true
+		}
+		// A column not finished was cut short by the agent's message size: go on from its last row. An
+		// answer that moved no column at all would repeat forever.
+		next, any := active[:0], false
+		for i, c := range active {
+			any = any || moved[i]
+			if !done[i] {
+				next = append(next, c)
+			}
+		}
+		if !any && len(next) > 0 {
+			return out, fmt.Errorf("table columns: the agent's answer moved no column (%d varbinds)", len(res.Variables))
+		}
+		active = next
+	}
+	return out, nil
+}
+
+// oidAfter reports whether a comes after b in OID order (agents that loop are stopped by it).
+func oidAfter(a, b string) bool {
+	pa, pb := strings.Split(strings.TrimPrefix(a, "."), "."), strings.Split(strings.TrimPrefix(b, "."), ".")
+	for i := range min(len(pa), len(pb)) {
+		x, _ := strconv.ParseUint(pa[i], 10, 32)
+		y, _ := strconv.ParseUint(pb[i], 10, 32)
+		if x != y {
+			return x > y
+		}
+	}
+	return len(pa) > len(pb)
 }
 
 // walk reads the subtree under root, at most limit varbinds, with GetBulk (GetNext for v1).

@@ -32,25 +32,7 @@ func startAgent(t *testing.T, behave behaviour) *agent {
 	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
 	a := &agent{pc: pc, addr: pc.LocalAddr().String()}
-	a.wg.Go(func() {
-		buf := make([]byte, 65535)
-		dec := &gosnmp.GoSNMP{Logger: gosnmp.NewLogger(nil)}
-		for {
-			n, from, err := pc.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			raw := append([]byte(nil), buf[:n]...)
-			req, err := dec.SnmpDecodePacket(raw)
-			if err != nil {
-				continue
-			}
-			if out := behave(req, raw); out != nil {
-				pc.WriteToUDPAddrPort(out, from)
-			}
-		}
-	})
-	t.Cleanup(func() { pc.Close(); a.wg.Wait() })
+	serve(t, a, behave)
 	return a
 }
 

@@ -114,7 +114,10 @@ var agentOnly = map[uint32]bool{8072: true, 2021: true, 311: true, 4413: true}
 var fields = []string{"serial", "model", "manufacturer", "firmware", "hardware", "mac"}
 
 // finding is one candidate value for an identity field, and where it came from.
-type finding struct{ value, source string }
+type finding struct {
+	value, source string
+	oid           string // the object it was read from as it is, when it was (for the serial's quick re-read)
+}
 
 // identifier collects one agent's identity: what it read so far, and the record of where it looked.
 type identifier struct {
@@ -128,6 +131,8 @@ type identifier struct {
 	// at all gives the field.
 	missed map[string][]gateway.IdentityAttempt
 	bad    []error
+	// serialOID is the object the serial was read from as it is (no regex, map or joining), if so.
+	serialOID string
 }
 
 // Identify reads one agent's identity. Each field is settled in falling order of trust: the matched
@@ -196,12 +201,12 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 			v = x.chain(f, "profile "+p.Name+" fallback", rules.fallback(f))
 		}
 		if v == "" && f == "manufacturer" && p != nil && p.Manufacturer != "" {
-			v = x.pick(f, []finding{{p.Manufacturer, "profile " + p.Name + " manufacturer"}})
+			v = x.pick(f, []finding{{value: p.Manufacturer, source: "profile " + p.Name + " manufacturer"}})
 		}
 		if n, ok := enterprise.Number(id.SysObjectID); ok && v == "" && f == "manufacturer" && !agentOnly[n] {
 			src := "IANA enterprise " + strconv.FormatUint(uint64(n), 10) + " (sysObjectID)"
 			if name := enterprise.Name(n); name != "" {
-				v = x.pick(f, []finding{{name, src}})
+				v = x.pick(f, []finding{{value: name, source: src}})
 			} else {
 				x.tried = append(x.tried, gateway.IdentityAttempt{Field: f, Source: src, Note: "not in the registry"})
 			}
@@ -230,6 +235,7 @@ func (d *Driver) Identify(ctx context.Context, addr string, c *Credentials, time
 		return s, fmt.Errorf("snmp %s: bad identity values: %w", addr, errors.Join(x.bad...))
 	}
 	s.Seen = time.Now()
+	d.rememberSerial(c.Name, addr, id.Serial, x.serialOID)
 	return s, nil
 }
 
@@ -248,7 +254,7 @@ func (x *identifier) standard() (map[string][]finding, error) {
 	add := func(field, oid string) {
 		raw := x.str(oid)
 		if v := usable(raw); v != "" {
-			std[field] = append(std[field], finding{v, oidName(oid)})
+			std[field] = append(std[field], finding{v, oidName(oid), oid})
 			return
 		}
 		note := "no such object"
@@ -320,11 +326,11 @@ func (x *identifier) standard() (map[string][]finding, error) {
 	if gosnmp.ToBigInt(x.vals[oidLldpChassisSubtype].Value).Int64() == 4 {
 		base = macOf(x.vals[oidLldpChassisID])
 		if base != "" {
-			std["macBase"] = append(std["macBase"], finding{base, oidName(oidLldpChassisID)})
+			std["macBase"] = append(std["macBase"], finding{value: base, source: oidName(oidLldpChassisID)})
 		}
 	}
 	if m := macOf(x.vals[oidBridgeAddress]); m != "" {
-		std["macBase"] = append(std["macBase"], finding{m, oidName(oidBridgeAddress)})
+		std["macBase"] = append(std["macBase"], finding{value: m, source: oidName(oidBridgeAddress)})
 		if base == "" {
 			base = m
 		}
@@ -334,7 +340,7 @@ func (x *identifier) standard() (map[string][]finding, error) {
 	// no interface MAC at all.
 	var ifs []finding
 	for _, m := range macs {
-		ifs = append(ifs, finding{m.mac, "IF-MIB ifPhysAddress." + strconv.Itoa(m.idx)})
+		ifs = append(ifs, finding{value: m.mac, source: "IF-MIB ifPhysAddress." + strconv.Itoa(m.idx)})
 	}
 	for _, b := range std["macBase"] {
 		for _, m := range macs {
@@ -362,6 +368,9 @@ func (x *identifier) pick(field string, cands []finding) string {
 			c.value = canonicalMAC(c.value)
 		}
 		if c.value != "" {
+			if field == "serial" {
+				x.serialOID = c.oid
+			}
 			x.tried = append(x.tried, gateway.IdentityAttempt{Field: field, Source: c.source, Value: c.value, Used: true})
 			for _, rest := range cands[i+1:] {
 				x.tried = append(x.tried, gateway.IdentityAttempt{Field: field, Source: rest.source, Value: rest.value, Note: "not needed"})
@@ -429,6 +438,12 @@ func (x *identifier) chain(field, who string, srcs []IdentitySource) string {
 		if v != "" {
 			a.Used = true
 			x.tried = append(x.tried, a)
+			if field == "serial" && s.OID != "" && !s.Next && s.Regex == "" && s.Map == nil && s.As == "" {
+				x.serialOID = s.OID
+				if s.Suffix != "" {
+					x.serialOID = x.id.SysObjectID + s.Suffix
+				}
+			}
 			return v
 		}
 		x.tried = append(x.tried, a)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -19,8 +20,10 @@ import (
 
 // session is one worker's gosnmp client and socket. It is owned by one goroutine at a time.
 type session struct {
-	g    *gosnmp.GoSNMP
-	conn *peerConn
+	g     *gosnmp.GoSNMP
+	conn  *peerConn
+	reqID uint32 // the last request id exchange used
+	rx    []byte // exchange's receive buffer, made on first use
 }
 
 // peerConn is a net.Conn over an unconnected UDP socket that talks to one peer at a time. gosnmp reads
@@ -84,7 +87,7 @@ func newSession() (*session, error) {
 		return nil, fmt.Errorf("snmp: init client: %w", err)
 	}
 	g.Conn.Close()
-	s := &session{g: g, conn: &peerConn{pc: pc}}
+	s := &session{g: g, conn: &peerConn{pc: pc}, reqID: rand.Uint32() & 0x7fffffff}
 	g.Conn = s.conn
 	return s, nil
 }
@@ -259,4 +262,78 @@ func isTimeout(err error) bool {
 		return true
 	}
 	return errors.Is(err, gosnmp.ErrMaxRetriesExceeded) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// rxBufSize holds the largest UDP answer.
+const rxBufSize = 65535
+
+// exchange sends one v1/v2c GET or GETBULK and waits for its answer, with the session's timeout and
+// retries, as gosnmp's Get and GetBulk do — but without them: gosnmp formats a debug description of
+// every packet it sends (SnmpPacket.SafeString, a large fmt.Sprintf) whether or not anyone logs it, which
+// was a tenth of the daemon's CPU. Answers with another request id (late ones, or a confused agent's)
+// are skipped while the deadline lasts; an undecodable one fails the request. SNMPv3 goes through gosnmp, which
+// owns the USM exchange.
+func (s *session) exchange(pdu gosnmp.PDUType, oids []string, maxRep uint32) (*gosnmp.SnmpPacket, error) {
+	g := s.g
+	if g.Version == gosnmp.Version3 {
+		if pdu == gosnmp.GetBulkRequest {
+			return g.GetBulk(oids, 0, maxRep)
+		}
+		return g.Get(oids)
+	}
+	vars := make([]gosnmp.SnmpPDU, len(oids))
+	for i, o := range oids {
+		vars[i] = gosnmp.SnmpPDU{Name: o, Type: gosnmp.Null}
+	}
+	s.reqID = (s.reqID + 1) & 0x7fffffff
+	if s.reqID == 0 {
+		s.reqID = 1
+	}
+	id := s.reqID
+	req := &gosnmp.SnmpPacket{Version: g.Version, Community: g.Community, PDUType: pdu, RequestID: id,
+		Variables: vars, MaxRepetitions: maxRep}
+	out, err := req.MarshalMsg()
+	if err != nil {
+		return nil, fmt.Errorf("marshal: %w", err)
+	}
+	if s.rx == nil {
+		s.rx = make([]byte, rxBufSize)
+	}
+	ctx := s.conn.ctx
+	for try := 0; try <= g.Retries; try++ {
+		if ctx != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err := s.conn.SetDeadline(time.Now().Add(g.Timeout)); err != nil {
+			return nil, err
+		}
+		if _, err := s.conn.Write(out); err != nil {
+			return nil, err
+		}
+		for {
+			n, err := s.conn.Read(s.rx)
+			if err != nil {
+				if isTimeout(err) {
+					break // the next try
+				}
+				if ctx != nil && ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, err
+			}
+			resp, err := g.SnmpDecodePacket(s.rx[:n])
+			if err != nil {
+				// The agent (peerConn reads only its datagrams) says something that is not SNMP.
+				return nil, fmt.Errorf("answer not understood: %w", err)
+			}
+			if resp.RequestID != id || resp.PDUType != gosnmp.GetResponse {
+				continue // a late answer to an earlier request, or another request's id
+			}
+			return resp, nil
+		}
+	}
+	if ctx != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, fmt.Errorf("request timeout (after %d retries): %w", g.Retries, gosnmp.ErrMaxRetriesExceeded)
 }

@@ -36,7 +36,7 @@ func Spec() protocol.Spec {
 				traps = tt.trapOptions(groups, o.GatewayID)
 			}
 			return New(Options{Groups: groups, MaxAddresses: o.MaxAddresses, Concurrency: o.Concurrency,
-				Profiles: o.Profiles, Progress: o.Progress, Logger: o.Logger, Traps: traps})
+				ProbeRate: o.ProbeRate, Profiles: o.Profiles, Progress: o.Progress, Logger: o.Logger, Traps: traps})
 		},
 	}
 }

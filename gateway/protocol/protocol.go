@@ -55,6 +55,9 @@ type Options struct {
 	MaxAddresses int
 	// Concurrency bounds requests in flight, discovery and polling together.
 	Concurrency int
+	// ProbeRate caps the probes per second of a sweep over prefix targets (discovery.probe_rate); zero
+	// means the driver's default.
+	ProbeRate int
 	// Progress, when set, is told how far a discovery pass has got.
 	Progress func(done, total int)
 	// Logger receives the driver's log; never nil.

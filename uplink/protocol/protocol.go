@@ -32,12 +32,14 @@ const ContentType = "application/json"
 
 // Kinds that go up (gateway to cloud).
 const (
-	KindTelemetry    = "telemetry"
-	KindTwinReported = "twin-reported"
-	KindTwinFull     = "twin-full"
-	KindEvent        = "event"
-	KindAudit        = "audit"
-	KindHealth       = "health"
+	KindTelemetry = "telemetry"
+	// KindTelemetryBatch carries many devices' polls at once (cloud.telemetry_batch).
+	KindTelemetryBatch = "telemetry-batch"
+	KindTwinReported   = "twin-reported"
+	KindTwinFull       = "twin-full"
+	KindEvent          = "event"
+	KindAudit          = "audit"
+	KindHealth         = "health"
 )
 
 // Kinds that come down (cloud to gateway). Each is answered by a message of kind <kind>-result.
@@ -173,6 +175,13 @@ type Telemetry struct {
 	Values        map[string]gateway.Value `json:"values"`
 }
 
+// TelemetryBatch is the body of a telemetry-batch message: the polls of many devices over a short
+// time, each as a telemetry body would carry it, oldest first.
+type TelemetryBatch struct {
+	SchemaVersion int         `json:"schemaVersion"`
+	Readings      []Telemetry `json:"readings"`
+}
+
 // Audit is the body of an audit message: one entry of the gateway's audit log.
 type Audit struct {
 	SchemaVersion int                `json:"schemaVersion"`
@@ -205,6 +214,7 @@ type Health struct {
 	Devices        Devices   `json:"devices"`
 	Polls          int       `json:"polls"`
 	PollErrors     int       `json:"pollErrors"`
+	PollsLate      int       `json:"pollsLate"`
 	LastDiscovery  time.Time `json:"lastDiscovery,omitzero"`
 	DiscoveryPass  int       `json:"discoveryPasses"`
 	CloudEnabled   bool      `json:"cloudEnabled"`
@@ -255,10 +265,16 @@ type Devices struct {
 // Wire forms of the commands.
 type (
 	claimBody struct {
-		SchemaVersion int    `json:"schemaVersion"`
-		MAC           string `json:"mac"`
-		Serial        string `json:"serial"`
-		Group         string `json:"group,omitempty"`
+		SchemaVersion int        `json:"schemaVersion"`
+		MAC           string     `json:"mac,omitempty"`
+		Serial        string     `json:"serial,omitempty"`
+		Group         string     `json:"group,omitempty"`
+		Claims        []claimRow `json:"claims,omitempty"`
+	}
+	claimRow struct {
+		MAC    string `json:"mac"`
+		Serial string `json:"serial"`
+		Group  string `json:"group,omitempty"`
 	}
 	unclaimBody struct {
 		SchemaVersion int    `json:"schemaVersion"`
@@ -347,6 +363,30 @@ func DecodeCommand(e Envelope) (gateway.Command, error) {
 		var b claimBody
 		if err := strict(&b); err != nil {
 			return nil, err
+		}
+		if b.Claims != nil {
+			if b.MAC != "" || b.Serial != "" || b.Group != "" {
+				return nil, bad("claim: give mac and serial, or a claims list, not both")
+			}
+			if len(b.Claims) == 0 {
+				return nil, bad("claim: the claims list is empty")
+			}
+			rows := make([]gateway.ClaimRow, len(b.Claims))
+			for i, r := range b.Claims {
+				mac, err := NormalizeMAC(r.MAC)
+				if err != nil {
+					return nil, bad("claim: claims[%d]: %v", i, err)
+				}
+				serial := strings.TrimSpace(r.Serial)
+				if serial == "" || len(serial) > 128 {
+					return nil, bad("claim: claims[%d]: serial must be 1 to 128 characters", i)
+				}
+				if len(r.Group) > 128 {
+					return nil, bad("claim: claims[%d]: group is longer than 128 characters", i)
+				}
+				rows[i] = gateway.ClaimRow{Line: i, MAC: mac, Serial: serial, Group: strings.TrimSpace(r.Group)}
+			}
+			return gateway.ClaimManyCommand{Rows: rows}, nil
 		}
 		mac, err := NormalizeMAC(b.MAC)
 		if err != nil {
@@ -438,7 +478,13 @@ func DecodeCommand(e Envelope) (gateway.Command, error) {
 func EncodeCommand(c gateway.Command) ([]byte, error) {
 	switch c := c.(type) {
 	case gateway.ClaimCommand:
-		return json.Marshal(claimBody{SchemaVersion, c.MAC, c.Serial, c.Group})
+		return json.Marshal(claimBody{SchemaVersion: SchemaVersion, MAC: c.MAC, Serial: c.Serial, Group: c.Group})
+	case gateway.ClaimManyCommand:
+		b := claimBody{SchemaVersion: SchemaVersion, Claims: make([]claimRow, len(c.Rows))}
+		for i, r := range c.Rows {
+			b.Claims[i] = claimRow{r.MAC, r.Serial, r.Group}
+		}
+		return json.Marshal(b)
 	case gateway.UnclaimCommand:
 		return json.Marshal(unclaimBody{SchemaVersion, c.MAC, c.DeviceID})
 	case gateway.DesiredCommand:

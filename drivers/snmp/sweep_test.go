@@ -1,0 +1,276 @@
+package snmp
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgegw/edgegw/sim"
+)
+
+// startAgentsAt starts one raw agent per behaviour on consecutive addresses of prefix (from its first
+// host address), all on one port, as devices of a swept subnet are. It returns the port.
+func startAgentsAt(t *testing.T, prefix string, behaves ...behaviour) uint16 {
+	t.Helper()
+	a := netip.MustParsePrefix(prefix).Addr().Next()
+	var port uint16
+	for _, b := range behaves {
+		pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
+		require.NoError(t, err)
+		port = uint16(pc.LocalAddr().(*net.UDPAddr).Port)
+		ag := &agent{pc: pc, addr: pc.LocalAddr().String()}
+		serve(t, ag, b)
+		a = a.Next()
+	}
+	return port
+}
+
+// serve runs an agent's loop (as startAgent does) on its socket.
+func serve(t *testing.T, a *agent, behave behaviour) {
+	a.wg.Go(func() {
+		buf := make([]byte, 65535)
+		dec := &gosnmp.GoSNMP{Logger: gosnmp.NewLogger(nil)}
+		for {
+			n, from, err := a.pc.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			raw := append([]byte(nil), buf[:n]...)
+			req, err := dec.SnmpDecodePacket(raw)
+			if err != nil {
+				continue
+			}
+			if out := behave(req, raw); out != nil {
+				a.pc.WriteToUDPAddrPort(out, from)
+			}
+		}
+	})
+	t.Cleanup(func() { a.pc.Close(); a.wg.Wait() })
+}
+
+// TestSweepMatchesAnswers sweeps a subnet of hostile neighbours: only agents that answer their own
+// probe in time are identified; a silent one, one slower than the timeout and one answering with
+// another request's id (which is the next address's probe id: ids are sequential) cost their timeout
+// and are silent, not errors; garbage from a probed address is someone there, and its identity read
+// says what is wrong.
+func TestSweepMatchesAnswers(t *testing.T) {
+	noLeaks(t)
+	port := startAgentsAt(t, "127.88.0.0/29",
+		goodAgent("good", 0),                     // .1
+		silent,                                   // .2
+		goodAgent("slow", 100*time.Millisecond),  // .3: slow but inside the timeout
+		goodAgent("late", 1500*time.Millisecond), // .4: answers after its probe expired
+		wrongRequestID,                           // .5
+		garbage,                                  // .6
+	)
+	g := Group{Credentials: Credentials{Name: "sweep", Version: V2c, Community: "public"},
+		Targets: []Target{{Prefix: mustPrefix(t, "127.88.0.0/29"), Port: port}}, Timeout: 600 * time.Millisecond}
+	var (
+		mu   sync.Mutex
+		last [2]int
+	)
+	d, err := New(Options{Groups: []Group{g}, Concurrency: 4, ProbeRate: 1000,
+		Progress: func(done, total int) {
+			mu.Lock()
+			last = [2]int{max(last[0], done), total}
+			mu.Unlock()
+		}})
+	require.NoError(t, err)
+	defer d.Close()
+	var r result
+	r.discover(t, d)
+	var found []string
+	for _, s := range r.found {
+		found = append(found, s.Address+" "+s.Identity.SysDescr)
+	}
+	sort.Strings(found)
+	at := func(i int) string {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 88, 0, byte(i)}), port).String()
+	}
+	require.Equal(t, []string{at(1) + " good", at(3) + " slow"}, found)
+	require.Len(t, r.errs, 1, "%v", r.errs)
+	require.Equal(t, at(6), r.errs[0].Address)
+	require.Contains(t, r.errs[0].Error(), "read system group")
+	st := d.LastSweep()
+	require.Equal(t, SweepStats{Probed: 6, Found: 2, Silent: 3, Failed: 1}, SweepStats{Probed: st.Probed, Found: st.Found,
+		Silent: st.Silent, Failed: st.Failed})
+	require.Equal(t, [2]int{6, 6}, last, "progress ends at 6 of 6")
+}
+
+// TestSweepPacing: the pacer never lets more than the rate (plus its small burst) through in any
+// window, and a sweep takes at least as long as its rate says. Virtual time for the first; the second
+// only checks a lower bound, which load cannot break.
+func TestSweepPacing(t *testing.T) {
+	t.Run("virtual clock", func(t *testing.T) {
+		now := time.Unix(0, 0)
+		p := &pacer{interval: time.Second / 500, burst: probeBurst, now: func() time.Time { return now },
+			sleep: func(_ context.Context, d time.Duration) bool {
+				now = now.Add(d + 300*time.Microsecond) // oversleeps a little
+				return true
+			}, ctx: context.Background()}
+		var sent []time.Time
+		for i := range 2000 {
+			if i == 700 {
+				now = now.Add(time.Second) // the sender was held up: it may catch up only by a burst
+			}
+			require.True(t, p.wait(nil))
+			sent = append(sent, now)
+		}
+		require.GreaterOrEqual(t, sent[len(sent)-1].Sub(sent[0]), time.Duration(2000-2*probeBurst)*time.Second/500)
+		for i := range sent {
+			j := i
+			for j < len(sent) && sent[j].Sub(sent[i]) < 100*time.Millisecond {
+				j++
+			}
+			require.LessOrEqual(t, j-i, 50+probeBurst+1, "window from packet %d", i)
+		}
+	})
+	t.Run("real sweep", func(t *testing.T) {
+		port := startAgentsAt(t, "127.89.0.0/25", silent)
+		g := Group{Credentials: Credentials{Name: "p", Version: V2c, Community: "public"},
+			Targets: []Target{{Prefix: mustPrefix(t, "127.89.0.0/25"), Port: port}}, Timeout: 100 * time.Millisecond}
+		d, err := New(Options{Groups: []Group{g}, ProbeRate: 400})
+		require.NoError(t, err)
+		defer d.Close()
+		start := time.Now()
+		var r result
+		r.discover(t, d)
+		require.GreaterOrEqual(t, time.Since(start), time.Duration(126-2*20)*time.Second/400, "at most a 50 ms burst (20 probes) goes early")
+		require.Empty(t, r.errs)
+		require.Equal(t, 126, d.LastSweep().Silent)
+	})
+}
+
+func TestRequestID(t *testing.T) {
+	for _, g := range []Group{
+		{Credentials: Credentials{Version: V1, Community: "c"}},
+		{Credentials: Credentials{Version: V2c, Community: "a-longer-community"}},
+		{Credentials: Credentials{Version: V3}},
+	} {
+		for _, id := range []uint32{1, 127, 128, 65535, 1 << 30, 0x7fffffff} {
+			b, err := probePacket(&g, id)
+			require.NoError(t, err)
+			got, ok := requestID(b)
+			require.True(t, ok, "%s %d", g.Version, id)
+			require.Equal(t, id, got)
+		}
+	}
+	for _, bad := range [][]byte{nil, {0x30}, {0x30, 0x05, 0x02, 0x01}, {0x30, 0x84, 0xff, 0xff, 0xff, 0xff}} {
+		_, ok := requestID(bad)
+		require.False(t, ok)
+	}
+}
+
+// TestSweepSimSubnet sweeps a /20 holding a simulated site that answers from one shared socket: every
+// device is found once, every empty address is silent.
+func TestSweepSimSubnet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("identifies 1,100 simulated devices (a few seconds)")
+	}
+	site, err := sim.Start(t.Context(), sim.Options{N: 1100, Listen: "127.90.0.0/20", Shared: true, Seed: 5})
+	require.NoError(t, err)
+	defer site.Close()
+	port := site.Devices()[0].Addr.Port()
+	g := Group{Credentials: Credentials{Name: "site", Version: V2c, Community: "public"},
+		Targets: []Target{{Prefix: mustPrefix(t, "127.90.0.0/20"), Port: port}}, Timeout: time.Second, Retries: 1}
+	d, err := New(Options{Groups: []Group{g}, ProbeRate: 20000})
+	require.NoError(t, err)
+	defer d.Close()
+	var r result
+	r.discover(t, d)
+	require.Empty(t, r.errs)
+	seen := map[string]bool{}
+	for _, s := range r.found {
+		require.False(t, seen[s.Identity.MAC], "%s found twice", s.Identity.MAC)
+		seen[s.Identity.MAC] = true
+	}
+	for _, dev := range site.Devices() {
+		require.True(t, seen[dev.MAC], "%s at %s not found", dev.MAC, dev.Addr)
+	}
+	st := d.LastSweep()
+	require.Equal(t, 4094, st.Probed)
+	require.Equal(t, 1100, st.Found)
+	require.Equal(t, 4094-1100, st.Silent)
+}
+
+// TestSweepV3 sweeps SNMPv3 agents: the probe is an engine-discovery request, answered with a Report.
+func TestSweepV3(t *testing.T) {
+	site, err := sim.Start(t.Context(), sim.Options{N: 3, Listen: "127.91.0.0/29", Shared: true,
+		V3User: "sweeper", V3AuthPass: "authpass123", V3PrivPass: "privpass123"})
+	require.NoError(t, err)
+	defer site.Close()
+	g := Group{Credentials: Credentials{Name: "v3", Version: V3, V3: &V3Auth{User: "sweeper", AuthProtocol: "SHA",
+		AuthPassword: "authpass123", PrivProtocol: "AES", PrivPassword: "privpass123"}},
+		Targets: []Target{{Prefix: mustPrefix(t, "127.91.0.0/29"), Port: site.Devices()[0].Addr.Port()}}, Timeout: 500 * time.Millisecond}
+	d, err := New(Options{Groups: []Group{g}})
+	require.NoError(t, err)
+	defer d.Close()
+	var r result
+	r.discover(t, d)
+	require.Empty(t, r.errs)
+	require.Len(t, r.found, 3)
+	require.Equal(t, 3, d.LastSweep().Silent)
+}
+
+// TestReidentifyReadsTheSerialOnly: after an identity read, the claim handshake reads the serial
+// from the one object it came from: one request, the same serial, live.
+func TestReidentifyReadsTheSerialOnly(t *testing.T) {
+	site, eps, d := simSite(t, 1)
+	ep := eps[0]
+	g, err := d.group(ep.Credential)
+	require.NoError(t, err)
+	s, err := d.Identify(t.Context(), ep.Address, &g.Credentials, g.Timeout, g.Retries)
+	require.NoError(t, err)
+	require.Equal(t, site.Devices()[0].Serial, s.Identity.Serial)
+	before := site.Stats().Received
+	again, err := d.Reidentify(t.Context(), ep)
+	require.NoError(t, err)
+	require.Equal(t, s.Identity.Serial, again.Identity.Serial)
+	require.Equal(t, uint64(1), site.Stats().Received-before, "one GET")
+	require.Equal(t, "serial", again.TriedFor("serial")[0].Field)
+
+	// An agent this driver never identified is read in full.
+	d.serialAt.Clear()
+	before = site.Stats().Received
+	again, err = d.Reidentify(t.Context(), ep)
+	require.NoError(t, err)
+	require.Equal(t, s.Identity.Serial, again.Identity.Serial)
+	require.Greater(t, site.Stats().Received-before, uint64(1))
+}
+
+// TestColumnsTogether: table columns read together give what a walk of each gives, also when the
+// agent's answers are cut short by its message size.
+func TestColumnsTogether(t *testing.T) {
+	for _, size := range []int{0, 300} {
+		site, err := sim.Start(t.Context(), sim.Options{N: 1, MaxResponseSize: size})
+		require.NoError(t, err)
+		defer site.Close()
+		g := Group{Credentials: Credentials{Name: "g", Version: V2c, Community: "public"}, Timeout: time.Second}
+		d, err := New(Options{Groups: []Group{g}})
+		require.NoError(t, err)
+		defer d.Close()
+		cl, err := d.open(t.Context(), site.Devices()[0].Addr.String(), &d.opts.Groups[0].Credentials, time.Second, 1)
+		require.NoError(t, err)
+		cols := []string{".1.3.6.1.2.1.2.2.1.2", ".1.3.6.1.2.1.2.2.1.3", ".1.3.6.1.2.1.2.2.1.5", ".1.3.6.1.2.1.2.2.1.6", ".1.3.6.1.2.1.2.2.1.99"}
+		got, err := cl.columns(cols, maxTableRows)
+		require.NoError(t, err)
+		for _, c := range cols {
+			var want []string
+			require.NoError(t, cl.walk(c, maxTableRows, func(p gosnmp.SnmpPDU) { want = append(want, normOID(p.Name)) }))
+			var names []string
+			for _, p := range got[c] {
+				names = append(names, normOID(p.Name))
+			}
+			require.Equal(t, want, names, "column %s, response size %d", c, size)
+		}
+		require.Len(t, got[".1.3.6.1.2.1.2.2.1.2"], 2, "two interfaces")
+		cl.done()
+	}
+}
