@@ -130,7 +130,8 @@ health_interval = "2s"
 	code, text = con("logs", "--gateway", "gw-con", "--since", "10m", "--wait", "10s")
 	require.Equal(t, 0, code, text)
 	var logs LogsUpload
-	require.NoError(t, json.Unmarshal([]byte(text[strings.Index(text, "{"):]), &logs), text)
+	// The answer's JSON, then maybe the console's note on stderr of messages it dropped while waiting.
+	require.NoError(t, json.NewDecoder(strings.NewReader(text[strings.Index(text, "{"):])).Decode(&logs), text)
 	var actions []string
 	for _, e := range logs.Audit {
 		if e.DeviceID == devID {
