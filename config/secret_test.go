@@ -264,7 +264,7 @@ func TestRedactURLs(t *testing.T) {
 		"no url here":                  "no url here",
 		"modbus:///dev/ttyUSB0?unit=1": "modbus:///dev/ttyUSB0?unit=1",
 		"snmp://s3cret@[::1":           "snmp://<redacted>@[::1",
-		"edgegw: unexpected argument \"snmp://c0mm@10.0.0.1\"\n": "edgegw: unexpected argument \"snmp://<redacted>@10.0.0.1\"\n",
+		"edgegw: unexpected argument \"snmp://c0mm@127.0.0.2\"\n": "edgegw: unexpected argument \"snmp://<redacted>@127.0.0.2\"\n",
 	} {
 		require.Equal(t, want, config.RedactURLs(in), in)
 	}
