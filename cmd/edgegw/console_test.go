@@ -73,11 +73,13 @@ health_interval = "2s"
 	done := make(chan error, 1)
 	dctx, stop := context.WithCancel(t.Context())
 	go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
-	defer func() { stop(); <-done }()
+	defer func() { stop(); stopped(t, done) }()
 
 	con := func(args ...string) (int, string) {
-		cmd := exec.Command(console, append([]string{"--config", consoleCfg}, args...)...)
-		b, err := cmd.CombinedOutput()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // each waits 10 s at most for its answer
+		defer cancel()
+		b, err := exec.CommandContext(ctx, console, append([]string{"--config", consoleCfg}, args...)...).CombinedOutput()
+		require.NoError(t, ctx.Err(), "edgegw-console %s did not end: %s", strings.Join(args, " "), b)
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()

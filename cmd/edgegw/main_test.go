@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -209,12 +210,7 @@ jitter = 0
 			time.Sleep(100 * time.Millisecond)
 		}
 		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(shutdownGrace + time.Second):
-			t.Fatal("the daemon did not stop within 5 s")
-		}
+		require.NoError(t, stopped(t, done))
 	}
 	// The daemon holds the state file; read it only while the daemon is stopped.
 	twins := func() []gateway.Twin {
@@ -346,6 +342,25 @@ func TestSimulatorServesItsModbusProfiles(t *testing.T) {
 	}
 }
 
+// stopWait bounds how long a test waits for a daemon it told to stop: each part gets shutdownGrace
+// in turn, then the store closes.
+const stopWait = time.Minute
+
+// stopped waits for a daemon (or gateway) run to return after it was told to stop and returns its
+// error. One still running after stopWait fails the test with every goroutine's stack, so that a hang
+// is named where it happens instead of ending the package at go test's timeout.
+func stopped(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(stopWait):
+		buf := make([]byte, 16<<20)
+		t.Errorf("still running %s after it was told to stop; every goroutine:\n%s", stopWait, buf[:runtime.Stack(buf, true)])
+		return nil
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -415,7 +430,7 @@ func TestOneBadDeviceStallsNoOther(t *testing.T) {
 		require.Contains(t, tw.Connectivity.LastError, d.Addr.String())
 	}
 	cancel()
-	require.NoError(t, <-done)
+	require.NoError(t, stopped(t, done))
 	for _, d := range devs[2:] {
 		tw, _ := g.Twin(idOf(d))
 		require.Equal(t, gateway.StateOnline, tw.Connectivity.State)

@@ -59,8 +59,9 @@ type runOptions struct {
 // socket, discovery, polling, and the uplink when [cloud] is on) over the state store: the first
 // part to fail stops the others and the daemon ends with its error. Shutdown is in that order: the
 // admin socket and discovery stop taking work in, polls drain and the twins are written, the uplink
-// stops after the last of their messages are in the outbox, and the store closes last.
-func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logger, opts runOptions) error {
+// stops after the last of their messages are in the outbox, and the store closes last. Every close
+// after the parts stopped is bounded too (closeInOrder): the daemon always ends.
+func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logger, opts runOptions) (err error) {
 	started := time.Now()
 	// The newest log lines stay in memory for the cloud's logs-upload; they are never sent unasked.
 	ring := logring.New(5000, 2<<20)
@@ -69,7 +70,9 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	var closing []closer // in opening order; closed in reverse
+	defer func() { err = errors.Join(err, closeInOrder(closing, shutdownGrace)) }()
+	closing = append(closing, closer{"the state store", db.Close})
 	for _, w := range db.Warnings() {
 		log.Warn(w)
 	}
@@ -94,7 +97,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	defer drv.Close()
+	closing = append(closing, closer{"the drivers", func() error { drv.Close(); return nil }})
 
 	// The uplink and the gateway know each other through two interfaces: the gateway hands what goes
 	// up to the uplink's Sink, the uplink hands cloud commands to the gateway's handler.
@@ -121,7 +124,7 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 		if err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
-		defer ob.Close()
+		closing = append(closing, closer{"the outbox", ob.Close})
 		if cfg.Cloud.InsecurePlaintext {
 			log.Warn("cloud.insecure_plaintext is set: the uplink may carry everything in clear text", "url", cfg.Cloud.URL)
 		}
@@ -202,6 +205,29 @@ func daemon(ctx context.Context, ps protoSet, cfg *config.Config, log *slog.Logg
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// closer is something the daemon opened, to close when it ends.
+type closer struct {
+	name  string
+	close func() error
+}
+
+// closeInOrder closes cs last first, giving each grace: one that takes longer (held up by a part that
+// did not stop in time) is named in the error and left behind, and the rest are still closed.
+func closeInOrder(cs []closer, grace time.Duration) error {
+	var errs []error
+	for _, c := range slices.Backward(cs) {
+		done := make(chan error, 1)
+		go func() { done <- c.close() }()
+		select {
+		case err := <-done:
+			errs = append(errs, err)
+		case <-time.After(grace):
+			errs = append(errs, fmt.Errorf("closing %s did not finish within %s", c.name, grace))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // cloudSwitch keeps `edgegw cloud disable` across restarts: a flag in the state store.

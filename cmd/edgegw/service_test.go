@@ -95,15 +95,20 @@ func TestRunService(t *testing.T) {
 		rec := newServiceRecorder()
 		cmds := make(chan svcCmd)
 		done := make(chan error, 1)
+		// The gateway takes until release to stop, so that the second stop surely comes while it stops:
+		// had it returned at once, runService could return before taking the second stop, and the send
+		// below would wait forever (it did, once in CI).
+		release := make(chan struct{})
 		go func() {
-			done <- runService(func(ctx context.Context) error { <-ctx.Done(); return nil }, cmds, rec.status)
+			done <- runService(func(ctx context.Context) error { <-ctx.Done(); <-release; return nil }, cmds, rec.status)
 		}()
 		rec.wait(t, svcRunning)
 		cmds <- svcInterrogate
 		rec.wait(t, svcRunning)
 		cmds <- svcStop
 		cmds <- svcStop // a second stop while stopping changes nothing
-		require.NoError(t, <-done)
+		close(release)
+		require.NoError(t, stopped(t, done))
 		require.Equal(t, []svcState{svcStartPending, svcRunning, svcRunning, svcStopPending, svcStopped}, rec.all())
 	})
 	t.Run("the gateway fails", func(t *testing.T) {

@@ -1,11 +1,14 @@
 // Command testreport reads `go test -json` and shows it as go test would without -json: a line per
-// package, and the whole output of every test that failed (and of a package that did not build).
+// package, and the whole output of every test that failed (and of a package that did not build). A test
+// still running when its package failed (the package timed out or crashed) failed too: its output,
+// with the timeout's goroutine dump, is shown when the package's failure comes.
 //
 //	go test -json ./... | testreport
 //
 // With -summary it reads the JSON kept from one or more runs instead and prints how many tests passed,
-// failed and were skipped, then every skipped test with its reason. A test counts as skipped only when
-// no run ran it: a test skipped under -short in one run and run in full in another has run.
+// failed and were skipped, then every skipped test with its reason and every failed test. A test counts
+// as skipped only when no run ran it: a test skipped under -short in one run and run in full in another
+// has run. A test that started and never ended in a run (its package timed out) failed.
 //
 //	testreport -summary full.json race.json
 package main
@@ -16,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -84,6 +88,14 @@ func stream(r io.Reader, w io.Writer) error {
 		case e.Action == "fail" && e.Test != "":
 			fmt.Fprint(w, strings.Join(out[key], ""))
 			delete(out, key)
+		case e.Action == "fail": // the package: a test still running never ended
+			for _, k := range slices.Sorted(maps.Keys(out)) {
+				if test, ok := strings.CutPrefix(k, e.Package+"/"); ok && test != "" {
+					fmt.Fprintf(w, "--- UNFINISHED: %s (still running when %s failed: timed out or crashed)\n", test, e.Package)
+					fmt.Fprint(w, strings.Join(out[k], ""))
+					delete(out, k)
+				}
+			}
 		case e.Action == "pass" || e.Action == "skip":
 			delete(out, key)
 		}
@@ -98,15 +110,17 @@ type result struct {
 }
 
 type totals struct {
-	passed, failed int
-	skipped        []string // "package TestName: reason", sorted
+	passed  int
+	failed  []string // "package TestName", in the order they started
+	skipped []string // "package TestName: reason", sorted
 }
 
 func summarize(runs ...io.Reader) (totals, error) {
 	tests := map[string]*result{}
 	var order []string
 	for _, r := range runs {
-		last := map[string]string{} // package/test -> last logged line
+		last := map[string]string{}  // package/test -> last logged line
+		running := map[string]bool{} // started and not ended in this run
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 1<<20), 64<<20)
 		for sc.Scan() {
@@ -122,22 +136,30 @@ func summarize(runs ...io.Reader) (totals, error) {
 				order = append(order, key)
 			}
 			switch e.Action {
+			case "run":
+				running[key] = true
 			case "output":
 				if line := strings.TrimSpace(e.Output); line != "" && !strings.HasPrefix(line, "=== ") && !strings.HasPrefix(line, "--- ") {
 					last[key] = line
 				}
 			case "pass":
 				res.ran = true
+				delete(running, key)
 			case "fail":
 				res.ran, res.failed = true, true
+				delete(running, key)
 			case "skip":
 				if res.reason == "" {
 					res.reason = last[key]
 				}
+				delete(running, key)
 			}
 		}
 		if err := sc.Err(); err != nil {
 			return totals{}, err
+		}
+		for key := range running {
+			tests[key].ran, tests[key].failed = true, true
 		}
 	}
 	var t totals
@@ -145,7 +167,7 @@ func summarize(runs ...io.Reader) (totals, error) {
 		res := tests[key]
 		switch {
 		case res.failed:
-			t.failed++
+			t.failed = append(t.failed, key)
 		case res.ran:
 			t.passed++
 		default:
@@ -167,5 +189,11 @@ func (t totals) print(w io.Writer) {
 			fmt.Fprintln(w, "  "+s)
 		}
 	}
-	fmt.Fprintf(w, "tests: %d passed, %d failed, %d skipped\n", t.passed, t.failed, len(t.skipped))
+	if len(t.failed) > 0 {
+		fmt.Fprintf(w, "%d failed (their output is above):\n", len(t.failed))
+		for _, f := range t.failed {
+			fmt.Fprintln(w, "  "+f)
+		}
+	}
+	fmt.Fprintf(w, "tests: %d passed, %d failed, %d skipped\n", t.passed, len(t.failed), len(t.skipped))
 }

@@ -34,12 +34,35 @@ func TestSummarize(t *testing.T) {
 	s, err := summarize(strings.NewReader(fullRun), strings.NewReader(shortRun))
 	require.NoError(t, err)
 	require.Equal(t, 2, s.passed, "TestSlow and TestLoss each ran in one of the runs")
-	require.Equal(t, 1, s.failed)
+	require.Equal(t, []string{"q TestBroken"}, s.failed)
 	require.Equal(t, []string{"q TestPeer: peers.go:56: peer key PEERS_X missing"}, s.skipped)
 	var b strings.Builder
 	s.print(&b)
 	require.Equal(t, "1 skipped (run in none of the runs):\n  q TestPeer: peers.go:56: peer key PEERS_X missing\n"+
+		"1 failed (their output is above):\n  q TestBroken\n"+
 		"tests: 2 passed, 1 failed, 1 skipped\n", b.String())
+}
+
+// A package that times out: the test running then never ends, and the panic's output is its output.
+const timedOut = `{"Action":"run","Package":"r","Test":"TestA"}
+{"Action":"pass","Package":"r","Test":"TestA"}
+{"Action":"run","Package":"r","Test":"TestHang"}
+{"Action":"output","Package":"r","Test":"TestHang","Output":"=== RUN   TestHang\n"}
+{"Action":"output","Package":"r","Test":"TestHang","Output":"panic: test timed out after 3s\n"}
+{"Action":"output","Package":"r","Output":"FAIL\tr\t3.0s\n"}
+{"Action":"fail","Package":"r"}
+`
+
+func TestTimedOutPackage(t *testing.T) {
+	var b strings.Builder
+	require.NoError(t, stream(strings.NewReader(timedOut), &b))
+	require.Equal(t, "FAIL\tr\t3.0s\n--- UNFINISHED: TestHang (still running when r failed: timed out or crashed)\n"+
+		"=== RUN   TestHang\npanic: test timed out after 3s\n", b.String())
+
+	s, err := summarize(strings.NewReader(timedOut))
+	require.NoError(t, err)
+	require.Equal(t, 1, s.passed)
+	require.Equal(t, []string{"r TestHang"}, s.failed, "a test its package's timeout ended failed")
 }
 
 func TestStream(t *testing.T) {
