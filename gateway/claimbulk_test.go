@@ -168,6 +168,25 @@ func TestClaimManyCommand(t *testing.T) {
 	require.Len(t, r.twins, 1, "the claimed device's full twin went up")
 }
 
+// TestClaimManyCommandWithBadRows: rows the uplink could not read are answered in their places with
+// why, and the rows between them are carried out.
+func TestClaimManyCommandWithBadRows(t *testing.T) {
+	r := newClaimRig(t)
+	id := r.g.Observe(display)
+	res, err := r.g.HandleCommand(context.Background(), ClaimManyCommand{
+		Rows: []ClaimRow{{Line: 1, MAC: display.Identity.MAC, Serial: "SIM-1"}, {Line: 3, MAC: "02:ed:67:00:00:99", Serial: "X"}},
+		Bad:  map[int]BadClaimRow{0: {MAC: "nope", Error: "claims[0]: bad"}, 2: {MAC: "ff:ff:ff:ff:ff:ff", Error: "claims[2]: broadcast"}},
+	})
+	require.NoError(t, err)
+	out := res.(ClaimManyResult)
+	require.Equal(t, []ClaimRowResult{
+		{MAC: "nope", Error: "claims[0]: bad"},
+		{MAC: display.Identity.MAC, State: ClaimClaimed, DeviceID: id},
+		{MAC: "ff:ff:ff:ff:ff:ff", Error: "claims[2]: broadcast"},
+		{MAC: "02:ed:67:00:00:99", State: ClaimPending, Reason: out.Results[3].Reason},
+	}, out.Results)
+}
+
 // TestLazyTwinWrites: a twin that only polls changed is written within lazyEvery, a share at a time,
 // but its reported $version is on disk at the next flush, so a crash never takes a version back; a
 // connectivity change and Flush write at once.

@@ -19,9 +19,17 @@ type ClaimCommand struct {
 }
 
 // ClaimManyCommand claims many devices in one command (a claim body with a "claims" list): carried
-// out as a CSV import is (ClaimManyProgress), one reply with every row's outcome.
+// out as a CSV import is (ClaimManyProgress), one reply with every row's outcome. Bad holds the rows
+// the uplink could not read (index in the list → why, naming the row): like bad lines of a CSV they are
+// reported and skipped, and the good rows are carried out. Rows holds the good ones, Line their index.
 type ClaimManyCommand struct {
 	Rows []ClaimRow
+	Bad  map[int]BadClaimRow
+}
+
+// BadClaimRow is a row of a bulk claim that could not be read: the MAC as sent (cut short) and why.
+type BadClaimRow struct {
+	MAC, Error string
 }
 
 // ClaimManyResult is the reply to a ClaimManyCommand: one outcome per row, in order.
@@ -111,12 +119,26 @@ func (g *Gateway) HandleCommand(ctx context.Context, cmd Command) (any, error) {
 		return cl, nil
 	case ClaimManyCommand:
 		res := g.ClaimMany(ctx, c.Rows, "cloud")
-		out := ClaimManyResult{Results: make([]ClaimRowResult, len(res))}
+		out := ClaimManyResult{Results: make([]ClaimRowResult, len(res)+len(c.Bad))}
 		for i, r := range res {
-			out.Results[i] = ClaimRowResult{MAC: r.Claim.MAC, State: r.Claim.State, Reason: r.Claim.Reason,
+			row := ClaimRowResult{MAC: r.Claim.MAC, State: r.Claim.State, Reason: r.Claim.Reason,
 				DeviceID: r.Claim.DeviceID, Unchanged: r.Unchanged, NotDone: r.NotDone, NotStored: r.NotStored, Error: r.Error}
-			if out.Results[i].MAC == "" && i < len(c.Rows) {
-				out.Results[i].MAC = c.Rows[i].MAC
+			at := i
+			if i < len(c.Rows) {
+				if row.MAC == "" {
+					row.MAC = c.Rows[i].MAC
+				}
+				if len(c.Bad) > 0 {
+					at = c.Rows[i].Line // the row's place in the list, among the bad ones
+				}
+			}
+			if at < len(out.Results) {
+				out.Results[at] = row
+			}
+		}
+		for at, b := range c.Bad {
+			if at >= 0 && at < len(out.Results) {
+				out.Results[at] = ClaimRowResult{MAC: b.MAC, Error: b.Error}
 			}
 		}
 		return out, nil

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -371,22 +373,35 @@ func DecodeCommand(e Envelope) (gateway.Command, error) {
 			if len(b.Claims) == 0 {
 				return nil, bad("claim: the claims list is empty")
 			}
-			rows := make([]gateway.ClaimRow, len(b.Claims))
+			// A bad row is reported in its place in the results and skipped, as a bad line of a CSV
+			// import is; the others are carried out. A list of nothing but bad rows is refused whole.
+			c := gateway.ClaimManyCommand{Rows: make([]gateway.ClaimRow, 0, len(b.Claims))}
 			for i, r := range b.Claims {
+				why := ""
 				mac, err := NormalizeMAC(r.MAC)
-				if err != nil {
-					return nil, bad("claim: claims[%d]: %v", i, err)
-				}
 				serial := strings.TrimSpace(r.Serial)
-				if serial == "" || len(serial) > 128 {
-					return nil, bad("claim: claims[%d]: serial must be 1 to 128 characters", i)
+				switch {
+				case err != nil:
+					why = err.Error()
+				case serial == "" || len(serial) > 128:
+					why = "serial must be 1 to 128 characters"
+				case len(r.Group) > 128:
+					why = "group is longer than 128 characters"
 				}
-				if len(r.Group) > 128 {
-					return nil, bad("claim: claims[%d]: group is longer than 128 characters", i)
+				if why != "" {
+					if c.Bad == nil {
+						c.Bad = map[int]gateway.BadClaimRow{}
+					}
+					c.Bad[i] = gateway.BadClaimRow{MAC: excerpt(r.MAC), Error: fmt.Sprintf("claims[%d]: %s", i, why)}
+					continue
 				}
-				rows[i] = gateway.ClaimRow{Line: i, MAC: mac, Serial: serial, Group: strings.TrimSpace(r.Group)}
+				c.Rows = append(c.Rows, gateway.ClaimRow{Line: i, MAC: mac, Serial: serial, Group: strings.TrimSpace(r.Group)})
 			}
-			return gateway.ClaimManyCommand{Rows: rows}, nil
+			if len(c.Rows) == 0 {
+				first := slices.Min(slices.Collect(maps.Keys(c.Bad)))
+				return nil, bad("claim: no row of the claims list can be read (%d bad); the first: %s", len(c.Bad), c.Bad[first].Error)
+			}
+			return c, nil
 		}
 		mac, err := NormalizeMAC(b.MAC)
 		if err != nil {

@@ -59,8 +59,8 @@ func TestDecodeCommand(t *testing.T) {
 		{KindUnclaim, `{"schemaVersion":1,"mac":"aabbcc001122","deviceId":"mac-aabbcc001122"}`, "not both"},
 		{KindClaim, `{"schemaVersion":1,"mac":"aabbcc001122","serial":"x","claims":[{"mac":"aabbcc001123","serial":"y"}]}`, "not both"},
 		{KindClaim, `{"schemaVersion":1,"claims":[]}`, "claims list is empty"},
-		{KindClaim, `{"schemaVersion":1,"claims":[{"mac":"aabbcc001123","serial":"y"},{"mac":"ff:ff:ff:ff:ff:ff","serial":"y"}]}`, "claims[1]: "},
-		{KindClaim, `{"schemaVersion":1,"claims":[{"mac":"aabbcc001123","serial":" "}]}`, "claims[0]: serial must be"},
+		{KindClaim, `{"schemaVersion":1,"claims":[{"mac":"aabbcc001123","serial":" "}]}`, "no row of the claims list can be read (1 bad); the first: claims[0]: serial must be"},
+		{KindClaim, `{"schemaVersion":1,"claims":[{"mac":"aabbcc001123"},{"mac":"nope","serial":"y"}]}`, "(2 bad); the first: claims[0]: serial must be"},
 		{KindTwinDesired, `{"schemaVersion":1,"deviceId":"mac-aabbcc001122","$version":0,"desired":{"a":1}}`, "$version must be"},
 		{KindTwinDesired, `{"schemaVersion":1,"deviceId":"mac-aabbcc001122","$version":1,"desired":{}}`, "desired is empty"},
 		{KindTwinDesired, `{"schemaVersion":1,"deviceId":"mac-aabbcc001122","$version":1,"desired":{"Bad Name":1}}`, "is not a property name"},
@@ -82,6 +82,24 @@ func TestDecodeCommand(t *testing.T) {
 	}
 	_, err := DecodeCommand(Envelope{Kind: KindTwinGet, DeviceID: "mac-000000000001", Body: []byte(`{"schemaVersion":1,"deviceId":"mac-aabbcc001122"}`)})
 	require.ErrorContains(t, err, "differ")
+}
+
+// TestBulkClaimWithBadRows: a bad row of a bulk claim is reported in its place and skipped, as a bad
+// line of a CSV import is; the good rows keep their places (Line) and are carried out.
+func TestBulkClaimWithBadRows(t *testing.T) {
+	long := strings.Repeat("z", 200)
+	got, err := DecodeCommand(env(KindClaim, `{"schemaVersion":1,"claims":[{"mac":"ff:ff:ff:ff:ff:ff","serial":"y"},`+
+		`{"mac":"aabbcc001123","serial":"SN2"},{"mac":"`+long+`","serial":"y"},{"mac":"aabbcc001124","serial":"SN4","group":"`+long+`"},`+
+		`{"mac":"aabbcc001125","serial":"SN5"}]}`))
+	require.NoError(t, err)
+	c := got.(gateway.ClaimManyCommand)
+	require.Equal(t, []gateway.ClaimRow{{Line: 1, MAC: "aa:bb:cc:00:11:23", Serial: "SN2"}, {Line: 4, MAC: "aa:bb:cc:00:11:25", Serial: "SN5"}}, c.Rows)
+	require.Len(t, c.Bad, 3)
+	require.Equal(t, gateway.BadClaimRow{MAC: "ff:ff:ff:ff:ff:ff", Error: "claims[0]: mac ff:ff:ff:ff:ff:ff is the broadcast address"}, c.Bad[0])
+	require.Contains(t, c.Bad[2].Error, "claims[2]: mac ")
+	require.Less(t, len(c.Bad[2].MAC), 80, "what was sent is cut short")
+	require.Less(t, len(c.Bad[2].Error), 150)
+	require.Equal(t, "claims[3]: group is longer than 128 characters", c.Bad[3].Error)
 }
 
 func TestEnvelopeAMQPRoundTrip(t *testing.T) {
