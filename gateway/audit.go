@@ -17,6 +17,18 @@ import (
 // store iterates in time order; value = JSON AuditEntry.
 const bucketAudit = "audit"
 
+// bucketAuditDevice indexes the audit log by device: key = device id, NUL, the entry's key in
+// bucketAudit; empty value. A device's entries are found by a prefix seek instead of reading (and
+// decrypting) the whole log: 0.46 s per device page at 150,000 entries before it. Entries without a
+// device (a pending claim's) are not indexed. auditIndexed, a key no device id makes, says that every
+// entry written before the index existed has been indexed (auditLog.index).
+const (
+	bucketAuditDevice = "audit.device"
+	auditIndexed      = "\x00indexed"
+)
+
+func auditDeviceKey(deviceID, key string) string { return deviceID + "\x00" + key }
+
 // AuditEntry is one thing that happened to a device that an operator may need to account for: claims,
 // setting changes (old and new value), methods, group moves, online/offline, identity mismatches.
 type AuditEntry struct {
@@ -39,6 +51,8 @@ type auditLog struct {
 
 	mu  sync.Mutex
 	seq uint32
+
+	indexed bool // bucketAuditDevice holds every entry's device (set by index, before any use)
 }
 
 func newAuditLog(st Store, retention time.Duration, log *slog.Logger) *auditLog {
@@ -76,9 +90,59 @@ func (a *auditLog) writer(es []AuditEntry, keys []string) func(w store.Writer) e
 			if err := w.Put(bucketAudit, keys[i], b); err != nil {
 				return err
 			}
+			if e.DeviceID != "" {
+				if err := w.Put(bucketAuditDevice, auditDeviceKey(e.DeviceID, keys[i]), nil); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	}
+}
+
+// index indexes by device the entries a gateway before bucketAuditDevice wrote, once: a state file
+// that has the auditIndexed mark is left as it is.
+func (a *auditLog) index() error {
+	if _, err := a.st.Get(bucketAuditDevice, auditIndexed); err == nil {
+		a.indexed = true
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	type ref struct{ device, key string }
+	var refs []ref
+	err := a.st.ForEach(bucketAudit, func(key string, value []byte) error {
+		var e struct{ DeviceID string }
+		if err := json.Unmarshal(value, &e); err != nil {
+			return fmt.Errorf("audit entry: %w", err)
+		}
+		if e.DeviceID != "" {
+			refs = append(refs, ref{e.DeviceID, key})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for len(refs) > 0 {
+		n := min(len(refs), pruneBatch)
+		if err := a.st.Write(func(w store.Writer) error {
+			for _, r := range refs[:n] {
+				if err := w.Put(bucketAuditDevice, auditDeviceKey(r.device, r.key), nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		refs = refs[n:]
+	}
+	if err := a.st.Write(func(w store.Writer) error { return w.Put(bucketAuditDevice, auditIndexed, []byte("1")) }); err != nil {
+		return err
+	}
+	a.indexed = true
+	return nil
 }
 
 // since returns the entries since since (zero: all), for one device if deviceID is set, oldest first.
@@ -86,6 +150,9 @@ func (a *auditLog) writer(es []AuditEntry, keys []string) func(w store.Writer) e
 func (a *auditLog) since(deviceID string, since time.Time) ([]AuditEntry, error) {
 	if keep := clock.Now().Add(-a.retention); a.retention > 0 && since.Before(keep) {
 		since = keep
+	}
+	if deviceID != "" && a.indexed {
+		return a.ofDevice(deviceID, since)
 	}
 	var out []AuditEntry
 	err := a.st.ForEach(bucketAudit, func(key string, value []byte) error {
@@ -104,6 +171,42 @@ func (a *auditLog) since(deviceID string, since time.Time) ([]AuditEntry, error)
 	return out, err
 }
 
+// ofDevice is since for one device, through bucketAuditDevice. An entry pruned between the index's
+// read and its own is left out.
+func (a *auditLog) ofDevice(deviceID string, since time.Time) ([]AuditEntry, error) {
+	prefix := auditDeviceKey(deviceID, "")
+	var keys []string
+	err := a.st.ForEachPrefix(bucketAuditDevice, prefix, func(key string, _ []byte) error {
+		k := key[len(prefix):]
+		if len(k) == 12 && int64(binary.BigEndian.Uint64([]byte(k[:8]))) < since.UnixNano() {
+			return nil
+		}
+		keys = append(keys, k)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []AuditEntry
+	for _, k := range keys {
+		value, err := a.st.Get(bucketAudit, k)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		var e AuditEntry
+		if err := json.Unmarshal(value, &e); err != nil {
+			return out, fmt.Errorf("audit entry: %w", err)
+		}
+		if e.DeviceID == deviceID {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // pruneBatch bounds one prune transaction, so a long backlog never makes one huge commit.
 const pruneBatch = 5000
 
@@ -117,12 +220,16 @@ func (a *auditLog) prune(now time.Time) {
 	errEnough := errors.New("enough")
 	total := 0
 	for {
-		var old []string
-		err := a.st.ForEach(bucketAudit, func(key string, _ []byte) error {
+		var old, index []string
+		err := a.st.ForEach(bucketAudit, func(key string, value []byte) error {
 			if len(key) == 12 && int64(binary.BigEndian.Uint64([]byte(key[:8]))) >= cut || len(old) == pruneBatch {
 				return errEnough
 			}
 			old = append(old, key)
+			var e struct{ DeviceID string }
+			if json.Unmarshal(value, &e) == nil && e.DeviceID != "" {
+				index = append(index, auditDeviceKey(e.DeviceID, key))
+			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, errEnough) {
@@ -135,6 +242,11 @@ func (a *auditLog) prune(now time.Time) {
 		err = a.st.Write(func(w store.Writer) error {
 			for _, k := range old {
 				if err := w.Delete(bucketAudit, k); err != nil {
+					return err
+				}
+			}
+			for _, k := range index {
+				if err := w.Delete(bucketAuditDevice, k); err != nil {
 					return err
 				}
 			}

@@ -160,6 +160,9 @@ func New(opts Options) (*Gateway, error) {
 	if err := g.sent.restore(opts.Store); err != nil {
 		return nil, fmt.Errorf("restore sent versions from %s: %w", opts.Store.Path(), err)
 	}
+	if err := g.audit.index(); err != nil { // read from the whole log meanwhile; tried again at the next start
+		g.log.Warn("could not index the audit log by device; a device's entries are read from the whole log", "err", err)
+	}
 	ids := g.twins.ids()
 	if len(ids) > 0 {
 		g.log.Info("twins restored", "count", len(ids), "claims", g.claims.len())

@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/edgegw/edgegw/gateway/store"
@@ -16,6 +18,10 @@ type Store interface {
 	Write(fn func(w store.Writer) error) error
 	// ForEach calls fn for each value of bucket in key order.
 	ForEach(bucket string, fn func(key string, value []byte) error) error
+	// ForEachPrefix is ForEach over the keys that begin with prefix, costing what it returns.
+	ForEachPrefix(bucket, prefix string, fn func(key string, value []byte) error) error
+	// Get returns the value at bucket/key; a missing one is an error wrapping store.ErrNotFound.
+	Get(bucket, key string) ([]byte, error)
 	// Path names the store in messages.
 	Path() string
 }
@@ -29,6 +35,16 @@ type memStore struct {
 func newMemStore() *memStore { return &memStore{buckets: map[string]map[string][]byte{}} }
 
 func (m *memStore) Path() string { return "memory" }
+
+func (m *memStore) Get(bucket, key string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.buckets[bucket][key]
+	if !ok {
+		return nil, fmt.Errorf("memory: get %q/%q: %w", bucket, key, store.ErrNotFound)
+	}
+	return slices.Clone(v), nil
+}
 
 func (m *memStore) Write(fn func(w store.Writer) error) error {
 	m.mu.Lock()
@@ -52,10 +68,17 @@ func (m *memStore) Write(fn func(w store.Writer) error) error {
 }
 
 func (m *memStore) ForEach(bucket string, fn func(key string, value []byte) error) error {
+	return m.ForEachPrefix(bucket, "", fn)
+}
+
+func (m *memStore) ForEachPrefix(bucket, prefix string, fn func(key string, value []byte) error) error {
 	m.mu.Lock()
 	b := maps.Clone(m.buckets[bucket])
 	m.mu.Unlock()
 	for _, k := range slices.Sorted(maps.Keys(b)) {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
 		if err := fn(k, b[k]); err != nil {
 			return err
 		}

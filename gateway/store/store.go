@@ -467,6 +467,12 @@ func (db *DB) ForEach(bucket string, fn func(key string, value []byte) error) er
 	return db.View(func(tx *Tx) error { return tx.ForEach(bucket, fn) })
 }
 
+// ForEachPrefix calls fn for each value in bucket whose key begins with prefix, in key order. See
+// Tx.ForEachPrefix.
+func (db *DB) ForEachPrefix(bucket, prefix string, fn func(key string, value []byte) error) error {
+	return db.View(func(tx *Tx) error { return tx.ForEachPrefix(bucket, prefix, fn) })
+}
+
 // Writer is the write half of a transaction (Tx is one): what a caller that only writes needs, so it
 // can take any store.
 type Writer interface {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -113,6 +114,12 @@ func (tx *Tx) Delete(bucket, key string) error {
 // to the same bucket (bbolt cursors do not survive it); collect the keys
 // and write after.
 func (tx *Tx) ForEach(bucket string, fn func(key string, value []byte) error) error {
+	return tx.ForEachPrefix(bucket, "", fn)
+}
+
+// ForEachPrefix is ForEach over the keys that begin with prefix only: it seeks to the first and stops
+// after the last, so it costs what it returns, not the bucket's size.
+func (tx *Tx) ForEachPrefix(bucket, prefix string, fn func(key string, value []byte) error) error {
 	if err := checkName(bucket, "", false); err != nil {
 		return tx.fail("list", bucket, "", err)
 	}
@@ -121,7 +128,8 @@ func (tx *Tx) ForEach(bucket string, fn func(key string, value []byte) error) er
 		return nil
 	}
 	c := b.Cursor()
-	for k, stored := c.First(); k != nil; k, stored = c.Next() {
+	p := []byte(prefix)
+	for k, stored := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, stored = c.Next() {
 		if stored == nil {
 			continue // a nested bucket; the store never makes one
 		}
