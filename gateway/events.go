@@ -397,8 +397,10 @@ func (g *Gateway) RecordEvent(ctx context.Context, e Event) (Event, error) {
 	if err == nil {
 		g.eventStored()
 	} else {
-		if patch != nil && claimed {
-			g.sent.markResync(e.DeviceID) // the twin goes up in full once the store writes
+		if claimed {
+			// The conditions it raised or cleared, and its values, go up with the full twin once the
+			// store writes.
+			g.sent.markResync(e.DeviceID)
 		}
 		if !storeErr(err) {
 			g.log.Error("could not store an event", "device", e.DeviceID, "event", e.Name, "err", err)

@@ -234,3 +234,35 @@ func claimedDisplay(t *testing.T, opts Options) (*Gateway, string) {
 	require.NoError(t, err)
 	return g, id
 }
+
+// TestFullStoreEventGoesUpInFull: an event of a claimed device that the store cannot take changes the
+// twin's conditions all the same; with no value to set (most traps) there is no patch, yet the raised
+// condition must reach the cloud: the twin goes up in full once the store writes again.
+func TestFullStoreEventGoesUpInFull(t *testing.T) {
+	disk := &failingDisk{memStore: newMemStore()}
+	sink := &outboxSink{st: disk}
+	opts := Options{Ranks: testRanks, Store: disk, Sink: sink, Pollers: map[string]Poller{"snmp": risingWriter()},
+		Profiles: oneProfile{&Profile{Name: "acme-display", Protocol: "snmp"}}}
+	g, id := claimedDisplay(t, opts)
+	versions, _ := sink.sent(id)
+	require.Equal(t, []string{"full 0"}, versions)
+
+	disk.set(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // no poll after the event: only the event is to go up
+	_, err := g.RecordEvent(ctx, Event{DeviceID: id, Name: "coverOpen", Severity: SeverityWarning, Condition: true, Protocol: "snmp"})
+	require.NoError(t, err)
+	resync, _ := g.sent.waiting()
+	require.Equal(t, 1, resync, "the twin is to go up in full")
+
+	disk.set(false)
+	g.catchUp()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	last := sink.out[len(sink.out)-1]
+	require.Len(t, last.Twins, 1)
+	require.Equal(t, id, last.Twins[0].DeviceID)
+	require.Len(t, last.Twins[0].Events, 1)
+	require.Equal(t, "coverOpen", last.Twins[0].Events[0].Name)
+	require.True(t, last.Twins[0].Events[0].Active)
+}
