@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/clock"
 )
 
 // Events are what devices report on their own, between polls: an SNMP trap or inform that a UPS went on
@@ -326,7 +327,7 @@ func (g *Gateway) RecordEvent(ctx context.Context, e Event) (Event, error) {
 		e.Severity = SeverityInfo
 	}
 	if e.Time.IsZero() {
-		e.Time = time.Now()
+		e.Time = clock.Now()
 	}
 	e.Time = e.Time.UTC()
 	key := g.eventKey(e.Time)
