@@ -153,6 +153,13 @@ func (b *sentBook) takeUnsaved() ([]AuditEntry, int) {
 	return es, lost
 }
 
+// relost counts again the lost audit entries of a takeUnsaved whose entries could not be written.
+func (b *sentBook) relost(n int) {
+	b.mu.Lock()
+	b.lost += n
+	b.mu.Unlock()
+}
+
 func (b *sentBook) waiting() (resync, unsaved int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -317,7 +324,8 @@ func (g *Gateway) catchUp() {
 	}
 	if es, lost := g.sent.takeUnsaved(); len(es) > 0 {
 		if err := g.commitAudits(es); err != nil {
-			return // kept again
+			g.sent.relost(lost) // es kept again by commitAudits; the count of those lost with them
+			return
 		}
 		if lost > 0 {
 			g.log.Warn("audit entries lost while the state store could not write: more than the gateway keeps in memory",

@@ -266,3 +266,34 @@ func TestFullStoreEventGoesUpInFull(t *testing.T) {
 	require.Equal(t, "coverOpen", last.Twins[0].Events[0].Name)
 	require.True(t, last.Twins[0].Events[0].Active)
 }
+
+// probeLiesDisk is a failingDisk whose probe says the store writes again while its writes still fail.
+type probeLiesDisk struct{ *failingDisk }
+
+func (probeLiesDisk) Probe() error { return nil }
+
+// TestLostAuditCountKept: a catch-up whose audit write fails again keeps the count of the audit entries
+// lost (beyond maxUnsaved) with the entries, so the catch-up that writes them still warns of the loss.
+func TestLostAuditCountKept(t *testing.T) {
+	disk := probeLiesDisk{&failingDisk{memStore: newMemStore()}}
+	g, err := New(Options{Ranks: testRanks, Store: disk, Sink: &outboxSink{st: disk}})
+	require.NoError(t, err)
+	es := make([]AuditEntry, maxUnsaved+3)
+	for i := range es {
+		es[i] = AuditEntry{Time: time.Unix(int64(i), 0), DeviceID: "mac-020000000001", Action: "connectivity", By: "poll"}
+	}
+	g.sent.keep(es)
+	require.Equal(t, 3, g.sent.lost)
+
+	disk.set(true)
+	g.catchUp() // the probe passes, the write fails
+	_, unsaved := g.sent.waiting()
+	require.Equal(t, maxUnsaved, unsaved, "the entries are kept again")
+	require.Equal(t, 3, g.sent.lost, "and the count of those lost with them")
+
+	disk.set(false)
+	g.catchUp()
+	_, unsaved = g.sent.waiting()
+	require.Zero(t, unsaved)
+	require.Zero(t, g.sent.lost)
+}
