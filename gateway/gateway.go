@@ -160,6 +160,8 @@ func New(opts Options) (*Gateway, error) {
 	if err := g.sent.restore(opts.Store); err != nil {
 		return nil, fmt.Errorf("restore sent versions from %s: %w", opts.Store.Path(), err)
 	}
+	// Pruned first: the first start after an upgrade does not index entries only to delete them.
+	g.audit.prune(clock.Now())
 	if err := g.audit.index(); err != nil { // read from the whole log meanwhile; tried again at the next start
 		g.log.Warn("could not index the audit log by device; a device's entries are read from the whole log", "err", err)
 	}
@@ -168,7 +170,6 @@ func New(opts Options) (*Gateway, error) {
 		g.log.Info("twins restored", "count", len(ids), "claims", g.claims.len())
 	}
 	g.checkSent(ids)
-	g.audit.prune(clock.Now())
 	g.ev.refreshEvery, g.ev.refreshOnMiss = indexRefresh, indexRefreshMiss
 	g.restoreEvents(clock.Now())
 	for _, id := range ids {
