@@ -520,7 +520,6 @@ func (g *Gateway) setClaims(all []*Claim, by string) (refused []error, err error
 		if prev == "" {
 			prev = ClaimUnclaimed
 		}
-		t, known := g.twins.get(c.DeviceID)
 		action := map[string]string{ClaimClaimed: "claimed", ClaimPending: "claim pending", ClaimRejected: "claim rejected",
 			ClaimMismatch: "identity mismatch"}[c.State]
 		e := AuditEntry{DeviceID: c.DeviceID, MAC: c.MAC, Action: action, Old: prev, New: c.State, By: by,
@@ -529,7 +528,10 @@ func (g *Gateway) setClaims(all []*Claim, by string) (refused []error, err error
 			e.Action, e.Old, e.New, e.Detail = "moved to another group", prevGroup, c.Group, ""
 		}
 		entries = append(entries, e)
-		if known && c.State == ClaimClaimed {
+		if c.State != ClaimClaimed {
+			continue
+		}
+		if t, known := g.twins.get(c.DeviceID); known { // a deep copy: only of the twins that go up
 			t.Claim = ClaimStatus{State: c.State, Group: c.Group, ClaimedAt: claimedAt(c)}
 			full = append(full, t) // a full twin goes up on claim
 			upIdx = append(upIdx, len(entries)-1)
