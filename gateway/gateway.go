@@ -311,8 +311,7 @@ func (g *Gateway) Stats() Stats {
 	g.statsMu.Lock()
 	st := g.stats
 	g.statsMu.Unlock()
-	_, late := g.sched.Runs()
-	st.PollsLate = int(late)
+	st.PollsLate = int(g.sched.Late())
 	return st
 }
 

@@ -28,12 +28,12 @@ type Scheduler struct {
 	wake    chan struct{}
 	started bool
 
-	runs, late atomic.Int64
+	late atomic.Int64
 }
 
-// Runs returns how many runs have started, and how many of them started more than LateAfter after they
-// were due (every worker busy, or the dispatcher held up): the measure of a scheduler keeping up.
-func (s *Scheduler) Runs() (runs, late int64) { return s.runs.Load(), s.late.Load() }
+// Late returns how many runs started more than LateAfter after they were due (every worker busy, or the
+// dispatcher held up): the measure of a scheduler keeping up.
+func (s *Scheduler) Late() int64 { return s.late.Load() }
 
 // NewScheduler makes a scheduler. jitter is the fraction of interval by which each run is moved at
 // random (0.1 = ±10 %), so devices discovered together are not polled in lockstep. workers bounds how
@@ -133,7 +133,6 @@ func (s *Scheduler) Run(ctx context.Context) {
 	for range s.workers {
 		wg.Go(func() {
 			for it := range jobs {
-				s.runs.Add(1)
 				if time.Since(it.due) > LateAfter {
 					s.late.Add(1)
 				}
