@@ -155,8 +155,8 @@ func TestClaimManyCommand(t *testing.T) {
 	r := newClaimRig(t)
 	id := r.g.Observe(display)
 	res, err := r.g.HandleCommand(context.Background(), ClaimManyCommand{Rows: []ClaimRow{
-		{MAC: display.Identity.MAC, Serial: "SIM-1", Group: "Lobby"},
-		{MAC: "02:ed:67:00:00:99", Serial: "X"},
+		{Line: 0, MAC: display.Identity.MAC, Serial: "SIM-1", Group: "Lobby"},
+		{Line: 1, MAC: "02:ed:67:00:00:99", Serial: "X"},
 	}})
 	require.NoError(t, err)
 	out := res.(ClaimManyResult)

@@ -119,20 +119,14 @@ func (g *Gateway) HandleCommand(ctx context.Context, cmd Command) (any, error) {
 		return cl, nil
 	case ClaimManyCommand:
 		res := g.ClaimMany(ctx, c.Rows, "cloud")
-		out := ClaimManyResult{Results: make([]ClaimRowResult, len(res)+len(c.Bad))}
-		for i, r := range res {
+		out := ClaimManyResult{Results: make([]ClaimRowResult, len(c.Rows)+len(c.Bad))}
+		for i, r := range res { // one per row
 			row := ClaimRowResult{MAC: r.Claim.MAC, State: r.Claim.State, Reason: r.Claim.Reason,
 				DeviceID: r.Claim.DeviceID, Unchanged: r.Unchanged, NotDone: r.NotDone, NotStored: r.NotStored, Error: r.Error}
-			at := i
-			if i < len(c.Rows) {
-				if row.MAC == "" {
-					row.MAC = c.Rows[i].MAC
-				}
-				if len(c.Bad) > 0 {
-					at = c.Rows[i].Line // the row's place in the list, among the bad ones
-				}
+			if row.MAC == "" {
+				row.MAC = c.Rows[i].MAC
 			}
-			if at < len(out.Results) {
+			if at := c.Rows[i].Line; at >= 0 && at < len(out.Results) { // the row's place in the list
 				out.Results[at] = row
 			}
 		}
