@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -193,6 +194,8 @@ func TestClaimManyCommandWithBadRows(t *testing.T) {
 func TestLazyTwinWrites(t *testing.T) {
 	st := newMemStore()
 	s := newTwinSet()
+	now := time.Unix(1_000_000, 0)
+	s.now = func() time.Time { return now }
 	for i := range 100 {
 		id := fmt.Sprintf("d%03d", i)
 		s.upsert(id, func() *Twin { return &Twin{DeviceID: id} }, func(*Twin, bool) {})
@@ -206,11 +209,25 @@ func TestLazyTwinWrites(t *testing.T) {
 	_, err = s.flush(st, 0.1)
 	require.NoError(t, err)
 	require.Len(t, s.lazy, 100-11, "a tenth (and one) written whole")
+	notYet := maps.Clone(s.lazy)
 	// A crash now: the store has every version.
 	r := newTwinSet()
 	require.NoError(t, r.restore(st))
 	for id, tw := range r.twins {
 		require.Equal(t, int64(5), tw.Reported.Version, id)
+	}
+	// lazyEvery on, every twin is polled again: those still waiting are written, all of them (not
+	// a share in map order, which left some unwritten for many times lazyEvery); those written a
+	// moment ago wait.
+	now = now.Add(lazyEvery)
+	for i := range 100 {
+		s.updatePoll(fmt.Sprintf("d%03d", i), func(t *Twin) bool { t.Reported.Version = 6; return false })
+	}
+	_, err = s.flush(st, 0.1)
+	require.NoError(t, err)
+	require.Len(t, s.lazy, 11)
+	for id := range s.lazy {
+		require.NotContains(t, notYet, id, "a twin lazy for lazyEvery is written")
 	}
 	// A connectivity change is written at once.
 	s.updatePoll("d000", func(t *Twin) bool { t.Connectivity.State = StateOffline; return true })

@@ -32,9 +32,10 @@ type twinSet struct {
 	mu    sync.Mutex
 	twins map[string]*Twin
 	dirty map[string]bool
-	// lazy are twins changed only by polls: written within lazyEvery; newVersion are those whose
-	// reported $version changed since the last flush, written (alone) at the next.
-	lazy       map[string]bool
+	// lazy are twins changed only by polls, with when they went lazy: written within lazyEvery;
+	// newVersion are those whose reported $version changed since the last flush, written (alone) at
+	// the next.
+	lazy       map[string]time.Time
 	newVersion map[string]bool
 	byMAC      map[string][]string // device ids by MAC; nearly always one
 	// stale are the twins restored with reported values older than their $version (restoredStale).
@@ -42,11 +43,13 @@ type twinSet struct {
 	// sorted is every device id in order, for queries (query.go); rebuilt when a twin was added, which
 	// is how the set changes (twins are never removed).
 	sorted []string
+	// now is time.Now (monotonic: lazyEvery is a timeout, not a wall-clock time); tests step it.
+	now func() time.Time
 }
 
 func newTwinSet() *twinSet {
-	return &twinSet{twins: map[string]*Twin{}, dirty: map[string]bool{}, lazy: map[string]bool{}, newVersion: map[string]bool{},
-		byMAC: map[string][]string{}, stale: map[string]bool{}}
+	return &twinSet{twins: map[string]*Twin{}, dirty: map[string]bool{}, lazy: map[string]time.Time{},
+		newVersion: map[string]bool{}, byMAC: map[string][]string{}, stale: map[string]bool{}, now: time.Now}
 }
 
 // restore loads every twin from st.
@@ -173,7 +176,9 @@ func (s *twinSet) updatePoll(id string, fn func(t *Twin) (important bool)) (ok b
 		s.dirty[id] = true
 		delete(s.lazy, id)
 	} else {
-		s.lazy[id] = true
+		if _, ok := s.lazy[id]; !ok {
+			s.lazy[id] = s.now()
+		}
 		if t.Reported.Version != version {
 			s.newVersion[id] = true
 		}
@@ -229,8 +234,8 @@ func (s *twinSet) counts() (discovered, online, claimed int) {
 }
 
 // flush writes every changed twin to st in one transaction and says how many; lazily changed ones
-// only in part (share of them, 0..1): those written whole, the others' versions. On failure they stay
-// marked, for the next flush: nothing is lost.
+// only in part: those lazy for lazyEvery or longer, then others up to share of them all (0..1), written
+// whole, the others' versions. On failure they stay marked, for the next flush: nothing is lost.
 func (s *twinSet) flush(st Store, share float64) (int, error) {
 	s.mu.Lock()
 	if len(s.dirty) == 0 && len(s.lazy) == 0 && len(s.newVersion) == 0 {
@@ -258,21 +263,35 @@ func (s *twinSet) flush(st Store, share float64) (int, error) {
 	if share < 1 {
 		whole = int(float64(len(s.lazy))*share) + 1
 	}
-	lazyDone := map[string]bool{}
+	lazyDone := map[string]time.Time{}
 	versions := map[string][]byte{}
-	for id := range s.lazy { // map order: a different part each time
-		if whole == 0 {
+	due := s.now().Add(-lazyEvery)
+	for id, since := range s.lazy { // the due ones, all of them: lazyEvery is a bound
+		if !since.After(due) {
+			if err := encode(id); err != nil {
+				s.mu.Unlock()
+				return 0, err
+			}
+			lazyDone[id] = since
+		}
+	}
+	for id, since := range s.lazy { // then up to the share; map order: a different part each time
+		if len(lazyDone) >= whole {
 			break
+		}
+		if _, done := lazyDone[id]; done {
+			continue
 		}
 		if err := encode(id); err != nil {
 			s.mu.Unlock()
 			return 0, err
 		}
-		lazyDone[id] = true
-		whole--
+		lazyDone[id] = since
 	}
 	for id := range s.newVersion {
-		if t, ok := s.twins[id]; ok && s.lazy[id] && !lazyDone[id] {
+		_, lazy := s.lazy[id]
+		_, done := lazyDone[id]
+		if t, ok := s.twins[id]; ok && lazy && !done {
 			var v [8]byte
 			binary.BigEndian.PutUint64(v[:], uint64(t.Reported.Version))
 			versions[id] = v[:]
@@ -304,8 +323,10 @@ func (s *twinSet) flush(st Store, share float64) (int, error) {
 		for id := range dirty {
 			s.dirty[id] = true
 		}
-		for id := range lazyDone {
-			s.lazy[id] = true
+		for id, since := range lazyDone {
+			if later, ok := s.lazy[id]; !ok || since.Before(later) {
+				s.lazy[id] = since
+			}
 		}
 		for id := range newVersion {
 			s.newVersion[id] = true
