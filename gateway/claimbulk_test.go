@@ -129,9 +129,9 @@ func TestClaimImportInterruptedAndRepeated(t *testing.T) {
 	require.Equal(t, int64(n-claimChunk), drv2.reads.Load(), "rows done before are not read again")
 }
 
-// TestClaimIndexByDevice: unclaim by device id finds the claim through the index, which follows a
-// claim moving to another device (the same MAC seen as a new device) and forgets removed claims.
-func TestClaimIndexByDevice(t *testing.T) {
+// TestClaimOfDevice: unclaim by device id finds the claim that names the device, following a claim
+// moving to another device (the same MAC seen as a new device), and not finding removed claims.
+func TestClaimOfDevice(t *testing.T) {
 	b := newClaimBook(newMemStore())
 	b.change.Lock()
 	defer b.change.Unlock()
@@ -148,7 +148,20 @@ func TestClaimIndexByDevice(t *testing.T) {
 	b.forget("02:00:00:00:00:01")
 	_, ok = b.ofDevice("b")
 	require.False(t, ok)
-	require.Empty(t, b.byDevice)
+
+	// Claims of two MACs name one device: forgetting one leaves the other found; the claimed one
+	// is found first.
+	b.apply([]*Claim{{MAC: "02:00:00:00:00:01", DeviceID: "c", State: ClaimPending},
+		{MAC: "02:00:00:00:00:02", DeviceID: "c", State: ClaimClaimed}})
+	c, ok = b.ofDevice("c")
+	require.True(t, ok)
+	require.Equal(t, "02:00:00:00:00:02", c.MAC)
+	b.forget("02:00:00:00:00:02")
+	c, ok = b.ofDevice("c")
+	require.True(t, ok, "the other claim still names the device")
+	require.Equal(t, "02:00:00:00:00:01", c.MAC)
+	_, ok = b.ofDevice("")
+	require.False(t, ok)
 }
 
 // TestClaimManyCommand: a bulk claim from the cloud is carried out as an import, one result per row.

@@ -64,13 +64,10 @@ type claimBook struct {
 
 	mu    sync.Mutex
 	byMAC map[string]*Claim
-	// byDevice finds a claim by the device id it names (unclaim by id, a claimed device's checks)
-	// without a scan of every claim.
-	byDevice map[string]string
 }
 
 func newClaimBook(st Store) *claimBook {
-	return &claimBook{st: st, byMAC: map[string]*Claim{}, byDevice: map[string]string{}}
+	return &claimBook{st: st, byMAC: map[string]*Claim{}}
 }
 
 // restore loads the claims from the store.
@@ -83,9 +80,6 @@ func (b *claimBook) restore() error {
 			return fmt.Errorf("claim %s: %w", key, err)
 		}
 		b.byMAC[key] = &c
-		if c.DeviceID != "" {
-			b.byDevice[c.DeviceID] = key
-		}
 		return nil
 	})
 }
@@ -107,14 +101,27 @@ func (b *claimBook) get(mac string) (Claim, bool) {
 	return *c, true
 }
 
-// ofDevice returns the claim that names the device id.
+// ofDevice returns the claim that names the device id: a scan, as only an unclaim by id asks. Where
+// claims of two MACs name it, the claimed one, then the one of the lowest MAC.
 func (b *claimBook) ofDevice(id string) (Claim, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if c, ok := b.byMAC[b.byDevice[id]]; ok && c.DeviceID == id {
-		return *c, true
+	better := func(c, than *Claim) bool {
+		if claimed := c.State == ClaimClaimed; claimed != (than.State == ClaimClaimed) {
+			return claimed
+		}
+		return c.MAC < than.MAC
 	}
-	return Claim{}, false
+	var found *Claim
+	for _, c := range b.byMAC {
+		if id != "" && c.DeviceID == id && (found == nil || better(c, found)) {
+			found = c
+		}
+	}
+	if found == nil {
+		return Claim{}, false
+	}
+	return *found, true
 }
 
 // list returns every claim, by MAC.
@@ -174,14 +181,8 @@ func (b *claimBook) apply(cs []*Claim) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, c := range cs {
-		if old, ok := b.byMAC[c.MAC]; ok && old.DeviceID != c.DeviceID && b.byDevice[old.DeviceID] == c.MAC {
-			delete(b.byDevice, old.DeviceID)
-		}
 		cp := *c
 		b.byMAC[c.MAC] = &cp
-		if c.DeviceID != "" {
-			b.byDevice[c.DeviceID] = c.MAC
-		}
 	}
 }
 
@@ -189,9 +190,6 @@ func (b *claimBook) apply(cs []*Claim) {
 // held.
 func (b *claimBook) forget(mac string) {
 	b.mu.Lock()
-	if c, ok := b.byMAC[mac]; ok && b.byDevice[c.DeviceID] == mac {
-		delete(b.byDevice, c.DeviceID)
-	}
 	delete(b.byMAC, mac)
 	b.mu.Unlock()
 }

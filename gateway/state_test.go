@@ -63,6 +63,15 @@ func TestClaimNotStoredIsNotInEffect(t *testing.T) {
 	tw, _ = g.Twin(id)
 	require.Equal(t, ClaimClaimed, tw.Claim.State)
 	require.Len(t, g.Claims(), 1)
+
+	// Space again: the unclaim by device id goes through.
+	disk.full = false
+	c, err = g.Unclaim(id, "cli")
+	require.NoError(t, err)
+	require.Equal(t, "02:ed:67:00:00:01", c.MAC)
+	tw, _ = g.Twin(id)
+	require.Equal(t, ClaimUnclaimed, tw.Claim.State)
+	require.Empty(t, g.Claims())
 }
 
 // The MAC index follows twins: built on restore, moved when a twin's MAC changes, and claims find
