@@ -110,8 +110,8 @@ type Driver struct {
 	// rules name the traps the receiver gets (events.go); recv is the receiver once it listens.
 	rules *rules
 	recv  atomic.Pointer[receiver]
-	// serialAt is, per credential and address, the object an agent's serial was read from as it is:
-	// Reidentify reads only that.
+	// serialAt is, per credential and address, the object an agent's serial was read from as it is
+	// and the serial read there (a serialPlace): Reidentify reads only that.
 	serialAt sync.Map
 	// lastSweep holds the counts of the last discovery pass.
 	lastSweep atomic.Pointer[SweepStats]

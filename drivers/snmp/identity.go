@@ -438,7 +438,7 @@ func (x *identifier) chain(field, who string, srcs []IdentitySource) string {
 		if v != "" {
 			a.Used = true
 			x.tried = append(x.tried, a)
-			if field == "serial" && s.OID != "" && !s.Next && s.Regex == "" && s.Map == nil && s.As == "" {
+			if field == "serial" && (s.OID != "" || s.Suffix != "") && !s.Next && s.Regex == "" && s.Map == nil && s.As == "" {
 				x.serialOID = s.OID
 				if s.Suffix != "" {
 					x.serialOID = x.id.SysObjectID + s.Suffix

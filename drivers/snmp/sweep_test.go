@@ -12,6 +12,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/sim"
 )
 
@@ -234,7 +235,10 @@ func TestReidentifyReadsTheSerialOnly(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, s.Identity.Serial, again.Identity.Serial)
 	require.Equal(t, uint64(1), site.Stats().Received-before, "one GET")
-	require.Equal(t, "serial", again.TriedFor("serial")[0].Field)
+	at, ok := d.serialAt.Load(serialKey(ep.Credential, ep.Address))
+	require.True(t, ok, "the identity read remembered where the serial is")
+	require.Equal(t, []gateway.IdentityAttempt{{Field: "serial", Source: oidName(at.(serialPlace).oid),
+		Value: s.Identity.Serial, Used: true}}, again.Tried, "the record names the one object read")
 
 	// An agent this driver never identified is read in full.
 	d.serialAt.Clear()
@@ -243,6 +247,49 @@ func TestReidentifyReadsTheSerialOnly(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, s.Identity.Serial, again.Identity.Serial)
 	require.Greater(t, site.Stats().Received-before, uint64(1))
+}
+
+// TestReidentifyRenumberedRow: when the object the serial was read from now holds another non-empty
+// value (an ENTITY-MIB row renumbered after a reboot), the claim handshake reads the whole identity
+// again and finds the serial where it is now, instead of answering the other value for good.
+func TestReidentifyRenumberedRow(t *testing.T) {
+	site, eps, d := simSite(t, 1)
+	ep := eps[0]
+	g, err := d.group(ep.Credential)
+	require.NoError(t, err)
+	s, err := d.Identify(t.Context(), ep.Address, &g.Credentials, g.Timeout, g.Retries)
+	require.NoError(t, err)
+	key := serialKey(ep.Credential, ep.Address)
+	at, ok := d.serialAt.Load(key)
+	require.True(t, ok)
+	// The remembered object now answers another device's text: sysDescr stands in for the
+	// renumbered row.
+	d.serialAt.Store(key, serialPlace{oid: ".1.3.6.1.2.1.1.1.0", serial: s.Identity.Serial})
+	before := site.Stats().Received
+	again, err := d.Reidentify(t.Context(), ep)
+	require.NoError(t, err)
+	require.Equal(t, site.Devices()[0].Serial, again.Identity.Serial)
+	require.Greater(t, site.Stats().Received-before, uint64(2), "the quick read, then the whole identity")
+	// The whole read remembered the right object again: the next handshake is one GET.
+	now, ok := d.serialAt.Load(key)
+	require.True(t, ok)
+	require.Equal(t, at, now)
+	before = site.Stats().Received
+	again, err = d.Reidentify(t.Context(), ep)
+	require.NoError(t, err)
+	require.Equal(t, s.Identity.Serial, again.Identity.Serial)
+	require.Equal(t, uint64(1), site.Stats().Received-before, "one GET")
+}
+
+// TestSerialAtSysObjectIDSuffix: a serial read as it is from sysObjectID + suffix is remembered
+// at that object, for the claim handshake.
+func TestSerialAtSysObjectIDSuffix(t *testing.T) {
+	const soid = ".1.3.6.1.4.1.890.1.15"
+	x := &identifier{id: &gateway.Identity{SysObjectID: soid}, vals: map[string]gosnmp.SnmpPDU{
+		soid + ".12.1.0": {Name: soid + ".12.1.0", Type: gosnmp.OctetString, Value: []byte("S123")}}}
+	v := x.chain("serial", "profile p", []IdentitySource{{Suffix: ".12.1.0"}})
+	require.Equal(t, "S123", v)
+	require.Equal(t, soid+".12.1.0", x.serialOID)
 }
 
 // TestColumnsTogether: table columns read together give what a walk of each gives, also when the
