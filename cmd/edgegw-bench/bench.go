@@ -326,7 +326,7 @@ func (b *bench) size(ctx context.Context, n int) sizeResult {
 		b.say("%d devices: restart to first poll %s", n, sr.startup.Round(10*time.Millisecond))
 		if cloud {
 			// The pass at start re-identifies every device: measure polling after it.
-			if _, err := waitFor(ctx, d, state, 10*time.Minute, "the discovery pass after restart", func(h health) bool { return h.DiscoveryPasses > 0 }); err != nil {
+			if _, err := waitFor(ctx, d, state, 10*time.Minute, "the discovery pass after restart", func(h health) bool { return h.DiscoveryPass > 0 }); err != nil {
 				d.stop(10 * time.Second)
 				return fail(err)
 			}

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/edgegw/edgegw/uplink/protocol"
 )
 
 // proc is a process the benchmark started: stopped by its PID, waited for, its output in a log file.
@@ -141,32 +143,16 @@ func memKiB(pid int) (rss, peak int64) {
 	return rss, peak
 }
 
-// health is what the benchmark reads from the daemon's admin socket (GET /status).
-type health struct {
-	Devices struct {
-		Discovered int `json:"discovered"`
-		Claimed    int `json:"claimed"`
-		Online     int `json:"online"`
-	} `json:"devices"`
-	Polls      int `json:"polls"`
-	PollErrors int `json:"pollErrors"`
-	PollsLate  int `json:"pollsLate"`
-	// DiscoveryPasses counts finished discovery passes: the first one after a start re-identifies every
-	// device, which is not what a poll costs.
-	DiscoveryPasses int `json:"discoveryPasses"`
-	Outbox          struct {
-		Pending int   `json:"pending"`
-		Bytes   int64 `json:"bytes"`
-		Dropped int   `json:"dropped"`
-	} `json:"outbox"`
-	Uplink struct {
-		State string `json:"state"`
-	} `json:"uplink"`
-}
+// health is what the benchmark reads from the daemon's admin socket (GET /api/status answers the
+// health message and more).
+type health = protocol.Health
 
+// status reads the daemon's status. The connection is not kept: waitFor asks every 50 ms, and idle
+// connections left in the daemon would count in the memory the benchmark measures.
 func status(stateDir string) (health, error) {
 	sock := filepath.Join(stateDir, "admin.sock")
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
