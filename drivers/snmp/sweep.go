@@ -19,7 +19,7 @@ import (
 // A sweep of a prefix does not give each address a worker: most addresses of a /16 have nobody behind
 // them, and a worker waiting out each one's timeout made a sweep cost (addresses × timeout ÷ workers).
 // Instead one goroutine sends a small probe to every address from a few sockets, paced at a rate cap,
-// and remembers each probe by request id; readers match the answers as they come. A silent address
+// and remembers each probe by address; readers match the answers as they come. A silent address
 // costs its timeout once, on a heap of deadlines, holding nothing but a few dozen bytes. Only addresses
 // that answered go on to the workers for the full identity read.
 
@@ -45,7 +45,7 @@ const oidProbe = oidSysObjectID
 type sweepProbe struct {
 	addr     netip.AddrPort
 	g        *Group
-	id       uint32
+	id       uint32 // the request id the probe carries
 	deadline time.Time
 	answered bool // guarded by sweep.mu
 	idx      int  // position in the deadline heap
@@ -59,26 +59,22 @@ type SweepStats struct {
 
 // sweep is one pass's probing of every prefix target.
 type sweep struct {
-	d     *Driver
 	conns []*net.UDPConn
-	rate  int
 	// answered receives each probe that got an answer (or any datagram from its address), for identity.
 	answered func(*sweepProbe)
 	// silent is called for each probe whose deadline passed without an answer.
 	silent func(*sweepProbe)
 
 	mu      sync.Mutex
-	byID    map[uint32]*sweepProbe
 	byAddr  map[netip.AddrPort]*sweepProbe
 	pending deadlines
-	nextID  uint32
-	stray   int // datagrams from addresses not being probed, or too late
+	nextID  uint32 // gives each probe its own request id
+	stray   int    // datagrams from addresses not being probed, or too late
 	readers sync.WaitGroup
 }
 
-func (d *Driver) newSweep(rate int) (*sweep, error) {
-	s := &sweep{d: d, rate: rate, byID: map[uint32]*sweepProbe{}, byAddr: map[netip.AddrPort]*sweepProbe{},
-		nextID: rand.Uint32N(1 << 30)}
+func newSweep() (*sweep, error) {
+	s := &sweep{byAddr: map[netip.AddrPort]*sweepProbe{}, nextID: rand.Uint32N(1 << 30)}
 	for range probeSockets {
 		pc, err := net.ListenUDP("udp", nil)
 		if err != nil {
@@ -105,40 +101,32 @@ func (s *sweep) start() {
 }
 
 func (s *sweep) read(c *net.UDPConn) {
-	buf := make([]byte, 2048) // only the header is looked at; a longer answer is cut, which is fine
+	buf := make([]byte, 2048) // only the sender is looked at; a longer answer is cut, which is fine
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
+		_, from, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		s.match(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
+		s.match(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
 	}
 }
 
-// match pairs one datagram with its probe: by request id, and from the address probed. A datagram from
-// a probed address that does not match (garbage, another request's id) still shows someone is there:
-// the identity read will say what is wrong with it. Anything else is dropped.
-func (s *sweep) match(b []byte, from netip.AddrPort) {
+// match pairs one datagram with its probe by the address it came from: an address has one probe at a
+// time. Any datagram from a probed address, even one that is not a good answer (garbage, another
+// request's id), shows someone is there: the identity read will say what is wrong with it. Anything
+// else is dropped.
+func (s *sweep) match(from netip.AddrPort) {
 	s.mu.Lock()
-	p := (*sweepProbe)(nil)
-	if id, ok := requestID(b); ok {
-		if q := s.byID[id]; q != nil && q.addr == from {
-			p = q
-		}
-	}
-	if p == nil {
-		p = s.byAddr[from]
-	}
+	p := s.byAddr[from]
 	if p == nil {
 		s.stray++
 		s.mu.Unlock()
 		return
 	}
 	p.answered = true
-	delete(s.byID, p.id)
 	delete(s.byAddr, p.addr)
 	s.mu.Unlock()
 	s.answered(p)
@@ -157,7 +145,6 @@ func (s *sweep) send(g *Group, addr netip.AddrPort, pc *pacer) error {
 		s.mu.Unlock()
 		return errDuplicate
 	}
-	s.byID[p.id] = p
 	s.byAddr[addr] = p
 	heap.Push(&s.pending, p)
 	s.mu.Unlock()
@@ -187,7 +174,6 @@ func (s *sweep) expire(now time.Time) time.Time {
 		if p.answered {
 			continue
 		}
-		delete(s.byID, p.id)
 		delete(s.byAddr, p.addr)
 		gone = append(gone, p)
 	}
@@ -245,80 +231,6 @@ func probePacket(g *Group, id uint32) ([]byte, error) {
 }
 
 var nolog = gosnmp.NewLogger(nil)
-
-// requestID reads the id an answer carries without decoding the rest: for v1/v2c the PDU's
-// request-id, for v3 the msgID. It is what the probe was sent with.
-func requestID(b []byte) (uint32, bool) {
-	_, msg, _, ok := tlv(b)
-	if !ok {
-		return 0, false
-	}
-	tag, ver, msg, ok := tlv(msg)
-	if !ok || tag != 0x02 {
-		return 0, false
-	}
-	v, ok := berInt(ver)
-	if !ok {
-		return 0, false
-	}
-	if v == 3 {
-		tag, global, _, ok := tlv(msg)
-		if !ok || tag != 0x30 {
-			return 0, false
-		}
-		tag, id, _, ok := tlv(global)
-		if !ok || tag != 0x02 {
-			return 0, false
-		}
-		n, ok := berInt(id)
-		return uint32(n), ok && n >= 0
-	}
-	if tag, _, msg, ok = tlv(msg); !ok || tag != 0x04 { // community
-		return 0, false
-	}
-	if _, pdu, _, ok := tlv(msg); ok {
-		if tag, id, _, ok := tlv(pdu); ok && tag == 0x02 {
-			n, ok := berInt(id)
-			return uint32(n), ok && n >= 0
-		}
-	}
-	return 0, false
-}
-
-// tlv splits one BER element off b.
-func tlv(b []byte) (tag byte, val, rest []byte, ok bool) {
-	if len(b) < 2 {
-		return 0, nil, nil, false
-	}
-	tag, n := b[0], int(b[1])
-	b = b[2:]
-	if n&0x80 != 0 {
-		k := n & 0x7f
-		if k == 0 || k > 3 || len(b) < k {
-			return 0, nil, nil, false
-		}
-		n = 0
-		for _, c := range b[:k] {
-			n = n<<8 | int(c)
-		}
-		b = b[k:]
-	}
-	if n > len(b) {
-		return 0, nil, nil, false
-	}
-	return tag, b[:n], b[n:], true
-}
-
-func berInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 8 {
-		return 0, false
-	}
-	v := int64(int8(b[0]))
-	for _, c := range b[1:] {
-		v = v<<8 | int64(c)
-	}
-	return v, true
-}
 
 // deadlines is a min-heap of probes by deadline.
 type deadlines []*sweepProbe
@@ -394,15 +306,14 @@ type sweepJob struct {
 // runSweep probes every address of jobs and hands the ones that answered to identify; silent ones go
 // to silent. It returns when every probe is settled or ctx ends.
 func (d *Driver) runSweep(ctx context.Context, jobs []sweepJob, identify func(*sweepProbe), silent func(*sweepProbe), failed func(gateway.TargetError)) error {
-	rate := d.opts.ProbeRate
-	s, err := d.newSweep(rate)
+	s, err := newSweep()
 	if err != nil {
 		return err
 	}
 	s.answered, s.silent = identify, silent
 	s.start()
 	defer s.stop()
-	pc := newPacer(ctx, rate)
+	pc := newPacer(ctx, d.opts.ProbeRate)
 	for _, j := range jobs {
 		var sendErr error
 		n := 0
