@@ -20,8 +20,8 @@ import (
 // them, and a worker waiting out each one's timeout made a sweep cost (addresses × timeout ÷ workers).
 // Instead one goroutine sends a small probe to every address from a few sockets, paced at a rate cap,
 // and remembers each probe by address; readers match the answers as they come. A silent address
-// costs its timeout once, on a heap of deadlines, holding nothing but a few dozen bytes. Only addresses
-// that answered go on to the workers for the full identity read.
+// costs its timeout once per try (the group's retries), on a heap of deadlines, holding nothing but a
+// few dozen bytes. Only addresses that answered go on to the workers for the full identity read.
 
 // DefaultProbeRate is the probes per second a sweep sends when Options.ProbeRate is zero: a /16 in
 // about 16 s, and about 2 Mbit/s of probes on the wire, which no site network notices.
@@ -47,6 +47,7 @@ type sweepProbe struct {
 	g        *Group
 	id       uint32 // the request id the probe carries
 	deadline time.Time
+	tries    int  // probes sent so far; guarded by sweep.mu
 	answered bool // guarded by sweep.mu
 	idx      int  // position in the deadline heap
 }
@@ -68,6 +69,8 @@ type sweep struct {
 	mu      sync.Mutex
 	byAddr  map[netip.AddrPort]*sweepProbe
 	pending deadlines
+	// again are probes whose deadline passed with retries left, to be sent again (paced like the rest).
+	again   []*sweepProbe
 	nextID  uint32 // gives each probe its own request id
 	stray   int    // datagrams from addresses not being probed, or too late
 	readers sync.WaitGroup
@@ -140,7 +143,7 @@ func (s *sweep) send(g *Group, addr netip.AddrPort, pc *pacer) error {
 	if s.nextID == 0 {
 		s.nextID = 1
 	}
-	p := &sweepProbe{addr: addr, g: g, id: s.nextID, deadline: time.Now().Add(g.Timeout)}
+	p := &sweepProbe{addr: addr, g: g, id: s.nextID, deadline: time.Now().Add(g.Timeout), tries: 1}
 	if old := s.byAddr[addr]; old != nil { // listed twice: the first probe stands
 		s.mu.Unlock()
 		return errDuplicate
@@ -148,9 +151,14 @@ func (s *sweep) send(g *Group, addr netip.AddrPort, pc *pacer) error {
 	s.byAddr[addr] = p
 	heap.Push(&s.pending, p)
 	s.mu.Unlock()
-	pkt, err := probePacket(g, p.id)
+	return s.write(p)
+}
+
+// write sends p's probe. A probe that cannot be sent expires at once.
+func (s *sweep) write(p *sweepProbe) error {
+	pkt, err := probePacket(p.g, p.id)
 	if err == nil {
-		_, err = s.conns[int(p.id)%len(s.conns)].WriteToUDPAddrPort(pkt, addr)
+		_, err = s.conns[int(p.id)%len(s.conns)].WriteToUDPAddrPort(pkt, p.addr)
 	}
 	if err != nil {
 		// Nothing will answer a probe that was not sent: let it expire now, as silent.
@@ -164,14 +172,19 @@ func (s *sweep) send(g *Group, addr netip.AddrPort, pc *pacer) error {
 
 var errDuplicate = errors.New("address listed twice")
 
-// expire ends every probe whose deadline has passed; it returns when the next one is due (zero when
-// none is pending).
+// expire ends every probe whose deadline has passed: one with retries left goes on the again list,
+// to be sent again; the others are silent. It returns when the next deadline is due (zero when none is
+// pending).
 func (s *sweep) expire(now time.Time) time.Time {
 	var gone []*sweepProbe
 	s.mu.Lock()
 	for len(s.pending) > 0 && !s.pending[0].deadline.After(now) {
 		p := heap.Pop(&s.pending).(*sweepProbe)
 		if p.answered {
+			continue
+		}
+		if p.tries <= p.g.Retries {
+			s.again = append(s.again, p) // still in byAddr: a late answer to the last try counts
 			continue
 		}
 		delete(s.byAddr, p.addr)
@@ -188,10 +201,48 @@ func (s *sweep) expire(now time.Time) time.Time {
 	return next
 }
 
-// drain waits until every probe is answered or expired, or ctx ends.
-func (s *sweep) drain(ctx context.Context) {
+// retry sends again, paced by pc, every probe on the again list that has not been answered meanwhile.
+// It returns false when pc's context ended.
+func (s *sweep) retry(pc *pacer) bool {
 	for {
+		s.mu.Lock()
+		if len(s.again) == 0 {
+			s.mu.Unlock()
+			return true
+		}
+		p := s.again[0]
+		s.again[0] = nil
+		s.again = s.again[1:]
+		s.mu.Unlock()
+		if !pc.wait(s.expire) {
+			return false
+		}
+		s.mu.Lock()
+		if p.answered {
+			s.mu.Unlock()
+			continue
+		}
+		p.tries++
+		p.deadline = time.Now().Add(p.g.Timeout)
+		heap.Push(&s.pending, p)
+		s.mu.Unlock()
+		_ = s.write(p) // it built before; a failed write expires it as silent
+	}
+}
+
+// drain sends the retries due and waits until every probe is answered or expired, or ctx ends.
+func (s *sweep) drain(ctx context.Context, pc *pacer) {
+	for {
+		if !s.retry(pc) {
+			return
+		}
 		next := s.expire(time.Now())
+		s.mu.Lock()
+		retries := len(s.again) > 0
+		s.mu.Unlock()
+		if retries {
+			continue
+		}
 		if next.IsZero() {
 			return
 		}
@@ -326,6 +377,9 @@ func (d *Driver) runSweep(ctx context.Context, jobs []sweepJob, identify func(*s
 			if err != nil {
 				return true
 			}
+			if !s.retry(pc) {
+				return false
+			}
 			if err := s.send(j.g, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), pc); err != nil && sendErr == nil && !errors.Is(err, errDuplicate) {
 				sendErr = err
 			}
@@ -338,7 +392,7 @@ func (d *Driver) runSweep(ctx context.Context, jobs []sweepJob, identify func(*s
 			failed(gateway.TargetError{Protocol: Protocol, Address: j.t.String(), Err: fmt.Errorf("snmp: %w", err)})
 		}
 	}
-	s.drain(ctx)
+	s.drain(ctx, pc)
 	s.mu.Lock()
 	stray := s.stray
 	s.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,6 +104,39 @@ func TestSweepMatchesAnswers(t *testing.T) {
 	require.Equal(t, SweepStats{Probed: 6, Found: 2, Silent: 3, Failed: 1}, SweepStats{Probed: st.Probed, Found: st.Found,
 		Silent: st.Silent, Failed: st.Failed})
 	require.Equal(t, [2]int{6, 6}, last, "progress ends at 6 of 6")
+}
+
+// TestSweepRetries: a probe lost on the way costs its timeout, then the group's retries send it
+// again: an agent that drops the first datagram it gets is found with one retry, and stays silent with
+// none.
+func TestSweepRetries(t *testing.T) {
+	for _, retries := range []int{0, 1} {
+		var got atomic.Int32
+		dropFirst := func(req *gosnmp.SnmpPacket, raw []byte) []byte {
+			if got.Add(1) == 1 {
+				return nil
+			}
+			return goodAgent("good", 0)(req, raw)
+		}
+		port := startAgentsAt(t, "127.88.1.0/30", dropFirst)
+		g := Group{Credentials: Credentials{Name: "sweep", Version: V2c, Community: "public"},
+			Targets: []Target{{Prefix: mustPrefix(t, "127.88.1.0/30"), Port: port}}, Timeout: 300 * time.Millisecond, Retries: retries}
+		d, err := New(Options{Groups: []Group{g}, ProbeRate: 1000})
+		require.NoError(t, err)
+		var r result
+		r.discover(t, d)
+		d.Close()
+		require.Empty(t, r.errs)
+		st := d.LastSweep()
+		if retries == 0 {
+			require.Empty(t, r.found, "the one probe was lost")
+			require.Equal(t, 2, st.Silent)
+			continue
+		}
+		require.Len(t, r.found, 1, "found on the retry")
+		require.Equal(t, "good", r.found[0].Identity.SysDescr)
+		require.Equal(t, 1, st.Silent, "the empty address")
+	}
 }
 
 // TestSweepPacing: the pacer never lets more than the rate (plus its small burst) through in any
