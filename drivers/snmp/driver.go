@@ -366,11 +366,11 @@ func (cl *client) columns(cols []string, limit int) (map[string][]gosnmp.SnmpPDU
 		}
 		return out, nil
 	}
-	type cursor struct{ col, at string }
+	type cursor struct{ col, prefix, at string } // prefix is col + "."
 	active := make([]cursor, 0, len(cols))
 	for _, c := range cols {
 		c = normOID(c)
-		active = append(active, cursor{c, c})
+		active = append(active, cursor{c, c + ".", c})
 	}
 	reps := uint32(max(1, min(int(cl.s.g.MaxRepetitions), gosnmp.MaxOids/len(active))))
 	for round := 0; len(active) > 0; round++ {
@@ -397,7 +397,7 @@ func (cl *client) columns(cols []string, limit int) (map[string][]gosnmp.SnmpPDU
 			}
 			name := normOID(v.Name)
 			c := &active[i]
-			if v.Type == gosnmp.EndOfMibView || !strings.HasPrefix(name, c.col+".") || len(out[c.col]) >= limit || !oidAfter(name, c.at) {
+			if v.Type == gosnmp.EndOfMibView || !strings.HasPrefix(name, c.prefix) || len(out[c.col]) >= limit || !oidAfter(name, c.at) {
 				done[i] = true
 				continue
 			}
@@ -421,17 +421,30 @@ func (cl *client) columns(cols []string, limit int) (map[string][]gosnmp.SnmpPDU
 	return out, nil
 }
 
-// oidAfter reports whether a comes after b in OID order (agents that loop are stopped by it).
+// oidAfter reports whether a comes after b in OID order (agents that loop are stopped by it). It
+// compares arc by arc in place: it runs for every varbind of a table read.
 func oidAfter(a, b string) bool {
-	pa, pb := strings.Split(strings.TrimPrefix(a, "."), "."), strings.Split(strings.TrimPrefix(b, "."), ".")
-	for i := range min(len(pa), len(pb)) {
-		x, _ := strconv.ParseUint(pa[i], 10, 32)
-		y, _ := strconv.ParseUint(pb[i], 10, 32)
-		if x != y {
-			return x > y
+	a, b = strings.TrimPrefix(a, "."), strings.TrimPrefix(b, ".")
+	for {
+		x, restA, moreA := strings.Cut(a, ".")
+		y, restB, moreB := strings.Cut(b, ".")
+		if c := cmpArc(x, y); c != 0 {
+			return c > 0
 		}
+		if !moreA || !moreB {
+			return moreA // a has arcs left where b ended
+		}
+		a, b = restA, restB
 	}
-	return len(pa) > len(pb)
+}
+
+// cmpArc compares two decimal arcs by value, of any length.
+func cmpArc(x, y string) int {
+	x, y = strings.TrimLeft(x, "0"), strings.TrimLeft(y, "0")
+	if len(x) != len(y) {
+		return len(x) - len(y)
+	}
+	return strings.Compare(x, y)
 }
 
 // walk reads the subtree under root, at most limit varbinds, with GetBulk (GetNext for v1).

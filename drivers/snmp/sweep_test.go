@@ -325,6 +325,33 @@ func TestSerialAtSysObjectIDSuffix(t *testing.T) {
 	require.Equal(t, soid+".12.1.0", x.serialOID)
 }
 
+// TestOIDAfter: OID order is by arc value, a longer OID after its prefix; the comparison allocates
+// nothing.
+func TestOIDAfter(t *testing.T) {
+	for _, c := range []struct {
+		a, b  string
+		after bool
+	}{
+		{".1.3.6.1.2", ".1.3.6.1.1", true},
+		{".1.3.6.1.1", ".1.3.6.1.2", false},
+		{".1.3.6.1.10", ".1.3.6.1.9", true}, // by value, not as text
+		{".1.3.6.1.9", ".1.3.6.1.10", false},
+		{".1.3.6.1.2.1", ".1.3.6.1.2", true}, // under it
+		{".1.3.6.1.2", ".1.3.6.1.2.1", false},
+		{".1.3.6.1.2", ".1.3.6.1.2", false}, // the same: an agent that loops
+		{"1.3.6.1.3", ".1.3.6.1.2", true},   // with or without the leading dot
+		{".1.3.6.1.007", ".1.3.6.1.7", false},
+		{".1.3.6.1.4294967296", ".1.3.6.1.4294967295", true},
+		{".1.3.6.1.2.2.1.2.10", ".1.3.6.1.2.2.1.2.9", true},
+		{".1.3.6.1.2.2.1.3.1", ".1.3.6.1.2.2.1.2.99", true},
+		{"", ".1", false},
+		{".1", "", true},
+	} {
+		require.Equal(t, c.after, oidAfter(c.a, c.b), "%s after %s", c.a, c.b)
+	}
+	require.Zero(t, testing.AllocsPerRun(100, func() { oidAfter(".1.3.6.1.2.1.2.2.1.2.10", ".1.3.6.1.2.1.2.2.1.2.9") }))
+}
+
 // TestColumnsTogether: table columns read together give what a walk of each gives, also when the
 // agent's answers are cut short by its message size.
 func TestColumnsTogether(t *testing.T) {
