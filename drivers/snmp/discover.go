@@ -141,7 +141,7 @@ func (d *Driver) Discover(ctx context.Context, found func(gateway.Sighting), fai
 			sweepErr = d.runSweep(ctx, sweeps,
 				func(p *sweepProbe) { enqueue(job{g: p.g, addr: p.addr.String()}) },
 				func(*sweepProbe) { nSilent.Add(1); step() },
-				failed)
+				step, failed)
 		})
 	} else {
 		close(sweepDone)

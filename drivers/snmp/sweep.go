@@ -131,13 +131,19 @@ func (s *sweep) match(from netip.AddrPort) {
 	}
 	p.answered = true
 	delete(s.byAddr, p.addr)
+	if p.idx >= 0 { // its deadline no longer matters: drain need not wait for it
+		heap.Remove(&s.pending, p.idx)
+	}
 	s.mu.Unlock()
 	s.answered(p)
 }
 
-// send probes addr, pacing with pc. It returns an error only for a packet that could not be built.
+// send probes addr, pacing with pc. It returns an error for a packet that could not be sent,
+// errDuplicate for an address already probed, and the context's error when it ended while pacing.
 func (s *sweep) send(g *Group, addr netip.AddrPort, pc *pacer) error {
-	pc.wait(s.expire)
+	if !pc.wait(s.expire) {
+		return pc.ctx.Err()
+	}
 	s.mu.Lock()
 	s.nextID = (s.nextID + 1) & 0x7fffffff
 	if s.nextID == 0 {
@@ -163,8 +169,10 @@ func (s *sweep) write(p *sweepProbe) error {
 	if err != nil {
 		// Nothing will answer a probe that was not sent: let it expire now, as silent.
 		s.mu.Lock()
-		p.deadline = time.Time{}
-		heap.Fix(&s.pending, p.idx)
+		if p.idx >= 0 {
+			p.deadline = time.Time{}
+			heap.Fix(&s.pending, p.idx)
+		}
 		s.mu.Unlock()
 	}
 	return err
@@ -179,10 +187,7 @@ func (s *sweep) expire(now time.Time) time.Time {
 	var gone []*sweepProbe
 	s.mu.Lock()
 	for len(s.pending) > 0 && !s.pending[0].deadline.After(now) {
-		p := heap.Pop(&s.pending).(*sweepProbe)
-		if p.answered {
-			continue
-		}
+		p := heap.Pop(&s.pending).(*sweepProbe) // answered ones left the heap in match
 		if p.tries <= p.g.Retries {
 			s.again = append(s.again, p) // still in byAddr: a late answer to the last try counts
 			continue
@@ -329,6 +334,9 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // wait blocks until the next packet may go, calling expire (with the time) while it waits so that
 // deadlines are handled between sends. It returns false when the context ended.
 func (p *pacer) wait(expire func(time.Time) time.Time) bool {
+	if p.ctx.Err() != nil {
+		return false
+	}
 	now := p.now()
 	if floor := now.Add(-time.Duration(p.burst) * p.interval); p.next.Before(floor) {
 		p.next = floor
@@ -355,8 +363,9 @@ type sweepJob struct {
 }
 
 // runSweep probes every address of jobs and hands the ones that answered to identify; silent ones go
-// to silent. It returns when every probe is settled or ctx ends.
-func (d *Driver) runSweep(ctx context.Context, jobs []sweepJob, identify func(*sweepProbe), silent func(*sweepProbe), failed func(gateway.TargetError)) error {
+// to silent, and skipped is called for each address not probed (listed twice, or not an address). It
+// returns when every probe is settled or ctx ends.
+func (d *Driver) runSweep(ctx context.Context, jobs []sweepJob, identify func(*sweepProbe), silent func(*sweepProbe), skipped func(), failed func(gateway.TargetError)) error {
 	s, err := newSweep()
 	if err != nil {
 		return err
@@ -375,12 +384,18 @@ func (d *Driver) runSweep(ctx context.Context, jobs []sweepJob, identify func(*s
 			n++
 			ap, err := netip.ParseAddrPort(a)
 			if err != nil {
+				skipped()
 				return true
 			}
 			if !s.retry(pc) {
 				return false
 			}
-			if err := s.send(j.g, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), pc); err != nil && sendErr == nil && !errors.Is(err, errDuplicate) {
+			switch err := s.send(j.g, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), pc); {
+			case errors.Is(err, errDuplicate):
+				skipped()
+			case err != nil && ctx.Err() != nil:
+				return false
+			case err != nil && sendErr == nil:
 				sendErr = err
 			}
 			return true

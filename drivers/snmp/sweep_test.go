@@ -139,6 +139,59 @@ func TestSweepRetries(t *testing.T) {
 	}
 }
 
+// TestSweepProgressCountsSkipped: an address listed twice while its first probe waits is probed
+// once, and progress still ends at the total it announced. (Nobody answers here: an answered probe
+// no longer holds its address, and the second listing is probed again.)
+func TestSweepProgressCountsSkipped(t *testing.T) {
+	pfx := mustPrefix(t, "127.88.2.0/30")
+	g := Group{Credentials: Credentials{Name: "sweep", Version: V2c, Community: "public"},
+		Targets: []Target{{Prefix: pfx, Port: 9}, {Prefix: pfx, Port: 9}}, Timeout: time.Second}
+	var (
+		mu   sync.Mutex
+		last [2]int
+	)
+	d, err := New(Options{Groups: []Group{g}, ProbeRate: 1000, Progress: func(done, total int) {
+		mu.Lock()
+		last = [2]int{max(last[0], done), total}
+		mu.Unlock()
+	}})
+	require.NoError(t, err)
+	defer d.Close()
+	var r result
+	r.discover(t, d)
+	require.Empty(t, r.errs)
+	require.Equal(t, 2, d.LastSweep().Silent, "each address once")
+	require.Equal(t, [2]int{4, 4}, last, "progress ends at 4 of 4")
+}
+
+// TestSweepAnsweredLeavesTheHeap: an answered probe's deadline is dropped, so a drain with every probe
+// answered returns at once; a send after the context ended sends nothing.
+func TestSweepAnsweredLeavesTheHeap(t *testing.T) {
+	s, err := newSweep()
+	require.NoError(t, err)
+	defer s.closeConns()
+	var answered []netip.AddrPort
+	s.answered = func(p *sweepProbe) { answered = append(answered, p.addr) }
+	s.silent = func(*sweepProbe) { t.Error("silent") }
+	g := &Group{Credentials: Credentials{Version: V2c, Community: "public"}, Timeout: time.Hour}
+	ctx, cancel := context.WithCancel(t.Context())
+	pc := newPacer(ctx, 1000)
+	a, b := netip.MustParseAddrPort("127.88.3.1:9"), netip.MustParseAddrPort("127.88.3.2:9")
+	require.NoError(t, s.send(g, a, pc))
+	require.NoError(t, s.send(g, b, pc))
+	require.ErrorIs(t, s.send(g, a, pc), errDuplicate)
+	s.match(b)
+	s.match(a)
+	s.match(a) // a second answer is a stray
+	require.Equal(t, []netip.AddrPort{b, a}, answered)
+	require.Empty(t, s.pending)
+	require.Equal(t, 1, s.stray)
+	s.drain(t.Context(), pc) // returns: nothing pending (the deadlines were an hour away)
+	cancel()
+	require.ErrorIs(t, s.send(g, netip.MustParseAddrPort("127.88.3.3:9"), pc), context.Canceled)
+	require.Empty(t, s.byAddr)
+}
+
 // TestSweepPacing: the pacer never lets more than the rate (plus its small burst) through in any
 // window, and a sweep takes at least as long as its rate says. Virtual time for the first; the second
 // only checks a lower bound, which load cannot break.
