@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/edgegw/edgegw/config"
+	"github.com/edgegw/edgegw/drivers/snmp"
 	"github.com/edgegw/edgegw/gateway"
 )
 
@@ -72,18 +73,8 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, config.Log{Level: "error", Format: cfg.Log.Format})
 	progress := progressPrinter(stderr, "probed %d/%d addresses")
-	var sweptMu sync.Mutex
-	swept := map[int]bool{} // the totals the drivers announced: one per sweeping driver
-	track := func(done, total int) {
-		sweptMu.Lock()
-		swept[total] = true
-		sweptMu.Unlock()
-		if progress != nil {
-			progress(done, total)
-		}
-	}
 	start := time.Now()
-	drv, err := protocols().newDrivers(cfg, lib, log, track)
+	drv, err := protocols().newDrivers(cfg, lib, log, progress)
 	if err != nil {
 		return err
 	}
@@ -121,14 +112,20 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "error:", e.Error())
 	}
 	// After a sweep of a range, say what became of every address: nobody answering is normal there.
-	total := 0
-	for n := range swept {
-		total += n
+	// The drivers that sweep count it themselves.
+	var st snmp.SweepStats
+	for _, d := range drv.discoverers {
+		if s, ok := d.(sweeper); ok {
+			last := s.LastSweep()
+			st.Probed += last.Probed
+			st.Found += last.Found
+			st.Silent += last.Silent
+			st.Failed += last.Failed
+		}
 	}
-	if total >= 8 {
-		silent := max(total-len(rows)-len(res.Errors), 0)
-		fmt.Fprintf(stderr, "swept %d addresses in %s: %d found, %d silent, %d failed\n", total,
-			time.Since(start).Round(100*time.Millisecond), len(rows), silent, len(res.Errors))
+	if st.Probed >= 8 {
+		fmt.Fprintf(stderr, "swept %d addresses in %s: %d found, %d silent, %d failed\n", st.Probed,
+			time.Since(start).Round(100*time.Millisecond), st.Found, st.Silent, st.Failed)
 	}
 	if len(res.Errors) > 0 {
 		if !*asJSON {
@@ -138,6 +135,9 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// sweeper is a discoverer that counts what its last discovery pass found.
+type sweeper interface{ LastSweep() snmp.SweepStats }
 
 func printTable(w io.Writer, rows []discovered) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
