@@ -429,14 +429,20 @@ var metricRE = regexp.MustCompile(`([0-9.e+-]+) (cpu-ms/poll|ontime-%|polls|fail
 func (b *bench) bareLoop(ctx context.Context, csvPath string) *loopResult {
 	test := filepath.Join(b.dir, "snmp.test")
 	if _, err := os.Stat(test); err != nil {
-		if out, err := exec.CommandContext(ctx, "go", "test", "-c", "-tags", "gosnmp_nodebug", "-o", test, "./drivers/snmp/").CombinedOutput(); err != nil {
+		bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		out, err := exec.CommandContext(bctx, "go", "test", "-c", "-tags", "gosnmp_nodebug", "-o", test, "./drivers/snmp/").CombinedOutput()
+		cancel()
+		if err != nil {
 			b.say("bare loop: build: %v: %s", err, out)
 			return nil
 		}
 	}
 	b.say("bare gosnmp loop on the same devices")
 	load0 := load1()
-	cmd := exec.CommandContext(ctx, test, "-test.run", "^$", "-test.bench", "BenchmarkBareLoop", "-test.benchtime", "1x")
+	// The loop runs one interval to warm up and then the window; the rest is slack for a loaded machine.
+	rctx, cancel := context.WithTimeout(ctx, b.o.interval+b.o.window+5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(rctx, test, "-test.run", "^$", "-test.bench", "BenchmarkBareLoop", "-test.benchtime", "1x")
 	cmd.Env = append(os.Environ(), "EDGEGW_BENCH_CSV="+csvPath, "EDGEGW_BENCH_INTERVAL="+b.o.interval.String(),
 		"EDGEGW_BENCH_WINDOW="+b.o.window.String())
 	out, err := cmd.CombinedOutput()
@@ -478,8 +484,11 @@ func (b *bench) sweep(ctx context.Context) *sweepResult {
 	}
 	defer sim.stop(10 * time.Second)
 	cfg := filepath.Join(b.dir, "sweep.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("[gateway]\nid = \"sweep\"\nstate_dir = %q\n[[discovery.snmp]]\ntargets = [%q]\nport = %d\n",
-		filepath.Join(b.dir, "state-sweep"), sweepNet, sweepPort)), 0o600)
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[gateway]\nid = \"sweep\"\nstate_dir = %q\n[[discovery.snmp]]\ntargets = [%q]\nport = %d\n",
+		filepath.Join(b.dir, "state-sweep"), sweepNet, sweepPort)), 0o600); err != nil {
+		r.err = err.Error()
+		return r
+	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	t0 := time.Now()
@@ -548,21 +557,30 @@ func (b *bench) telegraf(ctx context.Context, bin string) *loopResult {
 		fmt.Fprintf(&c, "[[inputs.snmp.field]]\nname = \"f%d\"\noid = %q\n", i, oid)
 	}
 	cfg := filepath.Join(b.dir, "telegraf.conf")
-	os.WriteFile(cfg, []byte(c.String()), 0o600)
+	if err := os.WriteFile(cfg, []byte(c.String()), 0o600); err != nil {
+		b.say("telegraf: %v", err)
+		return nil
+	}
 	t, err := b.start(ctx, "telegraf", bin, []string{"--config", cfg}, nil, "", 0)
 	if err != nil {
 		b.say("telegraf: %v", err)
 		return nil
 	}
 	defer t.stop(10 * time.Second)
-	time.Sleep(b.o.interval)
+	if err := sleepWatching(ctx, t, b.o.interval); err != nil {
+		b.say("telegraf: %v", err)
+		return nil
+	}
 	load0 := load1()
 	c0, err := cpuTime(t.pid())
 	if err != nil {
 		b.say("telegraf: %v", err)
 		return nil
 	}
-	time.Sleep(b.o.window)
+	if err := sleepWatching(ctx, t, b.o.window); err != nil {
+		b.say("telegraf: %v", err)
+		return nil
+	}
 	c1, _ := cpuTime(t.pid())
 	_, peak := memKiB(t.pid())
 	polls := len(agents) * int(math.Round(float64(b.o.window)/float64(b.o.interval)))

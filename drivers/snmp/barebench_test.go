@@ -71,13 +71,19 @@ func BenchmarkBareLoop(b *testing.B) {
 		r    req
 	}
 	var devs []dev
-	for _, row := range rows[1:] {
+	if len(rows) > 0 {
+		rows = rows[1:] // the header
+	}
+	for _, row := range rows {
 		if len(row) < 4 || strings.HasPrefix(row[2], "modbus:") {
 			continue
 		}
 		h, p, _ := strings.Cut(row[2], ":")
 		port, _ := strconv.Atoi(p)
 		devs = append(devs, dev{host: h, port: uint16(port), r: byModel[row[3]]})
+	}
+	if len(devs) == 0 {
+		b.Fatalf("%s lists no SNMP device", path)
 	}
 	type job struct {
 		d   *dev
