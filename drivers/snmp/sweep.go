@@ -20,8 +20,10 @@ import (
 // them, and a worker waiting out each one's timeout made a sweep cost (addresses × timeout ÷ workers).
 // Instead one goroutine sends a small probe to every address from a few sockets, paced at a rate cap,
 // and remembers each probe by address; readers match the answers as they come. A silent address
-// costs its timeout once per try (the group's retries), on a heap of deadlines, holding nothing but a
-// few dozen bytes. Only addresses that answered go on to the workers for the full identity read.
+// costs its timeout once, on a heap of deadlines, holding nothing but a few dozen bytes. Only addresses
+// that answered go on to the workers for the full identity read (with the group's retries). A probe is
+// sent once per pass, not retried: a probe lost on the way hides its device until the next discovery
+// pass, and retrying every silent address would double a /16 sweep (most of it silent).
 
 // DefaultProbeRate is the probes per second a sweep sends when Options.ProbeRate is zero: a /16 in
 // about 16 s, and about 2 Mbit/s of probes on the wire, which no site network notices.
@@ -47,7 +49,6 @@ type sweepProbe struct {
 	g        *Group
 	id       uint32 // the request id the probe carries
 	deadline time.Time
-	tries    int  // probes sent so far; guarded by sweep.mu
 	answered bool // guarded by sweep.mu
 	idx      int  // position in the deadline heap
 }
@@ -69,8 +70,6 @@ type sweep struct {
 	mu      sync.Mutex
 	byAddr  map[netip.AddrPort]*sweepProbe
 	pending deadlines
-	// again are probes whose deadline passed with retries left, to be sent again (paced like the rest).
-	again   []*sweepProbe
 	nextID  uint32 // gives each probe its own request id
 	stray   int    // datagrams from addresses not being probed, or too late
 	readers sync.WaitGroup
@@ -149,7 +148,7 @@ func (s *sweep) send(g *Group, addr netip.AddrPort, pc *pacer) error {
 	if s.nextID == 0 {
 		s.nextID = 1
 	}
-	p := &sweepProbe{addr: addr, g: g, id: s.nextID, deadline: time.Now().Add(g.Timeout), tries: 1}
+	p := &sweepProbe{addr: addr, g: g, id: s.nextID, deadline: time.Now().Add(g.Timeout)}
 	if old := s.byAddr[addr]; old != nil { // listed twice: the first probe stands
 		s.mu.Unlock()
 		return errDuplicate
@@ -157,14 +156,9 @@ func (s *sweep) send(g *Group, addr netip.AddrPort, pc *pacer) error {
 	s.byAddr[addr] = p
 	heap.Push(&s.pending, p)
 	s.mu.Unlock()
-	return s.write(p)
-}
-
-// write sends p's probe. A probe that cannot be sent expires at once.
-func (s *sweep) write(p *sweepProbe) error {
-	pkt, err := probePacket(p.g, p.id)
+	pkt, err := probePacket(g, p.id)
 	if err == nil {
-		_, err = s.conns[int(p.id)%len(s.conns)].WriteToUDPAddrPort(pkt, p.addr)
+		_, err = s.conns[int(p.id)%len(s.conns)].WriteToUDPAddrPort(pkt, addr)
 	}
 	if err != nil {
 		// Nothing will answer a probe that was not sent: let it expire now, as silent.
@@ -180,18 +174,13 @@ func (s *sweep) write(p *sweepProbe) error {
 
 var errDuplicate = errors.New("address listed twice")
 
-// expire ends every probe whose deadline has passed: one with retries left goes on the again list,
-// to be sent again; the others are silent. It returns when the next deadline is due (zero when none is
-// pending).
+// expire ends every probe whose deadline has passed; it returns when the next one is due (zero when
+// none is pending).
 func (s *sweep) expire(now time.Time) time.Time {
 	var gone []*sweepProbe
 	s.mu.Lock()
 	for len(s.pending) > 0 && !s.pending[0].deadline.After(now) {
 		p := heap.Pop(&s.pending).(*sweepProbe) // answered ones left the heap in match
-		if p.tries <= p.g.Retries {
-			s.again = append(s.again, p) // still in byAddr: a late answer to the last try counts
-			continue
-		}
 		delete(s.byAddr, p.addr)
 		gone = append(gone, p)
 	}
@@ -206,48 +195,10 @@ func (s *sweep) expire(now time.Time) time.Time {
 	return next
 }
 
-// retry sends again, paced by pc, every probe on the again list that has not been answered meanwhile.
-// It returns false when pc's context ended.
-func (s *sweep) retry(pc *pacer) bool {
+// drain waits until every probe is answered or expired, or ctx ends.
+func (s *sweep) drain(ctx context.Context) {
 	for {
-		s.mu.Lock()
-		if len(s.again) == 0 {
-			s.mu.Unlock()
-			return true
-		}
-		p := s.again[0]
-		s.again[0] = nil
-		s.again = s.again[1:]
-		s.mu.Unlock()
-		if !pc.wait(s.expire) {
-			return false
-		}
-		s.mu.Lock()
-		if p.answered {
-			s.mu.Unlock()
-			continue
-		}
-		p.tries++
-		p.deadline = time.Now().Add(p.g.Timeout)
-		heap.Push(&s.pending, p)
-		s.mu.Unlock()
-		_ = s.write(p) // it built before; a failed write expires it as silent
-	}
-}
-
-// drain sends the retries due and waits until every probe is answered or expired, or ctx ends.
-func (s *sweep) drain(ctx context.Context, pc *pacer) {
-	for {
-		if !s.retry(pc) {
-			return
-		}
 		next := s.expire(time.Now())
-		s.mu.Lock()
-		retries := len(s.again) > 0
-		s.mu.Unlock()
-		if retries {
-			continue
-		}
 		if next.IsZero() {
 			return
 		}
@@ -387,9 +338,6 @@ func (d *Driver) runSweep(ctx context.Context, jobs []sweepJob, identify func(*s
 				skipped()
 				return true
 			}
-			if !s.retry(pc) {
-				return false
-			}
 			switch err := s.send(j.g, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), pc); {
 			case errors.Is(err, errDuplicate):
 				skipped()
@@ -407,7 +355,7 @@ func (d *Driver) runSweep(ctx context.Context, jobs []sweepJob, identify func(*s
 			failed(gateway.TargetError{Protocol: Protocol, Address: j.t.String(), Err: fmt.Errorf("snmp: %w", err)})
 		}
 	}
-	s.drain(ctx, pc)
+	s.drain(ctx)
 	s.mu.Lock()
 	stray := s.stray
 	s.mu.Unlock()
