@@ -588,4 +588,14 @@ func TestTelemetryBatch(t *testing.T) {
 			require.ErrorIs(t, err, store.ErrNotFound)
 		}
 	}
+
+	// The Sink's single calls go through Commit too: after what is kept.
+	require.True(t, lc.CommitLater(patch(11), nil, failed))
+	require.NoError(t, u.Sink().Audit(gateway.AuditEntry{DeviceID: "mac-000000000001", Action: "test"}))
+	for _, want := range []string{protocol.KindTwinReported, protocol.KindAudit} {
+		m, err := ob.Next(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, want, m.Kind)
+		require.NoError(t, ob.Ack(m.ID))
+	}
 }
