@@ -226,15 +226,11 @@ func (u *Uplink) Publish(class outbox.Class, kind, deviceID, coalesce string, bo
 	if err != nil {
 		return err
 	}
-	return u.put(class, []outbox.Message{m})
-}
-
-// put stores messages of one class in one group commit. Telemetry the state store cannot take is
-// counted and logged with the drops instead of failing (the store's trouble is logged once).
-func (u *Uplink) put(class outbox.Class, ms []outbox.Message) error {
-	err := u.group.put(u.opts.Outbox, ms, nil)
+	// Telemetry the state store cannot take is counted and logged with the drops instead of failing
+	// (the store's trouble is logged once).
+	err = u.group.put(u.opts.Outbox, m)
 	if class == outbox.Telemetry {
-		return u.telemetryPut(err, len(ms))
+		return u.telemetryPut(err, 1)
 	}
 	return err
 }
@@ -276,8 +272,9 @@ func newPutReq(ms []outbox.Message, write func(w store.Writer) error) *putReq {
 	return &putReq{ms: ms, write: write, done: make(chan error, 1)}
 }
 
-func (g *groupCommit) put(ob *outbox.Outbox, ms []outbox.Message, write func(w store.Writer) error) error {
-	req := newPutReq(ms, write)
+// put stores one message, with whatever else is being put, and returns its outcome.
+func (g *groupCommit) put(ob *outbox.Outbox, m outbox.Message) error {
+	req := newPutReq([]outbox.Message{m}, nil)
 	g.queue(ob, req)()
 	return <-req.done
 }
