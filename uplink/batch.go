@@ -60,30 +60,31 @@ func (b *batcher) keep(ms []outbox.Message, write func(w store.Writer) error, fa
 	b.mu.Unlock()
 }
 
-// takeKept returns the kept commits as one request (nil when there are none) and what to tell them of
-// its outcome. b.mu must be held.
-func (b *batcher) takeKept() (*putReq, func(error)) {
+// takeKept returns the kept commits, each its own request in the order kept (none when there are
+// none), and what settles them: it waits for each outcome and tells the commits that failed, so one bad
+// write fails only its own commit (commitBatch tries a failed batch again request by request). b.mu
+// must be held.
+func (b *batcher) takeKept() ([]*putReq, func()) {
 	kept := b.kept
 	b.kept = nil
-	if len(kept) == 0 {
-		return nil, func(error) {}
+	reqs := make([]*putReq, len(kept))
+	for i, k := range kept {
+		reqs[i] = newPutReq(k.ms, k.write)
 	}
-	var ms []outbox.Message
-	var writes []func(w store.Writer) error
-	for _, k := range kept {
-		ms = append(ms, k.ms...)
-		if k.write != nil {
-			writes = append(writes, k.write)
+	return reqs, func() {
+		failed := 0
+		var first error
+		for i, r := range reqs {
+			if err := <-r.done; err != nil {
+				if failed == 0 {
+					first = err
+				}
+				failed++
+				kept[i].failed(err)
+			}
 		}
-	}
-	req := newPutReq(ms, allWrites(writes))
-	return req, func(err error) {
-		if err == nil {
-			return
-		}
-		b.u.log.Warn("could not keep polls' twin patches for the cloud; their devices go up in full later", "count", len(kept), "err", err)
-		for _, k := range kept {
-			k.failed(err)
+		if failed > 0 {
+			b.u.log.Warn("could not keep polls' twin patches for the cloud; their devices go up in full later", "count", failed, "err", first)
 		}
 	}
 }
@@ -93,16 +94,10 @@ func (b *batcher) commit(ms []outbox.Message, write func(w store.Writer) error) 
 	own := newPutReq(ms, write)
 	b.mu.Lock()
 	kept, settle := b.takeKept()
-	reqs := []*putReq{own}
-	if kept != nil {
-		reqs = []*putReq{kept, own}
-	}
-	run := b.u.group.queue(b.u.opts.Outbox, reqs...)
+	run := b.u.group.queue(b.u.opts.Outbox, append(kept, own)...)
 	b.mu.Unlock()
 	run()
-	if kept != nil {
-		settle(<-kept.done)
-	}
+	settle()
 	return <-own.done
 }
 
@@ -124,11 +119,7 @@ func (b *batcher) flush() error {
 		rs = rs[n:]
 	}
 	b.mu.Lock()
-	kept, settle := b.takeKept()
-	var reqs []*putReq
-	if kept != nil {
-		reqs = append(reqs, kept)
-	}
+	reqs, settle := b.takeKept()
 	var tel *putReq
 	if len(tms) > 0 {
 		tel = newPutReq(tms, nil)
@@ -141,9 +132,7 @@ func (b *batcher) flush() error {
 	run := b.u.group.queue(b.u.opts.Outbox, reqs...)
 	b.mu.Unlock()
 	run()
-	if kept != nil {
-		settle(<-kept.done)
-	}
+	settle()
 	if tel == nil {
 		return nil
 	}

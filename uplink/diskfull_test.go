@@ -2,7 +2,8 @@ package uplink
 
 import (
 	"encoding/json"
-
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -111,4 +112,49 @@ func countCorrelated(c *collector, id string) int {
 		}
 	}
 	return n
+}
+
+// TestAcksRetryOnTheTickerOnly: once an ack write fails for the disk, later deliveries do not write
+// again (each try is a write under the outbox's lock that the puts wait for); the ticker tries again,
+// at growing intervals, and a write that goes through starts over.
+func TestAcksRetryOnTheTickerOnly(t *testing.T) {
+	writes, fail := 0, true
+	var written []string
+	a := acks{write: func(ids []string) error {
+		writes++
+		if fail {
+			return fmt.Errorf("outbox: %w", store.ErrFull)
+		}
+		written = append(written, ids...)
+		return nil
+	}}
+	for i := range 3 * ackBatch {
+		require.NoError(t, a.add(fmt.Sprint(i)))
+	}
+	require.Equal(t, 1, writes, "a full batch is written once; after it failed, deliveries do not write again")
+	require.Len(t, a.ids, 3*ackBatch, "kept for a later try")
+
+	now := time.Now().Add(time.Hour) // past any wait
+	require.NoError(t, a.tick(now))
+	require.Equal(t, 2, writes, "the ticker tries again")
+	require.NoError(t, a.tick(now.Add(2*ackEvery-time.Millisecond)))
+	require.Equal(t, 2, writes, "after a second failure the wait has doubled")
+	now = now.Add(2 * ackEvery)
+	require.NoError(t, a.tick(now))
+	require.Equal(t, 3, writes)
+
+	fail = false
+	require.NoError(t, a.tick(now.Add(4*ackEvery)))
+	require.Equal(t, 4, writes)
+	require.Len(t, written, 3*ackBatch)
+	require.Empty(t, a.ids)
+	for i := range ackBatch {
+		require.NoError(t, a.add(fmt.Sprint(i)))
+	}
+	require.Equal(t, 5, writes, "after a write that went through, a full batch is written at once again")
+
+	// Any other error is the caller's.
+	a.write = func([]string) error { return errors.New("boom") }
+	require.NoError(t, a.add("x"))
+	require.EqualError(t, a.tick(now.Add(time.Hour)), "boom")
 }

@@ -52,7 +52,14 @@ func TestNoLossFirstSecondsOffline(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	seq := 0
-	produced := make(chan int)
+	produced := make(chan int, 1)
+	// Whichever way the test ends, the producer stops, and before the outbox closes (this runs before
+	// the deferred closes), so it cannot report to a test that has ended.
+	defer func() {
+		cancel()
+		for range produced {
+		}
+	}()
 	go func() {
 		defer close(produced)
 		for i := 0; ctx.Err() == nil; i++ {

@@ -20,14 +20,22 @@ func (u *Uplink) Sink() gateway.Sink { return sink{u} }
 
 type sink struct{ u *Uplink }
 
+// Twin, Patch, Audit and Event go through Commit, so they too come after what the telemetry batch
+// keeps. (The gateway uses Commit itself: a Committer's are for other callers.)
 func (s sink) Twin(t gateway.Twin) error {
-	return s.u.Publish(outbox.State, protocol.KindTwinFull, t.DeviceID, protocol.KindTwinFull,
-		protocol.TwinFull{SchemaVersion: protocol.SchemaVersion, Twin: t})
+	return s.Commit(gateway.Outgoing{Twins: []gateway.Twin{t}}, nil)
 }
 
 func (s sink) Patch(p gateway.Patch) error {
-	return s.u.Publish(outbox.State, protocol.KindTwinReported, p.DeviceID, protocol.KindTwinReported,
-		protocol.TwinReported{SchemaVersion: protocol.SchemaVersion, DeviceID: p.DeviceID, Version: p.Version, Reported: p.Values})
+	return s.Commit(gateway.Outgoing{Patches: []gateway.Patch{p}}, nil)
+}
+
+func (s sink) Audit(e gateway.AuditEntry) error {
+	return s.Commit(gateway.Outgoing{Audits: []gateway.AuditEntry{e}}, nil)
+}
+
+func (s sink) Event(e gateway.Event) error {
+	return s.Commit(gateway.Outgoing{Events: []gateway.Event{e}}, nil)
 }
 
 var _ gateway.Committer = sink{}
@@ -107,12 +115,4 @@ func (s sink) Readings(id string, at time.Time, vals map[string]gateway.Value) e
 		return nil
 	}
 	return err
-}
-
-func (s sink) Audit(e gateway.AuditEntry) error {
-	return s.u.Publish(outbox.Control, protocol.KindAudit, e.DeviceID, "", protocol.Audit{SchemaVersion: protocol.SchemaVersion, Entry: e})
-}
-
-func (s sink) Event(e gateway.Event) error {
-	return s.u.Publish(outbox.Control, protocol.KindEvent, e.DeviceID, "", protocol.Event{SchemaVersion: protocol.SchemaVersion, Event: e})
 }

@@ -226,15 +226,11 @@ func (u *Uplink) Publish(class outbox.Class, kind, deviceID, coalesce string, bo
 	if err != nil {
 		return err
 	}
-	return u.put(class, []outbox.Message{m})
-}
-
-// put stores messages of one class in one group commit. Telemetry the state store cannot take is
-// counted and logged with the drops instead of failing (the store's trouble is logged once).
-func (u *Uplink) put(class outbox.Class, ms []outbox.Message) error {
-	err := u.group.put(u.opts.Outbox, ms, nil)
+	// Telemetry the state store cannot take is counted and logged with the drops instead of failing
+	// (the store's trouble is logged once).
+	err = u.group.put(u.opts.Outbox, m)
 	if class == outbox.Telemetry {
-		return u.telemetryPut(err, len(ms))
+		return u.telemetryPut(err, 1)
 	}
 	return err
 }
@@ -276,8 +272,9 @@ func newPutReq(ms []outbox.Message, write func(w store.Writer) error) *putReq {
 	return &putReq{ms: ms, write: write, done: make(chan error, 1)}
 }
 
-func (g *groupCommit) put(ob *outbox.Outbox, ms []outbox.Message, write func(w store.Writer) error) error {
-	req := newPutReq(ms, write)
+// put stores one message, with whatever else is being put, and returns its outcome.
+func (g *groupCommit) put(ob *outbox.Outbox, m outbox.Message) error {
+	req := newPutReq([]outbox.Message{m}, nil)
 	g.queue(ob, req)()
 	return <-req.done
 }
@@ -552,29 +549,12 @@ func (u *Uplink) send(ctx context.Context, sender *amqp.Sender) error {
 }
 
 // settle waits for each delivery's outcome in order and records it in the outbox. Acks are written in
-// batches (every ackEvery, or ackBatch of them): an ack lost in a crash only means a resend, which
-// at-least-once allows, and one disk sync per batch keeps the outbox off the critical path.
+// batches (acks): an ack lost in a crash only means a resend, which at-least-once allows, and one disk
+// sync per batch keeps the outbox off the critical path.
 func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
-	const (
-		ackBatch = 256
-		ackEvery = 20 * time.Millisecond
-	)
 	ob := u.opts.Outbox
-	var accepted []string
-	flush := func() error {
-		if len(accepted) == 0 {
-			return nil
-		}
-		err := ob.AckBatch(accepted)
-		if storeErr(err) {
-			// The disk is full: the broker has them, they stay in flight, and are acked at a later
-			// flush. Dropping the connection would only send them again, once per attempt.
-			return nil
-		}
-		accepted = accepted[:0]
-		return err
-	}
-	defer flush()
+	acked := acks{write: ob.AckBatch}
+	defer func() { acked.flush(time.Now()) }()
 	tick := time.NewTicker(ackEvery)
 	defer tick.Stop()
 	for {
@@ -583,7 +563,7 @@ func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
 		select {
 		case p, ok = <-window:
 		case <-tick.C:
-			if err := flush(); err != nil {
+			if err := acked.tick(time.Now()); err != nil {
 				return err
 			}
 			continue
@@ -598,11 +578,8 @@ func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
 		switch s := state.(type) {
 		case *amqp.StateAccepted:
 			u.count(p.kind, func(c *KindCounts) { c.Acked++ })
-			accepted = append(accepted, p.id)
-			if len(accepted) >= ackBatch {
-				if err := flush(); err != nil {
-					return err
-				}
+			if err := acked.add(p.id); err != nil {
+				return err
 			}
 		case *amqp.StateRejected:
 			u.log.Warn("broker rejected a message; dead-lettered", "message_id", p.id, "kind", p.kind, "err", s.Error)
@@ -616,6 +593,61 @@ func (u *Uplink) settle(ctx context.Context, window <-chan inFlight) error {
 			}
 		}
 	}
+}
+
+// Acks are written when ackBatch have gathered, else every ackEvery; a write the state store could
+// not do is tried again at most every ackRetryMax.
+const (
+	ackBatch    = 256
+	ackEvery    = 20 * time.Millisecond
+	ackRetryMax = time.Second
+)
+
+// acks gathers the ids of the deliveries the broker accepted and writes them to the outbox in batches.
+// When the state store cannot write (a full disk) they are kept — the broker has them, they stay in
+// flight, and dropping the connection would only send them again, once per attempt — and the write is
+// tried again on the ticker only, ackEvery after the failure and twice as long after each further one
+// (up to ackRetryMax), not at every later delivery: each try is a write under the outbox's lock that
+// the puts wait for.
+type acks struct {
+	write func(ids []string) error // Outbox.AckBatch
+	ids   []string
+	retry time.Duration // after a failed write, the wait before the next try; zero after one went through
+	next  time.Time     // no try before this
+}
+
+// add gathers an accepted id and writes a full batch, unless a failed write waits for the ticker.
+func (a *acks) add(id string) error {
+	a.ids = append(a.ids, id)
+	if len(a.ids) < ackBatch || a.retry > 0 {
+		return nil
+	}
+	return a.flush(time.Now())
+}
+
+// tick writes what is gathered, unless a failed write's wait runs past now.
+func (a *acks) tick(now time.Time) error {
+	if a.retry > 0 && now.Before(a.next) {
+		return nil
+	}
+	return a.flush(now)
+}
+
+// flush writes what is gathered now. A write the state store could not do is not an error: the ids
+// stay, for a later try.
+func (a *acks) flush(now time.Time) error {
+	if len(a.ids) == 0 {
+		return nil
+	}
+	err := a.write(a.ids)
+	if storeErr(err) {
+		a.retry = min(max(2*a.retry, ackEvery), ackRetryMax)
+		a.next = now.Add(a.retry)
+		return nil
+	}
+	a.retry = 0
+	a.ids = a.ids[:0]
+	return err
 }
 
 // receive answers commands one at a time: decode, hand to the gateway, queue the reply in the outbox,

@@ -556,4 +556,46 @@ func TestTelemetryBatch(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, protocol.KindTelemetryBatch, m.Kind)
 	require.Equal(t, 0, ob.Stats().Pending, "nothing of the failed patch")
+	require.NoError(t, ob.Ack(m.ID))
+
+	// Several kept commits are settled each on its own: one bad write fails only its commit, and a
+	// commit after them still comes after them.
+	lostBy := map[string]error{}
+	for _, id := range []string{"mac-000000000003", "mac-000000000004", "mac-000000000005"} {
+		out := gateway.Outgoing{Patches: []gateway.Patch{{DeviceID: id, Version: 2, Values: map[string]gateway.Value{"t": gateway.Number(1)}}}}
+		write := func(w store.Writer) error { return w.Put("test", id, []byte("v")) }
+		if id == "mac-000000000004" {
+			write = func(store.Writer) error { return errors.New("bad write") }
+		}
+		require.True(t, lc.CommitLater(out, write, func(err error) { lostBy[id] = err }))
+	}
+	require.NoError(t, lc.Commit(gateway.Outgoing{Twins: []gateway.Twin{{DeviceID: "mac-000000000005", Reported: gateway.Properties{Version: 3}}}}, nil))
+	require.Len(t, lostBy, 1)
+	require.ErrorContains(t, lostBy["mac-000000000004"], "bad write")
+	var order []string
+	for range 3 {
+		m, err := ob.Next(context.Background())
+		require.NoError(t, err)
+		order = append(order, m.Kind+" "+m.DeviceID)
+		require.NoError(t, ob.Ack(m.ID))
+	}
+	require.Equal(t, []string{"twin-reported mac-000000000003", "twin-reported mac-000000000005", "twin-full mac-000000000005"}, order)
+	require.Zero(t, ob.Stats().Pending, "nothing of the failed commit")
+	for id, want := range map[string]bool{"mac-000000000003": true, "mac-000000000004": false, "mac-000000000005": true} {
+		_, err := db.Get("test", id)
+		require.Equal(t, want, err == nil, "%s's write: %v", id, err)
+		if err != nil {
+			require.ErrorIs(t, err, store.ErrNotFound)
+		}
+	}
+
+	// The Sink's single calls go through Commit too: after what is kept.
+	require.True(t, lc.CommitLater(patch(11), nil, failed))
+	require.NoError(t, u.Sink().Audit(gateway.AuditEntry{DeviceID: "mac-000000000001", Action: "test"}))
+	for _, want := range []string{protocol.KindTwinReported, protocol.KindAudit} {
+		m, err := ob.Next(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, want, m.Kind)
+		require.NoError(t, ob.Ack(m.ID))
+	}
 }

@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -376,45 +374,31 @@ func DecodeCommand(e Envelope) (gateway.Command, error) {
 			// A bad row is reported in its place in the results and skipped, as a bad line of a CSV
 			// import is; the others are carried out. A list of nothing but bad rows is refused whole.
 			c := gateway.ClaimManyCommand{Rows: make([]gateway.ClaimRow, 0, len(b.Claims))}
+			firstBad := ""
 			for i, r := range b.Claims {
-				why := ""
-				mac, err := NormalizeMAC(r.MAC)
-				serial := strings.TrimSpace(r.Serial)
-				switch {
-				case err != nil:
-					why = err.Error()
-				case serial == "" || len(serial) > 128:
-					why = "serial must be 1 to 128 characters"
-				case len(r.Group) > 128:
-					why = "group is longer than 128 characters"
-				}
-				if why != "" {
+				row, err := readClaim(r)
+				if err != nil {
+					why := fmt.Sprintf("claims[%d]: %v", i, err)
 					if c.Bad == nil {
 						c.Bad = map[int]gateway.BadClaimRow{}
+						firstBad = why
 					}
-					c.Bad[i] = gateway.BadClaimRow{MAC: excerpt(r.MAC), Error: fmt.Sprintf("claims[%d]: %s", i, why)}
+					c.Bad[i] = gateway.BadClaimRow{MAC: excerpt(r.MAC), Error: why}
 					continue
 				}
-				c.Rows = append(c.Rows, gateway.ClaimRow{Line: i, MAC: mac, Serial: serial, Group: strings.TrimSpace(r.Group)})
+				row.Line = i
+				c.Rows = append(c.Rows, row)
 			}
 			if len(c.Rows) == 0 {
-				first := slices.Min(slices.Collect(maps.Keys(c.Bad)))
-				return nil, bad("claim: no row of the claims list can be read (%d bad); the first: %s", len(c.Bad), c.Bad[first].Error)
+				return nil, bad("claim: no row of the claims list can be read (%d bad); the first: %s", len(c.Bad), firstBad)
 			}
 			return c, nil
 		}
-		mac, err := NormalizeMAC(b.MAC)
+		row, err := readClaim(claimRow{MAC: b.MAC, Serial: b.Serial, Group: b.Group})
 		if err != nil {
 			return nil, bad("claim: %v", err)
 		}
-		serial := strings.TrimSpace(b.Serial)
-		if serial == "" || len(serial) > 128 {
-			return nil, bad("claim: serial must be 1 to 128 characters")
-		}
-		if len(b.Group) > 128 {
-			return nil, bad("claim: group is longer than 128 characters")
-		}
-		return gateway.ClaimCommand{MAC: mac, Serial: serial, Group: strings.TrimSpace(b.Group)}, nil
+		return gateway.ClaimCommand{MAC: row.MAC, Serial: row.Serial, Group: row.Group}, nil
 	case KindUnclaim:
 		var b unclaimBody
 		if err := strict(&b); err != nil {
@@ -512,6 +496,25 @@ func EncodeCommand(c gateway.Command) ([]byte, error) {
 		return json.Marshal(logsBody{SchemaVersion, c.Since, c.MaxLines})
 	}
 	return nil, fmt.Errorf("unknown command %T", c)
+}
+
+// readClaim reads one claim, the single one or a row of a claims list, with the gateway's rules for
+// MACs, serials and group names (gateway.NormalizeMAC, NormalizeSerial, NormalizeGroup: the CLI's and
+// the CSV import's).
+func readClaim(r claimRow) (gateway.ClaimRow, error) {
+	mac, err := NormalizeMAC(r.MAC)
+	if err != nil {
+		return gateway.ClaimRow{}, err
+	}
+	serial, err := gateway.NormalizeSerial(r.Serial)
+	if err != nil {
+		return gateway.ClaimRow{}, err
+	}
+	group, err := gateway.NormalizeGroup(r.Group)
+	if err != nil {
+		return gateway.ClaimRow{}, err
+	}
+	return gateway.ClaimRow{MAC: mac, Serial: serial, Group: group}, nil
 }
 
 // NormalizeMAC is gateway.NormalizeMAC: one rule for MACs on every path (CLI, CSV, cloud).
