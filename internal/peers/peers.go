@@ -28,10 +28,16 @@ type Env map[string]string
 
 // Load reads peers.env; a missing file is an empty Env.
 func Load() Env {
+	env, _ := LoadFile(Path())
+	return env
+}
+
+// LoadFile reads a peers.env at path: KEY=value lines, # comments. On an error the Env is empty.
+func LoadFile(path string) (Env, error) {
 	env := Env{}
-	f, err := os.Open(Path())
+	f, err := os.Open(path)
 	if err != nil {
-		return env
+		return env, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -41,7 +47,10 @@ func Load() Env {
 			env[k] = v
 		}
 	}
-	return env
+	if err := sc.Err(); err != nil {
+		return Env{}, err
+	}
+	return env, nil
 }
 
 // Need returns the values of keys, or stops the test: Fatal when the peers are required, Skip elsewhere.

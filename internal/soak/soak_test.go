@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/store"
+	"github.com/edgegw/edgegw/internal/peers"
 	"github.com/edgegw/edgegw/internal/smallfs"
 	"github.com/edgegw/edgegw/sim"
 	"github.com/edgegw/edgegw/uplink"
@@ -85,7 +87,11 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("SOAK=%q: want quick or full", mode)
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("the soak mounts a tmpfs and runs a RabbitMQ of its own: root only")
+		const msg = "the soak mounts a tmpfs and runs a RabbitMQ of its own: root only"
+		if peers.InCI() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
 	}
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("SOAK_SEED"); s != "" {
@@ -118,7 +124,7 @@ func TestSoak(t *testing.T) {
 	r.buildGateway()
 	r.broker.waitPKI()
 	r.writeConfig()
-	r.gw.start()
+	require.NoError(t, r.gw.start())
 	start := time.Now()
 	bg.Go(func() { r.sampleLoop(ctx) })
 	wg.Wait()
@@ -132,14 +138,24 @@ func TestSoak(t *testing.T) {
 	r.waitFor("every device claimed", 60*time.Second, func(h protocol.Health) bool { return h.Devices.Claimed == p.devices })
 	r.event("claimed", fmt.Sprintf("%d devices", p.devices))
 
-	// Faults.
+	// Faults. Every seed is drawn here, in this order, before any goroutine starts: each goroutine has a
+	// rand of its own, and SOAK_SEED replays the same schedule.
+	commandSeed, flapSeed, scheduleSeed := rng.Int64(), rng.Uint64(), rng.Uint64()
 	fctx, stopFaults := context.WithTimeout(ctx, p.faults)
 	var faults sync.WaitGroup
-	faults.Go(func() { r.cloud.commands(fctx, p.commandEvery, r.site.Devices(), rng.Int64()) })
-	faults.Go(func() { r.flaps(fctx, rand.New(rand.NewPCG(rng.Uint64(), 1))) })
-	faults.Go(func() { r.schedule(fctx, rand.New(rand.NewPCG(rng.Uint64(), 2))) })
+	faults.Go(func() { r.cloud.commands(fctx, p.commandEvery, r.site.Devices(), commandSeed) })
+	faults.Go(func() { r.flaps(fctx, rand.New(rand.NewPCG(flapSeed, 1))) })
+	faults.Go(func() {
+		if err := r.schedule(fctx, rand.New(rand.NewPCG(scheduleSeed, 2))); err != nil {
+			t.Errorf("fault schedule: %v", err)
+			stopFaults()
+		}
+	})
 	faults.Wait()
 	stopFaults()
+	if t.Failed() {
+		t.FailNow()
+	}
 	r.event("faults end", "")
 
 	// Drain: every fault ended and the site's clock frozen (no value changes any more), until nothing is
@@ -234,7 +250,7 @@ func newRun(t *testing.T, p plan, seed int64) *run {
 	r.fs = smallfs.Mount(t, 256<<20)
 	r.offset = filepath.Join(r.work, "clock-offset")
 	require.NoError(t, os.WriteFile(r.offset, []byte("0s"), 0o644))
-	r.broker = &rabbit{t: t, kit: filepath.Join("..", "..", "scripts", "peers", "peers.sh")}
+	r.broker = &rabbit{t: t, kit: filepath.Join(peers.Kit(), "peers.sh")}
 	return r
 }
 
@@ -363,8 +379,10 @@ func (r *run) claimAll() {
 }
 
 // schedule makes the big faults at random times spread over the fault phase: gateway SIGKILLs, broker
-// restarts, disk fills, clock steps.
-func (r *run) schedule(ctx context.Context, rng *rand.Rand) {
+// restarts, disk fills, clock steps. It runs on a goroutine of its own, so it fails no test itself: the
+// first error stops it, and it returns every error once its faults have ended. All its randomness is
+// drawn from rng on its own goroutine, in order.
+func (r *run) schedule(ctx context.Context, rng *rand.Rand) error {
 	type job struct {
 		at   time.Duration
 		kind string
@@ -381,50 +399,85 @@ func (r *run) schedule(ctx context.Context, rng *rand.Rand) {
 	spread(r.p.diskFills, "disk full")
 	spread(r.p.clockSteps, "clock step")
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].at < jobs[j].at })
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		stop()
+	}
 	begin := time.Now()
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	for _, j := range jobs {
 		select {
 		case <-time.After(time.Until(begin.Add(j.at))):
 		case <-ctx.Done():
-			return
+		}
+		if ctx.Err() != nil {
+			break
 		}
 		switch j.kind {
 		case "kill":
 			r.gw.kill()
 			r.event("gateway SIGKILL", "")
 			time.Sleep(time.Duration(rng.IntN(3000)) * time.Millisecond)
-			r.gw.start()
+			if err := r.gw.start(); err != nil {
+				fail(fmt.Errorf("gateway start: %w", err))
+				break
+			}
 			r.event("gateway started", "")
 		case "broker restart":
+			pause := time.Duration(1+rng.IntN(3)) * time.Second
 			wg.Go(func() {
 				r.event("broker stop", "")
-				r.broker.sh("stop")
-				time.Sleep(time.Duration(1+rng.IntN(3)) * time.Second)
+				_ = r.broker.sh("stop")
+				time.Sleep(pause)
 				if err := r.broker.start(); err != nil {
-					r.t.Errorf("broker start: %v", err)
+					fail(fmt.Errorf("broker start: %w", err))
+					return
 				}
 				r.event("broker started", "")
 			})
 		case "disk full":
 			wg.Go(func() {
-				filler := smallfs.Fill(r.t, r.fs, "filler", 512<<20)
-				r.event("disk full", fmt.Sprintf("%d bytes free", smallfs.Free(r.t, r.fs)))
+				filler, err := smallfs.FillFile(r.fs, "filler", 512<<20)
+				if err != nil {
+					fail(err)
+					return
+				}
+				defer func() {
+					_ = os.Remove(filler)
+					r.event("disk freed", "")
+				}()
+				free, err := smallfs.Free(r.fs)
+				if err != nil {
+					fail(err)
+					return
+				}
+				r.event("disk full", fmt.Sprintf("%d bytes free", free))
 				select {
 				case <-time.After(r.p.diskFullFor):
 				case <-ctx.Done():
 				}
-				_ = os.Remove(filler)
-				r.event("disk freed", "")
 			})
 		case "clock step":
 			steps := []string{"2h", "-3h", "45m", "-30m", "26h", "-1h", "0s"}
 			s := steps[rng.IntN(len(steps))]
-			require.NoError(r.t, os.WriteFile(r.offset, []byte(s), 0o644))
+			if err := os.WriteFile(r.offset, []byte(s), 0o644); err != nil {
+				fail(fmt.Errorf("clock step: %w", err))
+				break
+			}
 			r.event("clock step", "offset "+s)
 		}
 	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // flaps makes a few devices stop answering for a while, again and again.
@@ -466,7 +519,7 @@ func (r *run) recoverAll() {
 		require.NoError(r.t, r.broker.start())
 	}
 	if !r.gw.running() {
-		r.gw.start()
+		require.NoError(r.t, r.gw.start())
 	}
 }
 
@@ -533,18 +586,26 @@ type gwProc struct {
 	done chan error
 }
 
-func (g *gwProc) start() {
+// start starts the gateway. It returns its error rather than failing the test: the fault schedule
+// calls it from a goroutine of its own.
+func (g *gwProc) start() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	f, err := os.OpenFile(g.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	require.NoError(g.r.t, err)
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command(g.bin, "run", "--config", g.r.cfg)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), "EDGEGW_TEST_CLOCK_OFFSET_FILE="+g.r.offset)
-	require.NoError(g.r.t, cmd.Start())
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return err
+	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait(); f.Close() }()
 	g.cmd, g.done = cmd, done
+	return nil
 }
 
 func (g *gwProc) pid() int {
@@ -628,7 +689,7 @@ func (b *rabbit) start() error {
 	if err := b.sh("start"); err != nil {
 		return err
 	}
-	env, err := readEnv(filepath.Join(brokerState, "peers.env"))
+	env, err := peers.LoadFile(filepath.Join(brokerState, "peers.env"))
 	if err != nil {
 		return err
 	}
@@ -658,20 +719,6 @@ func (b *rabbit) waitPKI() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.t.Fatal("peers.sh made no PKI in 30 s")
-}
-
-func readEnv(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	env := map[string]string{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok {
-			env[k] = v
-		}
-	}
-	return env, nil
 }
 
 // result is what the soak found.
