@@ -140,7 +140,7 @@ listen = "127.0.0.1:0"
 		go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
 		return func() {
 			cancel()
-			require.NoError(t, stopped(t, done))
+			require.NoError(t, stopped(done))
 		}
 	}
 	status := func() admin.Status {

@@ -175,7 +175,7 @@ health_interval = "1s"
 		return strings.Contains(out.String(), `"state": "disabled"`)
 	}, 5*time.Second, 50*time.Millisecond)
 	stopDaemon()
-	require.NoError(t, stopped(t, done))
+	require.NoError(t, stopped(done))
 
 	// Restart: still disabled; enable again.
 	dctx, stopDaemon = context.WithCancel(ctx)
@@ -193,7 +193,7 @@ health_interval = "1s"
 		return strings.Contains(out.String(), `"state": "connected"`)
 	}, 20*time.Second, 100*time.Millisecond)
 	stopDaemon()
-	require.NoError(t, stopped(t, done))
+	require.NoError(t, stopped(done))
 }
 
 func twinGet(dev string) gateway.TwinGetCommand { return gateway.TwinGetCommand{DeviceID: dev} }
@@ -339,7 +339,12 @@ func startDaemon(t *testing.T, ctx context.Context, cfgPath string, with ...prot
 	dctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- daemon(dctx, ps, cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
-	t.Cleanup(func() { stop(); stopped(t, done) })
+	t.Cleanup(func() {
+		stop()
+		if err := stopped(done); err != nil {
+			t.Error(err)
+		}
+	})
 	return cfg
 }
 

@@ -73,7 +73,12 @@ health_interval = "2s"
 	done := make(chan error, 1)
 	dctx, stop := context.WithCancel(t.Context())
 	go func() { done <- daemon(dctx, protocols(), cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
-	defer func() { stop(); stopped(t, done) }()
+	defer func() {
+		stop()
+		if err := stopped(done); err != nil {
+			t.Error(err)
+		}
+	}()
 
 	con := func(args ...string) (int, string) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // each waits 10 s at most for its answer

@@ -74,7 +74,7 @@ health_interval = "1s"
 	go func() { done <- daemon(dctx, protocols(), cfg, log, runOptions{}) }()
 	defer func() {
 		stop()
-		require.NoError(t, stopped(t, done))
+		require.NoError(t, stopped(done))
 	}()
 
 	cli := func(args ...string) (int, string) {

@@ -210,7 +210,7 @@ jitter = 0
 			time.Sleep(100 * time.Millisecond)
 		}
 		cancel()
-		require.NoError(t, stopped(t, done))
+		require.NoError(t, stopped(done))
 	}
 	// The daemon holds the state file; read it only while the daemon is stopped.
 	twins := func() []gateway.Twin {
@@ -347,17 +347,15 @@ func TestSimulatorServesItsModbusProfiles(t *testing.T) {
 const stopWait = time.Minute
 
 // stopped waits for a daemon (or gateway) run to return after it was told to stop and returns its
-// error. One still running after stopWait fails the test with every goroutine's stack, so that a hang
+// error. One still running after stopWait is an error holding every goroutine's stack, so that a hang
 // is named where it happens instead of ending the package at go test's timeout.
-func stopped(t *testing.T, done <-chan error) error {
-	t.Helper()
+func stopped(done <-chan error) error {
 	select {
 	case err := <-done:
 		return err
 	case <-time.After(stopWait):
 		buf := make([]byte, 16<<20)
-		t.Errorf("still running %s after it was told to stop; every goroutine:\n%s", stopWait, buf[:runtime.Stack(buf, true)])
-		return nil
+		return fmt.Errorf("still running %s after it was told to stop; every goroutine:\n%s", stopWait, buf[:runtime.Stack(buf, true)])
 	}
 }
 
@@ -430,7 +428,7 @@ func TestOneBadDeviceStallsNoOther(t *testing.T) {
 		require.Contains(t, tw.Connectivity.LastError, d.Addr.String())
 	}
 	cancel()
-	require.NoError(t, stopped(t, done))
+	require.NoError(t, stopped(done))
 	for _, d := range devs[2:] {
 		tw, _ := g.Twin(idOf(d))
 		require.Equal(t, gateway.StateOnline, tw.Connectivity.State)

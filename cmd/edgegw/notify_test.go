@@ -62,5 +62,5 @@ func TestDaemonNotifiesSystemd(t *testing.T) {
 		require.Equal(t, "STOPPING=1\n", m)
 		break
 	}
-	require.NoError(t, stopped(t, done))
+	require.NoError(t, stopped(done))
 }

@@ -108,7 +108,7 @@ func TestRunService(t *testing.T) {
 		cmds <- svcStop
 		cmds <- svcStop // a second stop while stopping changes nothing
 		close(release)
-		require.NoError(t, stopped(t, done))
+		require.NoError(t, stopped(done))
 		require.Equal(t, []svcState{svcStartPending, svcRunning, svcRunning, svcStopPending, svcStopped}, rec.all())
 	})
 	t.Run("the gateway fails", func(t *testing.T) {

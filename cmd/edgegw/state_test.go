@@ -58,7 +58,7 @@ func TestRunRefusesKeyWithoutState(t *testing.T) {
 		return err == nil
 	}, 10*time.Second, 20*time.Millisecond, "the daemon serves")
 	cancel()
-	require.NoError(t, stopped(t, done))
+	require.NoError(t, stopped(done))
 	info, err = os.Stat(dbPath)
 	require.NoError(t, err)
 	require.Positive(t, info.Size(), "a new state file")

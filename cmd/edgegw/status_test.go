@@ -66,7 +66,7 @@ degraded_after = "1s"
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- daemon(ctx, protocols(), cfg, slog.New(slog.DiscardHandler), runOptions{}) }()
-	defer func() { cancel(); require.NoError(t, stopped(t, done)) }()
+	defer func() { cancel(); require.NoError(t, stopped(done)) }()
 
 	require.Eventually(t, func() bool {
 		code, out, _ = cli("status")
