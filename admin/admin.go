@@ -186,7 +186,10 @@ func (s *Server) Run(ctx context.Context) error {
 	serve := func(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
 		// A big claims import checks each serial live and may take minutes: the write timeout is a
 		// bound against stuck clients, not a request budget.
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 2 * time.Minute,
+		// Requests' contexts are Run's: they end when the daemon stops, so an import under way is cut
+		// short, answering the rows it did not do (Shutdown alone waits for handlers, cancelling none).
+		srv := &http.Server{Handler: h, BaseContext: func(net.Listener) context.Context { return ctx },
+			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 2 * time.Minute,
 			WriteTimeout: 15 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, TLSConfig: tlsCfg,
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		mu.Lock()
