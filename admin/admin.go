@@ -39,7 +39,7 @@ type Core interface {
 	Summary() gateway.Summary
 	Claims() []gateway.Claim
 	Claim(ctx context.Context, mac, serial, group, by string) (gateway.Claim, error)
-	ClaimMany(ctx context.Context, rows []gateway.ClaimRow, by string) []gateway.ClaimResult
+	ClaimManyProgress(ctx context.Context, rows []gateway.ClaimRow, by string, progress func(done, total int)) []gateway.ClaimResult
 	Unclaim(macOrID, by string) (gateway.Claim, error)
 	AuditLog(deviceID string, since time.Time) ([]gateway.AuditEntry, error)
 	Events(deviceID string, since time.Time, limit int) ([]gateway.Event, error)

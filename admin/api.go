@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -455,14 +454,9 @@ type ImportCounts struct {
 	NotDone int `json:"notDone,omitempty"`
 }
 
-// progressClaimer is a Core that reports a bulk claim's progress (*gateway.Gateway does).
-type progressClaimer interface {
-	ClaimManyProgress(ctx context.Context, rows []gateway.ClaimRow, by string, progress func(done, total int)) []gateway.ClaimResult
-}
-
 // importCSV parses a claims file and claims its rows. code is the HTTP status of a refusal (nothing
-// claimed then). progress, when set, hears how far the claiming got.
-func (s *Server) importCSV(r *http.Request, body io.Reader, progress ...func(done, total int)) (res ImportResult, code int, err error) {
+// claimed then). progress, when not nil, hears how far the claiming got.
+func (s *Server) importCSV(r *http.Request, body io.Reader, progress func(done, total int)) (res ImportResult, code int, err error) {
 	f, err := claimcsv.Parse(body)
 	var tooBig *http.MaxBytesError
 	switch {
@@ -474,12 +468,10 @@ func (s *Server) importCSV(r *http.Request, body io.Reader, progress ...func(don
 		return res, http.StatusBadRequest, fmt.Errorf("%v; nothing was claimed", err)
 	}
 	res = ImportResult{RowErrors: f.Errors, Duplicates: f.Duplicates}
-	if pc, ok := s.opts.Gateway.(progressClaimer); ok && len(progress) > 0 {
-		progress[0](0, len(f.Rows))
-		res.Results = nonNil(pc.ClaimManyProgress(r.Context(), f.Rows, "csv", progress[0]))
-	} else {
-		res.Results = nonNil(s.opts.Gateway.ClaimMany(r.Context(), f.Rows, "csv"))
+	if progress != nil {
+		progress(0, len(f.Rows))
 	}
+	res.Results = nonNil(s.opts.Gateway.ClaimManyProgress(r.Context(), f.Rows, "csv", progress))
 	c := &res.Counts
 	for _, x := range res.Results {
 		switch {
@@ -508,7 +500,7 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request) {
 		s.apiImportStream(w, r)
 		return
 	}
-	res, code, err := s.importCSV(r, http.MaxBytesReader(w, r.Body, s.opts.MaxCSVBytes))
+	res, code, err := s.importCSV(r, http.MaxBytesReader(w, r.Body, s.opts.MaxCSVBytes), nil)
 	if err != nil {
 		s.refuse(w, r, code, err.Error())
 		return

@@ -407,7 +407,7 @@ func (s *Server) claimImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	res, code, err := s.importCSV(r, f)
+	res, code, err := s.importCSV(r, f, nil)
 	if err != nil {
 		s.claimsPage(w, r, code, claimsView{}, "", err.Error())
 		return
