@@ -65,7 +65,7 @@ func main() {
 // stream prints package lines as they come and a failed test's output when it fails. Lines that are
 // not JSON (go vet, a panic before test2json) pass through.
 func stream(r io.Reader, w io.Writer) error {
-	out := map[string][]string{} // package/test -> its output so far
+	out := map[string][]string{} // "package test" -> its output so far (a space: in no package path)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
@@ -74,7 +74,7 @@ func stream(r io.Reader, w io.Writer) error {
 			fmt.Fprintln(w, sc.Text())
 			continue
 		}
-		key := e.Package + "/" + e.Test
+		key := e.Package + " " + e.Test
 		switch {
 		case e.Action == "build-output":
 			fmt.Fprint(w, e.Output)
@@ -90,7 +90,7 @@ func stream(r io.Reader, w io.Writer) error {
 			delete(out, key)
 		case e.Action == "fail": // the package: a test still running never ended
 			for _, k := range slices.Sorted(maps.Keys(out)) {
-				if test, ok := strings.CutPrefix(k, e.Package+"/"); ok && test != "" {
+				if test, ok := strings.CutPrefix(k, e.Package+" "); ok && test != "" {
 					fmt.Fprintf(w, "--- UNFINISHED: %s (still running when %s failed: timed out or crashed)\n", test, e.Package)
 					fmt.Fprint(w, strings.Join(out[k], ""))
 					delete(out, k)

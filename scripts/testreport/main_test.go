@@ -63,6 +63,15 @@ func TestTimedOutPackage(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, s.passed)
 	require.Equal(t, []string{"r TestHang"}, s.failed, "a test its package's timeout ended failed")
+
+	// A sub-package's test running at the same time (go test ./... interleaves packages) is not r's.
+	sub := `{"Action":"run","Package":"r/s","Test":"TestOther"}
+{"Action":"output","Package":"r/s","Test":"TestOther","Output":"=== RUN   TestOther\n"}
+`
+	b.Reset()
+	require.NoError(t, stream(strings.NewReader(sub+timedOut), &b))
+	require.Equal(t, "FAIL\tr\t3.0s\n--- UNFINISHED: TestHang (still running when r failed: timed out or crashed)\n"+
+		"=== RUN   TestHang\npanic: test timed out after 3s\n", b.String())
 }
 
 func TestStream(t *testing.T) {
