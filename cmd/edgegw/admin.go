@@ -28,16 +28,41 @@ type unreachable struct{ error }
 
 func (unreachable) Is(target error) bool { return target == errNotRunning }
 
-// adminCall sends one request to the daemon's admin socket and returns the body of a 2xx answer; any
-// other answer is an error with the API's message.
-func adminCall(stateDir, method, path string, body io.Reader) ([]byte, error) {
+// adminDo sends req (to http://edgegw/...) to the daemon's admin socket in stateDir and returns a 2xx
+// answer, whose body the caller reads and closes; any other answer is an error with the API's message.
+// timeout bounds the whole exchange, body included, and headerTimeout the wait for the answer; zero:
+// no bound.
+func adminDo(stateDir string, timeout, headerTimeout time.Duration, req *http.Request) (*http.Response, error) {
 	sock := filepath.Join(stateDir, admin.SocketName)
-	client := &http.Client{Timeout: 15 * time.Minute, Transport: &http.Transport{
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
 		},
+		ResponseHeaderTimeout: headerTimeout,
 	}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the daemon at %s (is edgegw run going with this state_dir?): %w", sock, unreachable{err})
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %s: %w", resp.Status, err)
+	}
+	var e struct{ Error string }
+	if json.Unmarshal(out, &e) == nil && e.Error != "" {
+		return nil, fmt.Errorf("daemon: %s", e.Error)
+	}
+	return nil, fmt.Errorf("daemon: %s", strings.TrimSpace(string(out)))
+}
+
+// adminCall sends one request to the daemon's admin socket and returns the body of a 2xx answer; any
+// other answer is an error with the API's message. The whole exchange may take 15 minutes.
+func adminCall(stateDir, method, path string, body io.Reader) ([]byte, error) {
 	req, err := http.NewRequest(method, "http://edgegw"+path, body)
 	if err != nil {
 		return nil, err
@@ -45,23 +70,12 @@ func adminCall(stateDir, method, path string, body io.Reader) ([]byte, error) {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach the daemon at %s (is edgegw run going with this state_dir?): %w", sock, unreachable{err})
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	resp, err := adminDo(stateDir, 15*time.Minute, 0, req)
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode/100 != 2 {
-		var e struct{ Error string }
-		if json.Unmarshal(out, &e) == nil && e.Error != "" {
-			return nil, fmt.Errorf("daemon: %s", e.Error)
-		}
-		return nil, fmt.Errorf("daemon: %s", strings.TrimSpace(string(out)))
-	}
-	return out, nil
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 }
 
 // adminJSON is adminCall with a JSON body.

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -176,33 +174,17 @@ const importIdle = 2 * time.Minute
 // importClaims sends a CSV to the daemon and follows its progress: no deadline for the whole import
 // (50,000 rows take a while), only for silence. progress, when set, shows how far it got.
 func importClaims(stateDir string, body io.Reader, progress func(done, total int), stderr io.Writer) (admin.ImportResult, error) {
-	sock := filepath.Join(stateDir, admin.SocketName)
-	client := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		},
-		ResponseHeaderTimeout: importIdle,
-	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://edgegw/api/claims/import?progress=1", body)
 	if err != nil {
 		return admin.ImportResult{}, err
 	}
-	resp, err := client.Do(req)
+	resp, err := adminDo(stateDir, 0, importIdle, req)
 	if err != nil {
-		return admin.ImportResult{}, fmt.Errorf("cannot reach the daemon at %s (is edgegw run going with this state_dir?): %w", sock, unreachable{err})
+		return admin.ImportResult{}, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		out, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var e struct{ Error string }
-		if json.Unmarshal(out, &e) == nil && e.Error != "" {
-			return admin.ImportResult{}, fmt.Errorf("daemon: %s", e.Error)
-		}
-		return admin.ImportResult{}, fmt.Errorf("daemon: %s", strings.TrimSpace(string(out)))
-	}
 	idle := time.AfterFunc(importIdle, cancel)
 	defer idle.Stop()
 	dec := json.NewDecoder(resp.Body)
