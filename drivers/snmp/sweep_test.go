@@ -73,16 +73,8 @@ func TestSweepMatchesAnswers(t *testing.T) {
 	)
 	g := Group{Credentials: Credentials{Name: "sweep", Version: V2c, Community: "public"},
 		Targets: []Target{{Prefix: mustPrefix(t, "127.88.0.0/29"), Port: port}}, Timeout: 600 * time.Millisecond}
-	var (
-		mu   sync.Mutex
-		last [2]int
-	)
-	d, err := New(Options{Groups: []Group{g}, Concurrency: 4, ProbeRate: 1000,
-		Progress: func(done, total int) {
-			mu.Lock()
-			last = [2]int{max(last[0], done), total}
-			mu.Unlock()
-		}})
+	var p progressSeen
+	d, err := New(Options{Groups: []Group{g}, Concurrency: 4, ProbeRate: 1000, Progress: p.note})
 	require.NoError(t, err)
 	defer d.Close()
 	var r result
@@ -102,7 +94,7 @@ func TestSweepMatchesAnswers(t *testing.T) {
 	st := d.LastSweep()
 	require.Equal(t, SweepStats{Probed: 6, Found: 2, Silent: 3, Failed: 1}, SweepStats{Probed: st.Probed, Found: st.Found,
 		Silent: st.Silent, Failed: st.Failed})
-	require.Equal(t, [2]int{6, 6}, last, "progress ends at 6 of 6")
+	require.Equal(t, [2]int{6, 6}, p.last(), "progress ends at 6 of 6")
 }
 
 // TestSweepProgressCountsSkipped: an address listed twice while its first probe waits is probed
@@ -112,22 +104,15 @@ func TestSweepProgressCountsSkipped(t *testing.T) {
 	pfx := mustPrefix(t, "127.88.2.0/30")
 	g := Group{Credentials: Credentials{Name: "sweep", Version: V2c, Community: "public"},
 		Targets: []Target{{Prefix: pfx, Port: 9}, {Prefix: pfx, Port: 9}}, Timeout: time.Second}
-	var (
-		mu   sync.Mutex
-		last [2]int
-	)
-	d, err := New(Options{Groups: []Group{g}, ProbeRate: 1000, Progress: func(done, total int) {
-		mu.Lock()
-		last = [2]int{max(last[0], done), total}
-		mu.Unlock()
-	}})
+	var p progressSeen
+	d, err := New(Options{Groups: []Group{g}, ProbeRate: 1000, Progress: p.note})
 	require.NoError(t, err)
 	defer d.Close()
 	var r result
 	r.discover(t, d)
 	require.Empty(t, r.errs)
 	require.Equal(t, 2, d.LastSweep().Silent, "each address once")
-	require.Equal(t, [2]int{4, 4}, last, "progress ends at 4 of 4")
+	require.Equal(t, [2]int{4, 4}, p.last(), "progress ends at 4 of 4")
 }
 
 // TestSweepAnsweredLeavesTheHeap: an answered probe's deadline is dropped, so a drain with every probe
@@ -399,4 +384,22 @@ func TestColumnsTogether(t *testing.T) {
 		require.Len(t, got[".1.3.6.1.2.1.2.2.1.2"], 2, "two interfaces")
 		cl.done()
 	}
+}
+
+// progressSeen records the furthest progress a sweep reported, and its total.
+type progressSeen struct {
+	mu       sync.Mutex
+	furthest [2]int
+}
+
+func (p *progressSeen) note(done, total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.furthest = [2]int{max(p.furthest[0], done), total}
+}
+
+func (p *progressSeen) last() [2]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.furthest
 }
